@@ -1,0 +1,228 @@
+//! Approval requests, their states, votes and decision outcomes.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use crate::id::{ApprovalId, JobId, PolicyId, PrincipalId, SubjectId};
+use crate::policy::ApprovalRule;
+use crate::quorum::{self, QuorumStatus};
+use crate::role::RoleId;
+use crate::validation::ValidationError;
+
+/// An approval request's state. `pending` is the only non-terminal state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ApprovalState {
+    Pending,
+    Approved,
+    Rejected,
+    Expired,
+}
+
+impl ApprovalState {
+    pub const ALL: [ApprovalState; 4] = [
+        ApprovalState::Pending,
+        ApprovalState::Approved,
+        ApprovalState::Rejected,
+        ApprovalState::Expired,
+    ];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ApprovalState::Pending => "pending",
+            ApprovalState::Approved => "approved",
+            ApprovalState::Rejected => "rejected",
+            ApprovalState::Expired => "expired",
+        }
+    }
+
+    pub fn is_terminal(self) -> bool {
+        self != ApprovalState::Pending
+    }
+}
+
+impl fmt::Display for ApprovalState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for ApprovalState {
+    type Err = ValidationError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        ApprovalState::ALL
+            .into_iter()
+            .find(|st| st.as_str() == s)
+            .ok_or_else(|| {
+                ValidationError::new(
+                    "state",
+                    format!("unknown approval state `{s}` (pending, approved, rejected, expired)"),
+                )
+            })
+    }
+}
+
+/// How an approval was decided, the label on `countersign_approval_decisions_total`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DecisionOutcome {
+    Approved,
+    Rejected,
+    Expired,
+    Bypassed,
+}
+
+impl DecisionOutcome {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            DecisionOutcome::Approved => "approved",
+            DecisionOutcome::Rejected => "rejected",
+            DecisionOutcome::Expired => "expired",
+            DecisionOutcome::Bypassed => "bypassed",
+        }
+    }
+
+    /// The state an approval ends in.
+    pub fn state(self) -> ApprovalState {
+        match self {
+            DecisionOutcome::Approved | DecisionOutcome::Bypassed => ApprovalState::Approved,
+            DecisionOutcome::Rejected => ApprovalState::Rejected,
+            DecisionOutcome::Expired => ApprovalState::Expired,
+        }
+    }
+}
+
+/// A vote's decision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VoteDecision {
+    Approve,
+    Reject,
+}
+
+impl VoteDecision {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            VoteDecision::Approve => "approve",
+            VoteDecision::Reject => "reject",
+        }
+    }
+}
+
+impl FromStr for VoteDecision {
+    type Err = ValidationError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "approve" => Ok(VoteDecision::Approve),
+            "reject" => Ok(VoteDecision::Reject),
+            other => Err(ValidationError::new(
+                "decision",
+                format!("unknown decision `{other}`"),
+            )),
+        }
+    }
+}
+
+/// One principal's vote, with the roles it held when it voted (history is never rewritten).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Vote {
+    pub principal_id: PrincipalId,
+    pub decision: VoteDecision,
+    pub note: Option<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+    pub roles: Vec<RoleId>,
+}
+
+/// The longest vote note.
+pub const MAX_NOTE_CHARS: usize = 2_000;
+
+/// A note: at most 2,000 characters.
+pub fn validate_note(note: &str) -> Result<(), ValidationError> {
+    if note.chars().count() > MAX_NOTE_CHARS {
+        return Err(ValidationError::new(
+            "note",
+            format!("must be at most {MAX_NOTE_CHARS} characters"),
+        ));
+    }
+    Ok(())
+}
+
+/// An approval request for one job, with the policy's rules as they were when it was made.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApprovalRequest {
+    pub id: ApprovalId,
+    pub job_id: JobId,
+    pub subject_id: SubjectId,
+    pub policy_id: PolicyId,
+    pub requested_by: PrincipalId,
+    pub state: ApprovalState,
+    /// The policy's rules, frozen at request time: editing a policy never moves the goalposts
+    /// of a request already made.
+    pub rules: Vec<ApprovalRule>,
+    pub votes: Vec<Vote>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub expires_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub decided_at: Option<OffsetDateTime>,
+    /// The deciding principal's id, or a system actor such as `system:reaper`.
+    pub decided_by: Option<String>,
+}
+
+impl ApprovalRequest {
+    /// The quorum over this request's approve votes, matching voters to rules by the roles
+    /// they held when they voted.
+    pub fn quorum(&self) -> QuorumStatus {
+        let approvals: Vec<quorum::Approver<'_>> = self
+            .votes
+            .iter()
+            .filter(|v| v.decision == VoteDecision::Approve)
+            .map(|v| quorum::Approver {
+                principal: v.principal_id,
+                roles: &v.roles,
+            })
+            .collect();
+        quorum::evaluate(&self.rules, &approvals)
+    }
+
+    /// Whether `principal` already voted.
+    pub fn has_voted(&self, principal: PrincipalId) -> bool {
+        self.votes.iter().any(|v| v.principal_id == principal)
+    }
+
+    /// Whether someone holding `roles` could fill any rule of this request.
+    pub fn is_eligible(&self, roles: &[RoleId]) -> bool {
+        self.rules.iter().any(|r| roles.contains(&r.role))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn states_parse_strictly() {
+        for s in ApprovalState::ALL {
+            assert_eq!(s.as_str().parse::<ApprovalState>().unwrap(), s);
+        }
+        assert!("Pending".parse::<ApprovalState>().is_err());
+        assert!("done".parse::<ApprovalState>().is_err());
+        assert!(serde_json::from_str::<ApprovalState>("\"cancelled\"").is_err());
+        assert!(!ApprovalState::Pending.is_terminal());
+        assert!(ApprovalState::Approved.is_terminal());
+        assert!(ApprovalState::Rejected.is_terminal());
+        assert!(ApprovalState::Expired.is_terminal());
+    }
+
+    #[test]
+    fn outcomes_map_to_states() {
+        assert_eq!(DecisionOutcome::Bypassed.state(), ApprovalState::Approved);
+        assert_eq!(DecisionOutcome::Expired.state(), ApprovalState::Expired);
+        assert_eq!(DecisionOutcome::Rejected.as_str(), "rejected");
+    }
+}

@@ -1,0 +1,45 @@
+//! The Countersign domain: plain types and rules, with no I/O.
+//!
+//! This crate is embeddable. It depends on serde, serde_json, time and a few small pure
+//! crates only — no async runtime, no database driver, no HTTP. Everything here is a value
+//! or a pure function, so other Rust services can link it to build the very same audit
+//! events and apply the very same quorum rule as the Countersign server.
+//!
+//! Map:
+//! - [`id`]: prefixed ULID identifiers (`prn_…`, `apr_…`) that parse and validate.
+//! - [`principal`], [`key`], [`role`], [`permission`]: identity and RBAC.
+//! - [`policy`], [`subject`], [`job`], [`approval`]: the approval workflow's aggregates.
+//! - [`quorum`]: the M-of-N, per-role quorum as a bipartite matching.
+//! - [`actor`], [`audit`]: who did something, and the `countersign.audit.v1` event.
+//! - [`canonical`]: RFC 8785 canonical JSON and `payload_sha256`.
+//! - [`validation`]: the one error type for values that break a rule.
+//! - [`clock`]: timestamps at the precision the stores keep (microseconds).
+
+pub mod actor;
+pub mod approval;
+pub mod audit;
+pub mod canonical;
+pub mod clock;
+pub mod id;
+pub mod job;
+pub mod key;
+pub mod permission;
+pub mod policy;
+pub mod principal;
+pub mod quorum;
+pub mod role;
+pub mod subject;
+pub mod validation;
+
+pub use actor::{Actor, ActorKind, SystemActor};
+pub use approval::{ApprovalRequest, ApprovalState, DecisionOutcome, Vote, VoteDecision};
+pub use audit::{AuditEvent, AuditResult, Authorization, Category, Decision, Resource};
+pub use id::{ApprovalId, EventId, IdError, JobId, KeyId, PolicyId, PrincipalId, SubjectId};
+pub use job::{Job, JobStatus};
+pub use key::{ApiKey, ApiKeyToken};
+pub use permission::Permission;
+pub use policy::{ApprovalRule, Policy};
+pub use principal::{Principal, PrincipalKind, PrincipalName};
+pub use role::{Role, RoleId};
+pub use subject::Subject;
+pub use validation::ValidationError;

@@ -1,0 +1,157 @@
+//! Policies: whether a subject's jobs need approval, and by whom.
+
+use std::collections::BTreeSet;
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use crate::id::PolicyId;
+use crate::role::RoleId;
+use crate::validation::ValidationError;
+
+/// The most approvals one rule may ask for.
+pub const MAX_RULE_COUNT: u32 = 100;
+/// The most rules one policy may hold.
+pub const MAX_RULES: usize = 32;
+/// The longest approval timeout a policy may set (one year).
+pub const MAX_TIMEOUT_SECS: i64 = 366 * 24 * 3600;
+
+/// One approval rule: `count` distinct principals holding `role`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApprovalRule {
+    pub role: RoleId,
+    pub count: u32,
+}
+
+/// A policy: `{id, name, requires_approval, rules, approval_timeout_secs, generation, …}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Policy {
+    pub id: PolicyId,
+    pub name: String,
+    pub requires_approval: bool,
+    pub rules: Vec<ApprovalRule>,
+    pub approval_timeout_secs: i64,
+    pub generation: i64,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+}
+
+/// Validate a policy name: 1 to 128 characters, no control characters, no surrounding blanks.
+pub fn validate_name(name: &str) -> Result<(), ValidationError> {
+    if name.is_empty() || name.chars().count() > 128 {
+        return Err(ValidationError::new("name", "must be 1 to 128 characters"));
+    }
+    if name.chars().any(char::is_control) || name.trim() != name {
+        return Err(ValidationError::new(
+            "name",
+            "must not contain control characters or surrounding blanks",
+        ));
+    }
+    Ok(())
+}
+
+/// Validate the approval part of a policy: rules non-empty when approval is required,
+/// `count` in `1..=100`, each role at most once, the timeout positive and at most a year.
+pub fn validate_rules(
+    requires_approval: bool,
+    rules: &[ApprovalRule],
+    approval_timeout_secs: i64,
+) -> Result<(), ValidationError> {
+    if requires_approval && rules.is_empty() {
+        return Err(ValidationError::new(
+            "rules",
+            "must be non-empty when requires_approval is true",
+        ));
+    }
+    if rules.len() > MAX_RULES {
+        return Err(ValidationError::new(
+            "rules",
+            format!("at most {MAX_RULES} rules"),
+        ));
+    }
+    let mut seen = BTreeSet::new();
+    for (i, rule) in rules.iter().enumerate() {
+        if rule.count < 1 || rule.count > MAX_RULE_COUNT {
+            return Err(ValidationError::new(
+                format!("rules[{i}].count"),
+                format!("must be between 1 and {MAX_RULE_COUNT}"),
+            ));
+        }
+        if !seen.insert(&rule.role) {
+            return Err(ValidationError::new(
+                format!("rules[{i}].role"),
+                format!("role `{}` appears in more than one rule", rule.role),
+            ));
+        }
+    }
+    if approval_timeout_secs < 1 || approval_timeout_secs > MAX_TIMEOUT_SECS {
+        return Err(ValidationError::new(
+            "approval_timeout_secs",
+            format!("must be between 1 and {MAX_TIMEOUT_SECS}"),
+        ));
+    }
+    Ok(())
+}
+
+impl Policy {
+    /// Validate every rule of this policy value.
+    pub fn validate(&self) -> Result<(), ValidationError> {
+        validate_name(&self.name)?;
+        validate_rules(
+            self.requires_approval,
+            &self.rules,
+            self.approval_timeout_secs,
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rule(role: &str, count: u32) -> ApprovalRule {
+        ApprovalRule {
+            role: RoleId::parse(role).unwrap(),
+            count,
+        }
+    }
+
+    #[test]
+    fn rules_validation() {
+        assert!(validate_rules(true, &[rule("security", 1)], 60).is_ok());
+        assert!(validate_rules(false, &[], 60).is_ok());
+        assert_eq!(validate_rules(true, &[], 60).unwrap_err().field, "rules");
+        assert_eq!(
+            validate_rules(true, &[rule("a", 1), rule("b", 0)], 60)
+                .unwrap_err()
+                .field,
+            "rules[1].count"
+        );
+        assert_eq!(
+            validate_rules(true, &[rule("a", 1), rule("a", 2)], 60)
+                .unwrap_err()
+                .field,
+            "rules[1].role"
+        );
+        assert!(validate_rules(true, &[rule("a", 1)], 0).is_err());
+        assert!(validate_rules(true, &[rule("a", 101)], 10).is_err());
+    }
+
+    #[test]
+    fn names() {
+        assert!(validate_name("prod-tls").is_ok());
+        assert!(validate_name("").is_err());
+        assert!(validate_name(" x").is_err());
+        assert!(validate_name("a\nb").is_err());
+        assert!(validate_name(&"x".repeat(129)).is_err());
+    }
+
+    #[test]
+    fn rule_rejects_unknown_fields() {
+        assert!(serde_json::from_str::<ApprovalRule>(r#"{"role":"a","count":1,"x":1}"#).is_err());
+        assert!(serde_json::from_str::<ApprovalRule>(r#"{"role":"a","count":-1}"#).is_err());
+    }
+}

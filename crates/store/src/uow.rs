@@ -1,0 +1,63 @@
+//! The unit of work: a [`Store`] begins [`Transaction`]s that span every repository.
+//!
+//! A use case begins one transaction, reads and writes through any repositories, appends its
+//! audit events through the same transaction, and commits. Dropping a transaction without
+//! committing rolls it back, so an early `?` return keeps nothing.
+
+use async_trait::async_trait;
+use countersign_domain::KeyId;
+use futures::stream::BoxStream;
+
+use crate::approvals::ApprovalRepo;
+use crate::audit::{AuditRepo, ExportFilter, ExportRow};
+use crate::error::StoreResult;
+use crate::jobs::JobRepo;
+use crate::keys::{KeyAuthRecord, KeyRepo};
+use crate::policies::PolicyRepo;
+use crate::principals::PrincipalRepo;
+use crate::roles::RoleRepo;
+use crate::subjects::SubjectRepo;
+
+/// A database transaction exposing every repository.
+#[async_trait]
+pub trait Transaction:
+    PrincipalRepo
+    + KeyRepo
+    + RoleRepo
+    + PolicyRepo
+    + SubjectRepo
+    + JobRepo
+    + ApprovalRepo
+    + AuditRepo
+    + Send
+{
+    /// Make every write of this transaction durable, or none of them.
+    async fn commit(self: Box<Self>) -> StoreResult<()>;
+
+    /// Discard every write (dropping the transaction does the same).
+    async fn rollback(self: Box<Self>) -> StoreResult<()>;
+}
+
+/// A backend.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// A short name for logs and metrics labels (`postgres`).
+    fn backend(&self) -> &'static str;
+
+    /// Begin a read-write transaction.
+    async fn begin(&self) -> StoreResult<Box<dyn Transaction>>;
+
+    /// Everything authentication needs about a key, in one read outside any transaction.
+    async fn key_auth_record(&self, id: KeyId) -> StoreResult<Option<KeyAuthRecord>>;
+
+    /// `Ok` when the database answers and its schema is current; `Unavailable` otherwise.
+    async fn readiness(&self) -> StoreResult<()>;
+
+    /// Stream the export's rows in `(ts, event_id)` order, in chunks of at most `chunk_size`,
+    /// from one consistent snapshot, holding at most one chunk in memory.
+    fn export_audit(
+        &self,
+        filter: ExportFilter,
+        chunk_size: u32,
+    ) -> BoxStream<'static, StoreResult<Vec<ExportRow>>>;
+}
