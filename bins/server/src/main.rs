@@ -1,1 +1,119 @@
-fn main() {}
+//! `countersign-server`: parse configuration, set up tracing, open the database, and hand
+//! over to the library (`countersign_http::serve`). Subcommands: `serve` (the default),
+//! `migrate`, and `keys create` for bootstrapping an empty database.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use countersign_config::process::{init_tracing, shutdown_signal};
+use countersign_config::ServerConfig;
+use countersign_domain::{PrincipalKind, RoleId};
+use countersign_postgres::{PgOptions, PgStore};
+use countersign_service::Service;
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+
+#[derive(Debug, Parser)]
+#[command(name = "countersign-server", version, about = "Countersign two-person approval and audit API server")]
+struct Cli {
+    #[command(flatten)]
+    config: ServerConfig,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the HTTP API (the default).
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Manage API keys without the API (bootstrap, lock-out recovery).
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum KeysCommand {
+    /// Create a key for a principal (creating the principal if needed) and print it on stdout.
+    Create {
+        /// The principal's name.
+        #[arg(long)]
+        principal: String,
+        /// A role to give the principal (e.g. `admin`).
+        #[arg(long)]
+        role: Option<String>,
+        /// `user` or `service`, when the principal is created.
+        #[arg(long, default_value = "user")]
+        kind: String,
+        /// When the key stops working (RFC 3339).
+        #[arg(long)]
+        expires_at: Option<String>,
+    },
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    cli.config.validate()?;
+    init_tracing(&cli.config.log_format);
+    let url = cli.config.database.url()?;
+    tracing::debug!(config = ?cli.config, database = %url, "configuration");
+    let store = PgStore::connect_with(
+        url.expose(),
+        PgOptions {
+            max_connections: cli.config.database.database_max_connections,
+            ..PgOptions::default()
+        },
+    )
+    .await
+    .with_context(|| format!("connecting to {url}"))?;
+
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => {
+            if cli.config.auto_migrate {
+                store.migrate().await.context("applying migrations")?;
+            }
+            let service = Service::new(Arc::new(store), cli.config.service());
+            let listener = tokio::net::TcpListener::bind(cli.config.listen)
+                .await
+                .with_context(|| format!("binding {}", cli.config.listen))?;
+            countersign_http::serve(listener, service, cli.config.http(), shutdown_signal()).await?;
+        }
+        Command::Migrate => {
+            store.migrate().await.context("applying migrations")?;
+            tracing::info!("migrations applied");
+        }
+        Command::Keys { command } => match command {
+            KeysCommand::Create {
+                principal,
+                role,
+                kind,
+                expires_at,
+            } => {
+                store.migrate().await.context("applying migrations")?;
+                let kind: PrincipalKind = kind.parse()?;
+                let role = role.map(|r| RoleId::parse(&r)).transpose()?;
+                let expires_at = expires_at
+                    .map(|t| OffsetDateTime::parse(&t, &Rfc3339))
+                    .transpose()
+                    .context("--expires-at must be RFC 3339")?;
+                let service = Service::new(Arc::new(store), cli.config.service());
+                let done = service
+                    .bootstrap_key(&principal, kind, role.as_ref(), expires_at)
+                    .await?;
+                tracing::info!(
+                    principal.id = %done.principal.id,
+                    key.id = %done.minted.key.id,
+                    created_principal = done.created_principal,
+                    "key created; it is shown once"
+                );
+                println!("{}", done.minted.token.expose());
+            }
+        },
+    }
+    Ok(())
+}

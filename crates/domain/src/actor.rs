@@ -34,6 +34,8 @@ pub enum SystemActor {
     Reaper,
     /// Reclaims expired job leases and runs other background loops.
     Scheduler,
+    /// An operator at the server's command line (`countersign-server keys create`).
+    Bootstrap,
 }
 
 impl SystemActor {
@@ -42,6 +44,7 @@ impl SystemActor {
             SystemActor::Bypass => "system:bypass",
             SystemActor::Reaper => "system:reaper",
             SystemActor::Scheduler => "system:scheduler",
+            SystemActor::Bootstrap => "system:bootstrap",
         }
     }
 }

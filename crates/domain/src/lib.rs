@@ -6,14 +6,14 @@
 //! events and apply the very same quorum rule as the Countersign server.
 //!
 //! Map:
-//! - [`id`]: prefixed ULID identifiers (`prn_…`, `apr_…`) that parse and validate.
-//! - [`principal`], [`key`], [`role`], [`permission`]: identity and RBAC.
-//! - [`policy`], [`subject`], [`job`], [`approval`]: the approval workflow's aggregates.
-//! - [`quorum`]: the M-of-N, per-role quorum as a bipartite matching.
-//! - [`actor`], [`audit`]: who did something, and the `countersign.audit.v1` event.
-//! - [`canonical`]: RFC 8785 canonical JSON and `payload_sha256`.
-//! - [`validation`]: the one error type for values that break a rule.
-//! - [`clock`]: timestamps at the precision the stores keep (microseconds).
+//! - [`id`] — prefixed ULID identifiers (`prn_…`, `apr_…`) that parse and validate.
+//! - [`principal`], [`key`], [`role`], [`permission`] — identity and RBAC.
+//! - [`policy`], [`subject`], [`job`], [`approval`] — the approval workflow's aggregates.
+//! - [`quorum`] — the M-of-N, per-role quorum as a bipartite matching.
+//! - [`actor`], [`audit`] — who did something, and the `countersign.audit.v1` event.
+//! - [`canonical`] — RFC 8785 canonical JSON and `payload_sha256`.
+//! - [`validation`] — the one error type for values that break a rule.
+//! - [`clock`] — timestamps at the precision the stores keep (microseconds).
 
 pub mod actor;
 pub mod approval;

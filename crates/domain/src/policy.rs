@@ -74,7 +74,7 @@ pub fn validate_rules(
     }
     let mut seen = BTreeSet::new();
     for (i, rule) in rules.iter().enumerate() {
-        if rule.count < 1 || rule.count > MAX_RULE_COUNT {
+        if !(1..=MAX_RULE_COUNT).contains(&rule.count) {
             return Err(ValidationError::new(
                 format!("rules[{i}].count"),
                 format!("must be between 1 and {MAX_RULE_COUNT}"),
@@ -87,7 +87,7 @@ pub fn validate_rules(
             ));
         }
     }
-    if approval_timeout_secs < 1 || approval_timeout_secs > MAX_TIMEOUT_SECS {
+    if !(1..=MAX_TIMEOUT_SECS).contains(&approval_timeout_secs) {
         return Err(ValidationError::new(
             "approval_timeout_secs",
             format!("must be between 1 and {MAX_TIMEOUT_SECS}"),

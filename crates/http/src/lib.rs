@@ -1,1 +1,36 @@
-//! placeholder
+//! Countersign's HTTP API: the only crate that knows HTTP.
+//!
+//! - [`app`] — [`router`] builds the whole API; [`serve`] runs it on an injected listener
+//!   until an injected shutdown future resolves.
+//! - [`gate`] — the route registry: every route is declared with its [`gate::Gate`]
+//!   (a permission, or public for the three ops endpoints), and the gate authenticates the
+//!   caller and checks the permission before the handler runs; refusals are audited.
+//! - [`error`] — [`ApiError`], the one `IntoResponse` for every failure: the contract's JSON
+//!   error body with the request id. Internal errors are logged once and answered opaquely.
+//! - [`extract`] — JSON body, query and path extractors whose rejections are contract errors.
+//! - [`request_id`] — `X-Request-Id` echoing or minting, available to every response.
+//! - [`telemetry`] — the Prometheus exporter and `countersign_http_requests_total`.
+//! - [`ops`] — `/healthz`, `/readyz`, `/metrics`, also served by the scheduler.
+//! - [`routes`] — one module per resource.
+//!
+//! # Error policy
+//!
+//! Handlers return `Result<_, ApiError>`. `ApiError` wraps the service's `ServiceError` (whose
+//! variants are the contract's codes) plus the few errors only HTTP has (unknown route, wrong
+//! method, body too large, timeout). Its `IntoResponse` is the single place that picks a
+//! status and writes `{"error": {"code", "message", "request_id"}}`.
+
+pub mod app;
+pub mod error;
+pub mod extract;
+pub mod gate;
+pub mod ops;
+pub mod request_id;
+pub mod routes;
+pub mod telemetry;
+
+mod state;
+
+pub use app::{router, serve, serve_ops, HttpConfig};
+pub use error::ApiError;
+pub use state::AppState;

@@ -1,1 +1,51 @@
-//! placeholder
+//! Countersign's use cases.
+//!
+//! Every public method of [`Service`] is one use case: it checks the caller's permission
+//! (again — the router checked it first), runs in **one** store transaction, appends its audit
+//! event(s) through that same transaction, and commits. If any write fails, nothing is kept:
+//! no state change ever lands without its audit event.
+//!
+//! This crate sees only `countersign-store` and `countersign-domain`; it never names a backend.
+//!
+//! # Error policy
+//!
+//! Library errors are `thiserror` enums. Use cases answer [`ServiceError`], whose variants are
+//! the contract's error codes (`two_person_integrity`, `already_voted`, …) plus `Internal` for
+//! anything unexpected; the HTTP edge maps each to a status in one `IntoResponse`, logs
+//! internal errors once and answers an opaque 500. Store errors that are facts about the data
+//! (a unique violation) are turned into domain answers here; the rest become `Unavailable` or
+//! `Internal`.
+//!
+//! Map:
+//! - [`config`] — [`ServiceConfig`].
+//! - [`caller`] — the authenticated [`Caller`] and permission checks.
+//! - [`auth`] — API-key authentication, key minting and deny auditing.
+//! - [`principals`], [`policies`], [`subjects`], [`jobs`], [`approvals`], [`audit_trail`] —
+//!   the use cases per resource.
+//! - [`scheduler`] — the background steps (approval expiry, lease reclaim) and their loop.
+//! - [`metrics`] — metric names and the helpers that record them.
+//! - [`paging`] — turning `limit`/`cursor` query values into a page request.
+
+pub mod approvals;
+pub mod audit_trail;
+pub mod auth;
+pub mod caller;
+pub mod config;
+pub mod error;
+pub mod jobs;
+pub mod metrics;
+pub mod paging;
+pub mod policies;
+pub mod principals;
+pub mod scheduler;
+pub mod subjects;
+
+mod service;
+
+pub use caller::Caller;
+pub use config::ServiceConfig;
+pub use error::{ServiceError, ServiceResult};
+pub use service::Service;
+
+/// Re-exported so that the HTTP crate and the binaries need not name the store crate.
+pub use countersign_store as store;

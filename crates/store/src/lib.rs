@@ -4,12 +4,12 @@
 //! implements [`Store`] and [`Transaction`]; nothing here mentions a driver, so no sqlx type
 //! leaks into the service.
 //!
-//! - [`uow`]: [`Store`] (begin a transaction, authenticate a key, readiness, streaming export)
+//! - [`uow`] — [`Store`] (begin a transaction, authenticate a key, readiness, streaming export)
 //!   and [`Transaction`], which is every repository at once plus `commit`.
 //! - One module per aggregate: [`principals`], [`keys`], [`roles`], [`policies`],
 //!   [`subjects`], [`jobs`], [`approvals`], [`audit`].
-//! - [`page`]: keyset pagination (`limit` + opaque cursor; no OFFSET anywhere).
-//! - [`error`]: [`StoreError`]; database facts become these variants at the backend.
+//! - [`page`] — keyset pagination (`limit` + opaque cursor; no OFFSET anywhere).
+//! - [`error`] — [`StoreError`]; database facts become these variants at the backend.
 //! - `conformance` (feature `conformance`): the backend-agnostic test suite every backend runs.
 //!
 //! Every state transition is a compare-and-set: the backend changes a row only if it is still

@@ -1,0 +1,60 @@
+//! Typed configuration for the binaries: one struct per binary, from flags and environment,
+//! validated at start, with secrets redacted in `Debug`.
+//!
+//! - [`units`] — `10s`, `168h`, `90d` durations and `1MiB` sizes.
+//! - [`database`] — [`DatabaseUrl`], whose `Debug` and `Display` hide the password.
+//! - [`server`] — [`ServerConfig`] for `countersign-server`.
+//! - [`scheduler`] — [`SchedulerConfig`] for `countersign-scheduler`.
+//! - [`process`] — tracing setup and the SIGTERM/Ctrl-C shutdown future.
+
+pub mod database;
+pub mod process;
+pub mod scheduler;
+pub mod server;
+pub mod units;
+
+pub use database::DatabaseUrl;
+pub use scheduler::SchedulerConfig;
+pub use server::ServerConfig;
+
+/// A setting that failed validation.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{setting}: {message}")]
+pub struct ConfigError {
+    pub setting: &'static str,
+    pub message: String,
+}
+
+impl ConfigError {
+    pub fn new(setting: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            setting,
+            message: message.into(),
+        }
+    }
+}
+
+/// Parse a boolean the way operators write them: 1/true/yes/on and 0/false/no/off.
+pub fn parse_bool(s: &str) -> Result<bool, String> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Ok(true),
+        "0" | "false" | "no" | "off" | "" => Ok(false),
+        other => Err(format!("`{other}` is not a boolean (true/false, 1/0, yes/no)")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn booleans() {
+        for t in ["1", "true", "TRUE", "yes", "on"] {
+            assert_eq!(parse_bool(t), Ok(true));
+        }
+        for f in ["0", "false", "no", "off", ""] {
+            assert_eq!(parse_bool(f), Ok(false));
+        }
+        assert!(parse_bool("maybe").is_err());
+    }
+}

@@ -1,0 +1,63 @@
+//! `countersign-scheduler` settings.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use clap::Args;
+use countersign_service::ServiceConfig;
+
+use crate::server::DatabaseArgs;
+use crate::units::parse_duration;
+use crate::ConfigError;
+
+/// Everything `countersign-scheduler` reads from flags and the environment.
+#[derive(Debug, Clone, Args)]
+pub struct SchedulerConfig {
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// Address for `/healthz` and `/metrics`.
+    #[arg(long, env = "COUNTERSIGN_SCHEDULER_LISTEN", default_value = "127.0.0.1:8081")]
+    pub listen: SocketAddr,
+    /// How often every loop runs.
+    #[arg(long, env = "COUNTERSIGN_SCHEDULER_TICK", default_value = "10s", value_parser = parse_duration)]
+    pub tick: Duration,
+    /// Claims whose lease ran out this many times fail instead of going back to pending.
+    #[arg(long, env = "COUNTERSIGN_MAX_ATTEMPTS", default_value_t = 3)]
+    pub max_attempts: i32,
+    /// Rows one loop handles per transaction.
+    #[arg(long, env = "COUNTERSIGN_SCHEDULER_BATCH", default_value_t = 100)]
+    pub batch: u32,
+    /// Run every loop once and exit.
+    #[arg(long)]
+    pub once: bool,
+    /// `text` or `json` logs.
+    #[arg(long, env = "COUNTERSIGN_LOG_FORMAT", default_value = "text")]
+    pub log_format: String,
+}
+
+impl SchedulerConfig {
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.database.url()?;
+        if self.tick < Duration::from_millis(100) {
+            return Err(ConfigError::new("COUNTERSIGN_SCHEDULER_TICK", "must be at least 100ms"));
+        }
+        if !(1..=100).contains(&self.max_attempts) {
+            return Err(ConfigError::new("COUNTERSIGN_MAX_ATTEMPTS", "must be between 1 and 100"));
+        }
+        if !(1..=10_000).contains(&self.batch) {
+            return Err(ConfigError::new("COUNTERSIGN_SCHEDULER_BATCH", "must be between 1 and 10000"));
+        }
+        if !matches!(self.log_format.as_str(), "text" | "json") {
+            return Err(ConfigError::new("COUNTERSIGN_LOG_FORMAT", "must be `text` or `json`"));
+        }
+        Ok(())
+    }
+
+    pub fn service(&self) -> ServiceConfig {
+        ServiceConfig {
+            max_attempts: self.max_attempts,
+            scheduler_batch: self.batch,
+            ..ServiceConfig::default()
+        }
+    }
+}

@@ -1,0 +1,119 @@
+//! `countersign-server` settings.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use clap::Args;
+use countersign_http::HttpConfig;
+use countersign_service::ServiceConfig;
+
+use crate::database::DatabaseUrl;
+use crate::units::{parse_duration, parse_size};
+use crate::{parse_bool, ConfigError};
+
+/// The local PostgreSQL the quick start and the tests use when nothing is configured.
+pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+/// Where the database is: `COUNTERSIGN_DATABASE_URL`, else `DATABASE_URL`.
+#[derive(Debug, Clone, Args)]
+pub struct DatabaseArgs {
+    /// Database URL (else DATABASE_URL, else the local PostgreSQL).
+    #[arg(long = "database-url", env = "COUNTERSIGN_DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// Largest number of pooled database connections.
+    #[arg(long, env = "COUNTERSIGN_DATABASE_MAX_CONNECTIONS", default_value_t = 16)]
+    pub database_max_connections: u32,
+}
+
+impl DatabaseArgs {
+    /// The configured URL, falling back to `DATABASE_URL`, then to the local default.
+    pub fn url(&self) -> Result<DatabaseUrl, ConfigError> {
+        let url = self
+            .database_url
+            .clone()
+            .filter(|u| !u.is_empty())
+            .or_else(|| std::env::var("DATABASE_URL").ok().filter(|u| !u.is_empty()))
+            .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned());
+        let url = DatabaseUrl::new(url);
+        match url.scheme() {
+            "postgres" | "postgresql" => Ok(url),
+            other => Err(ConfigError::new(
+                "COUNTERSIGN_DATABASE_URL",
+                format!("unsupported scheme `{other}` (postgres://)"),
+            )),
+        }
+    }
+}
+
+/// Everything `countersign-server` reads from flags and the environment.
+#[derive(Debug, Clone, Args)]
+pub struct ServerConfig {
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// Address to listen on.
+    #[arg(long, env = "COUNTERSIGN_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// Decide every approval at once as `system:bypass` (never in production).
+    #[arg(long, env = "COUNTERSIGN_APPROVAL_BYPASS", default_value = "false", value_parser = parse_bool)]
+    pub approval_bypass: bool,
+    /// Approval timeout for policies that set none.
+    #[arg(long, env = "COUNTERSIGN_APPROVAL_TIMEOUT", default_value = "168h", value_parser = parse_duration)]
+    pub approval_timeout: Duration,
+    /// Widest window one export may cover.
+    #[arg(long, env = "COUNTERSIGN_EXPORT_MAX_WINDOW", default_value = "90d", value_parser = parse_duration)]
+    pub export_max_window: Duration,
+    /// Largest request body (the ingest endpoint allows ten times this).
+    #[arg(long, env = "COUNTERSIGN_MAX_BODY", default_value = "1MiB", value_parser = parse_size)]
+    pub max_body: usize,
+    /// How long a request may take before it is answered 503.
+    #[arg(long, env = "COUNTERSIGN_REQUEST_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
+    pub request_timeout: Duration,
+    /// Apply pending migrations when `serve` starts.
+    #[arg(long, env = "COUNTERSIGN_AUTO_MIGRATE", default_value = "true", value_parser = parse_bool)]
+    pub auto_migrate: bool,
+    /// `text` or `json` logs.
+    #[arg(long, env = "COUNTERSIGN_LOG_FORMAT", default_value = "text")]
+    pub log_format: String,
+}
+
+impl ServerConfig {
+    /// Check every rule the types cannot.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.database.url()?;
+        if self.database.database_max_connections == 0 {
+            return Err(ConfigError::new("COUNTERSIGN_DATABASE_MAX_CONNECTIONS", "must be at least 1"));
+        }
+        if self.approval_timeout.as_secs() < 1 || self.approval_timeout.as_secs() > 366 * 86_400 {
+            return Err(ConfigError::new("COUNTERSIGN_APPROVAL_TIMEOUT", "must be between 1s and 366d"));
+        }
+        if self.export_max_window.as_secs() < 60 {
+            return Err(ConfigError::new("COUNTERSIGN_EXPORT_MAX_WINDOW", "must be at least 1m"));
+        }
+        if self.max_body < 1024 || self.max_body > 64 << 20 {
+            return Err(ConfigError::new("COUNTERSIGN_MAX_BODY", "must be between 1KiB and 64MiB"));
+        }
+        if self.request_timeout < Duration::from_millis(100) {
+            return Err(ConfigError::new("COUNTERSIGN_REQUEST_TIMEOUT", "must be at least 100ms"));
+        }
+        if !matches!(self.log_format.as_str(), "text" | "json") {
+            return Err(ConfigError::new("COUNTERSIGN_LOG_FORMAT", "must be `text` or `json`"));
+        }
+        Ok(())
+    }
+
+    pub fn service(&self) -> ServiceConfig {
+        ServiceConfig {
+            approval_bypass: self.approval_bypass,
+            default_approval_timeout: self.approval_timeout,
+            export_max_window: self.export_max_window,
+            ..ServiceConfig::default()
+        }
+    }
+
+    pub fn http(&self) -> HttpConfig {
+        HttpConfig {
+            max_body: self.max_body,
+            request_timeout: self.request_timeout,
+        }
+    }
+}

@@ -1,0 +1,118 @@
+//! Extractors whose rejections are contract errors (400 `invalid_request`, 413, 404).
+//!
+//! - [`ApiJson`]: a required JSON body, unknown fields refused by the body types themselves.
+//! - [`OptionalJson`]: a JSON body that may be absent (empty body → `T::default()`).
+//! - [`ApiQuery`]: query parameters.
+//! - [`PathId`]: a prefixed id in the path; a malformed id names nothing, so it is a 404.
+//! - [`Auth`]: the caller the gate authenticated.
+
+use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
+use axum::http::request::Parts;
+use bytes::Bytes;
+use countersign_domain::IdError;
+use countersign_service::Caller;
+use serde::de::DeserializeOwned;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+fn body_error(rejection: axum::extract::rejection::BytesRejection, limit: usize) -> ApiError {
+    if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::PayloadTooLarge(limit)
+    } else {
+        ApiError::invalid(format!("could not read the request body: {rejection}"))
+    }
+}
+
+/// Parse a JSON body, answering 400 with serde's description of what is wrong.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(bytes).map_err(|e| ApiError::invalid(format!("invalid JSON body: {e}")))
+}
+
+/// A required JSON body.
+#[derive(Debug)]
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let bytes = Bytes::from_request(req, state)
+            .await
+            .map_err(|r| body_error(r, state.config.max_body))?;
+        if bytes.is_empty() {
+            return Err(ApiError::invalid("a JSON body is required"));
+        }
+        parse_json(&bytes).map(ApiJson)
+    }
+}
+
+/// A JSON body that may be absent.
+#[derive(Debug)]
+pub struct OptionalJson<T>(pub T);
+
+impl<T: DeserializeOwned + Default> FromRequest<AppState> for OptionalJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let bytes = Bytes::from_request(req, state)
+            .await
+            .map_err(|r| body_error(r, state.config.max_body))?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(OptionalJson(T::default()));
+        }
+        parse_json(&bytes).map(OptionalJson)
+    }
+}
+
+/// Query parameters.
+#[derive(Debug)]
+pub struct ApiQuery<T>(pub T);
+
+impl<T: DeserializeOwned + Send> FromRequestParts<AppState> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Query(q)| ApiQuery(q))
+            .map_err(|e| ApiError::invalid(format!("invalid query: {}", e.body_text())))
+    }
+}
+
+/// The single `{id}` path parameter, parsed as a prefixed id.
+#[derive(Debug)]
+pub struct PathId<T>(pub T);
+
+impl<T> FromRequestParts<AppState> for PathId<T>
+where
+    T: std::str::FromStr<Err = IdError> + Send,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let Path(raw) = Path::<String>::from_request_parts(parts, state)
+            .await
+            .map_err(|_| ApiError::not_found("resource"))?;
+        raw.parse().map(PathId).map_err(|_| ApiError::not_found("resource"))
+    }
+}
+
+/// The caller the gate authenticated (the gate inserts it before any handler runs).
+#[derive(Debug, Clone)]
+pub struct Auth(pub Caller);
+
+impl FromRequestParts<AppState> for Auth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &AppState) -> Result<Self, Self::Rejection> {
+        parts
+            .extensions
+            .get::<Caller>()
+            .cloned()
+            .map(Auth)
+            .ok_or(ApiError::Service(countersign_service::ServiceError::Unauthenticated(
+                "no caller: the route has no gate",
+            )))
+    }
+}

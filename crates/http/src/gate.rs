@@ -1,0 +1,179 @@
+//! The route registry and the gate every route passes.
+//!
+//! Routes are only ever added through [`Routes::add`], which takes the route's [`Gate`]. The
+//! gate runs before the handler (and before its body is read): it authenticates the
+//! `Authorization: Bearer` key (401 otherwise) and checks the permission (403 otherwise), and
+//! audits either refusal as an `auth.denied` event. The registry keeps the table of
+//! `(method, path, gate)` so tests can walk every route and prove none is left ungated.
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{header, Method};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{on, MethodFilter, MethodRouter};
+use axum::Router;
+use countersign_domain::{ApiKeyToken, Permission, Resource};
+use countersign_service::auth::DenyContext;
+use countersign_service::ServiceError;
+
+use crate::error::ApiError;
+use crate::request_id;
+use crate::state::AppState;
+
+/// What a route requires.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Gate {
+    /// No authentication: only `/healthz`, `/readyz` and `/metrics`.
+    Public,
+    /// A valid key and this permission.
+    Permission(Permission),
+    /// A valid key and nothing more: only `whoami`, which tells a caller about itself.
+    Authenticated,
+}
+
+/// One registered route.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteEntry {
+    pub method: Method,
+    pub path: &'static str,
+    pub gate: Gate,
+}
+
+/// A router under construction and its route table.
+#[derive(Debug)]
+pub struct Routes {
+    state: AppState,
+    router: Router<AppState>,
+    table: Vec<RouteEntry>,
+}
+
+fn filter(method: &Method) -> MethodFilter {
+    match *method {
+        Method::GET => MethodFilter::GET,
+        Method::POST => MethodFilter::POST,
+        Method::PUT => MethodFilter::PUT,
+        Method::DELETE => MethodFilter::DELETE,
+        Method::PATCH => MethodFilter::PATCH,
+        _ => unreachable!("the API uses GET, POST, PUT, PATCH and DELETE only"),
+    }
+}
+
+impl Routes {
+    pub fn new(state: AppState) -> Self {
+        Self {
+            state,
+            router: Router::new(),
+            table: Vec::new(),
+        }
+    }
+
+    /// Register `handler` for `method path` behind `gate`.
+    pub fn add<H, T>(mut self, method: Method, path: &'static str, gate: Gate, handler: H) -> Self
+    where
+        H: axum::handler::Handler<T, AppState>,
+        T: 'static,
+    {
+        let mut route: MethodRouter<AppState> = on(filter(&method), handler);
+        if gate != Gate::Public {
+            route = route.route_layer(middleware::from_fn_with_state(
+                (self.state.clone(), gate),
+                gate_middleware,
+            ));
+        }
+        self.router = self.router.route(path, route);
+        self.table.push(RouteEntry { method, path, gate });
+        self
+    }
+
+    /// Apply a layer to the routes added so far (e.g. a larger body limit for one route).
+    pub fn map_router(mut self, f: impl FnOnce(Router<AppState>) -> Router<AppState>) -> Self {
+        self.router = f(self.router);
+        self
+    }
+
+    /// Merge another set of routes.
+    pub fn merge(mut self, other: Routes) -> Self {
+        self.router = self.router.merge(other.router);
+        self.table.extend(other.table);
+        self
+    }
+
+    pub fn table(&self) -> &[RouteEntry] {
+        &self.table
+    }
+
+    pub fn into_parts(self) -> (Router<AppState>, Vec<RouteEntry>) {
+        (self.router, self.table)
+    }
+}
+
+fn bearer(req: &Request) -> Option<&str> {
+    let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then_some(token.trim())
+}
+
+async fn gate_middleware(
+    State((app, gate)): State<(AppState, Gate)>,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| req.uri().path().to_owned());
+    let resource = Resource::new("route", format!("{} {}", req.method(), route));
+    let permission = match gate {
+        Gate::Permission(p) => Some(p),
+        _ => None,
+    };
+    let request_id = request_id::current();
+    let service = &app.service;
+
+    let token = bearer(&req);
+    let caller = match token {
+        Some(t) => service.authenticate(t).await,
+        None => Err(ServiceError::Unauthenticated("missing API key")),
+    };
+    let caller = match caller {
+        Ok(c) => c.with_request_id(request_id.clone()),
+        Err(err @ ServiceError::Unauthenticated(_)) => {
+            service
+                .audit_denied(
+                    DenyContext {
+                        caller: None,
+                        key_id: token.and_then(ApiKeyToken::parse).map(|t| t.key_id),
+                        permission,
+                        resource,
+                        request_id: request_id.as_deref(),
+                    },
+                    &err,
+                )
+                .await;
+            return ApiError::Service(err).into_response();
+        }
+        Err(other) => return ApiError::Service(other).into_response(),
+    };
+    if let Some(p) = permission {
+        if !caller.has(p) {
+            let err = ServiceError::Forbidden(format!("missing permission `{p}`"));
+            service
+                .audit_denied(
+                    DenyContext {
+                        caller: Some(&caller),
+                        key_id: caller.key_id,
+                        permission,
+                        resource,
+                        request_id: request_id.as_deref(),
+                    },
+                    &err,
+                )
+                .await;
+            return ApiError::Service(err).into_response();
+        }
+    }
+    tracing::Span::current().record("principal.id", tracing::field::display(caller.id()));
+    req.extensions_mut().insert(caller);
+    next.run(req).await
+}

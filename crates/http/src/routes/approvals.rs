@@ -1,0 +1,87 @@
+//! `/api/v1/approvals`: list, get, approve, reject.
+
+use axum::extract::State;
+use axum::http::Method;
+use axum::Json;
+use countersign_domain::{ApprovalId, ApprovalState, Permission, PrincipalId, SubjectId, VoteDecision};
+use countersign_service::approvals::ApprovalView;
+use countersign_service::paging::{ListParams, Listing};
+use countersign_service::store::ApprovalFilter;
+use serde::Deserialize;
+
+use crate::error::ApiResult;
+use crate::extract::{ApiQuery, Auth, OptionalJson, PathId};
+use crate::gate::{Gate, Routes};
+use crate::state::AppState;
+
+pub fn routes(state: &AppState) -> Routes {
+    Routes::new(state.clone())
+        .add(Method::GET, "/api/v1/approvals", Gate::Permission(Permission::ApprovalRead), list)
+        .add(Method::GET, "/api/v1/approvals/{id}", Gate::Permission(Permission::ApprovalRead), get)
+        .add(
+            Method::POST,
+            "/api/v1/approvals/{id}/approve",
+            Gate::Permission(Permission::ApprovalApprove),
+            approve,
+        )
+        .add(
+            Method::POST,
+            "/api/v1/approvals/{id}/reject",
+            Gate::Permission(Permission::ApprovalReject),
+            reject,
+        )
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct ApprovalQuery {
+    state: Option<ApprovalState>,
+    subject_id: Option<SubjectId>,
+    requested_by: Option<PrincipalId>,
+    limit: Option<u32>,
+    cursor: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct VoteBody {
+    note: Option<String>,
+}
+
+async fn list(
+    State(s): State<AppState>,
+    Auth(caller): Auth,
+    ApiQuery(q): ApiQuery<ApprovalQuery>,
+) -> ApiResult<Json<Listing<ApprovalView>>> {
+    let filter = ApprovalFilter {
+        state: q.state,
+        subject_id: q.subject_id,
+        requested_by: q.requested_by,
+    };
+    let params = ListParams {
+        limit: q.limit,
+        cursor: q.cursor,
+    };
+    Ok(Json(s.service.list_approvals(&caller, &filter, &params).await?))
+}
+
+async fn get(State(s): State<AppState>, Auth(caller): Auth, PathId(id): PathId<ApprovalId>) -> ApiResult<Json<ApprovalView>> {
+    Ok(Json(s.service.get_approval(&caller, id).await?))
+}
+
+async fn approve(
+    State(s): State<AppState>,
+    Auth(caller): Auth,
+    PathId(id): PathId<ApprovalId>,
+    OptionalJson(b): OptionalJson<VoteBody>,
+) -> ApiResult<Json<ApprovalView>> {
+    Ok(Json(s.service.vote(&caller, id, VoteDecision::Approve, b.note).await?))
+}
+
+async fn reject(
+    State(s): State<AppState>,
+    Auth(caller): Auth,
+    PathId(id): PathId<ApprovalId>,
+    OptionalJson(b): OptionalJson<VoteBody>,
+) -> ApiResult<Json<ApprovalView>> {
+    Ok(Json(s.service.vote(&caller, id, VoteDecision::Reject, b.note).await?))
+}

@@ -1,0 +1,104 @@
+//! `/api/v1/jobs`: list, get, claim, complete, cancel.
+
+use axum::extract::State;
+use axum::http::{Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use countersign_domain::job::CompletionOutcome;
+use countersign_domain::{Job, JobId, JobStatus, Permission, SubjectId};
+use countersign_service::jobs::ClaimRequest;
+use countersign_service::paging::{ListParams, Listing};
+use countersign_service::store::JobFilter;
+use serde::Deserialize;
+
+use crate::error::ApiResult;
+use crate::extract::{ApiJson, ApiQuery, Auth, OptionalJson, PathId};
+use crate::gate::{Gate, Routes};
+use crate::state::AppState;
+
+pub fn routes(state: &AppState) -> Routes {
+    Routes::new(state.clone())
+        .add(Method::GET, "/api/v1/jobs", Gate::Permission(Permission::JobRead), list)
+        .add(Method::GET, "/api/v1/jobs/{id}", Gate::Permission(Permission::JobRead), get)
+        .add(Method::POST, "/api/v1/jobs/claim", Gate::Permission(Permission::JobClaim), claim)
+        .add(
+            Method::POST,
+            "/api/v1/jobs/{id}/complete",
+            Gate::Permission(Permission::JobComplete),
+            complete,
+        )
+        .add(Method::POST, "/api/v1/jobs/{id}/cancel", Gate::Permission(Permission::JobCancel), cancel)
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct JobQuery {
+    subject_id: Option<SubjectId>,
+    status: Option<JobStatus>,
+    limit: Option<u32>,
+    cursor: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ClaimBody {
+    actions: Option<Vec<String>>,
+    lease_secs: Option<u64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CompleteBody {
+    outcome: CompletionOutcome,
+    message: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CancelBody {
+    reason: Option<String>,
+}
+
+async fn list(State(s): State<AppState>, Auth(caller): Auth, ApiQuery(q): ApiQuery<JobQuery>) -> ApiResult<Json<Listing<Job>>> {
+    let filter = JobFilter {
+        subject_id: q.subject_id,
+        status: q.status,
+    };
+    let params = ListParams {
+        limit: q.limit,
+        cursor: q.cursor,
+    };
+    Ok(Json(s.service.list_jobs(&caller, &filter, &params).await?))
+}
+
+async fn get(State(s): State<AppState>, Auth(caller): Auth, PathId(id): PathId<JobId>) -> ApiResult<Json<Job>> {
+    Ok(Json(s.service.get_job(&caller, id).await?))
+}
+
+async fn claim(State(s): State<AppState>, Auth(caller): Auth, OptionalJson(b): OptionalJson<ClaimBody>) -> ApiResult<Response> {
+    let req = ClaimRequest {
+        actions: b.actions,
+        lease_secs: b.lease_secs,
+    };
+    Ok(match s.service.claim_job(&caller, req).await? {
+        Some(job) => Json(job).into_response(),
+        None => StatusCode::NO_CONTENT.into_response(),
+    })
+}
+
+async fn complete(
+    State(s): State<AppState>,
+    Auth(caller): Auth,
+    PathId(id): PathId<JobId>,
+    ApiJson(b): ApiJson<CompleteBody>,
+) -> ApiResult<Json<Job>> {
+    Ok(Json(s.service.complete_job(&caller, id, b.outcome, b.message).await?))
+}
+
+async fn cancel(
+    State(s): State<AppState>,
+    Auth(caller): Auth,
+    PathId(id): PathId<JobId>,
+    OptionalJson(b): OptionalJson<CancelBody>,
+) -> ApiResult<Json<Job>> {
+    Ok(Json(s.service.cancel_job(&caller, id, b.reason).await?))
+}

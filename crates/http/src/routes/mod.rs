@@ -1,0 +1,27 @@
+//! The API's routes, one module per resource. Each module's `routes` registers its routes
+//! with their gates; [`api`] merges them.
+
+use crate::gate::{Gate, Routes};
+use crate::state::AppState;
+use axum::http::Method;
+
+pub mod approvals;
+pub mod audit;
+pub mod auth;
+pub mod jobs;
+pub mod policies;
+pub mod subjects;
+
+/// Every route of the API, including the public ops endpoints.
+pub fn api(state: &AppState) -> Routes {
+    Routes::new(state.clone())
+        .add(Method::GET, "/healthz", Gate::Public, crate::ops::healthz)
+        .add(Method::GET, "/readyz", Gate::Public, crate::ops::readyz)
+        .add(Method::GET, "/metrics", Gate::Public, crate::ops::metrics)
+        .merge(auth::routes(state))
+        .merge(policies::routes(state))
+        .merge(subjects::routes(state))
+        .merge(jobs::routes(state))
+        .merge(approvals::routes(state))
+        .merge(audit::routes(state))
+}

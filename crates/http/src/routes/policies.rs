@@ -1,0 +1,106 @@
+//! `/api/v1/policies`.
+
+use axum::extract::State;
+use axum::http::{Method, StatusCode};
+use axum::Json;
+use countersign_domain::{ApprovalRule, Permission, Policy, PolicyId};
+use countersign_service::paging::{ListParams, Listing};
+use countersign_service::policies::PolicyInput;
+use serde::Deserialize;
+
+use crate::error::ApiResult;
+use crate::extract::{ApiJson, ApiQuery, Auth, PathId};
+use crate::gate::{Gate, Routes};
+use crate::state::AppState;
+
+pub fn routes(state: &AppState) -> Routes {
+    Routes::new(state.clone())
+        .add(Method::POST, "/api/v1/policies", Gate::Permission(Permission::PolicyWrite), create)
+        .add(Method::GET, "/api/v1/policies", Gate::Permission(Permission::PolicyRead), list)
+        .add(Method::GET, "/api/v1/policies/{id}", Gate::Permission(Permission::PolicyRead), get)
+        .add(Method::PUT, "/api/v1/policies/{id}", Gate::Permission(Permission::PolicyWrite), update)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PolicyBody {
+    name: String,
+    requires_approval: bool,
+    #[serde(default)]
+    rules: Vec<ApprovalRule>,
+    approval_timeout_secs: Option<i64>,
+}
+
+impl From<PolicyBody> for PolicyInput {
+    fn from(b: PolicyBody) -> Self {
+        PolicyInput {
+            name: b.name,
+            requires_approval: b.requires_approval,
+            rules: b.rules,
+            approval_timeout_secs: b.approval_timeout_secs,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PolicyUpdateBody {
+    name: String,
+    requires_approval: bool,
+    #[serde(default)]
+    rules: Vec<ApprovalRule>,
+    approval_timeout_secs: Option<i64>,
+    generation: i64,
+}
+
+/// The list query: paging only.
+#[derive(Debug, Default, Deserialize)]
+pub struct PageQuery {
+    pub limit: Option<u32>,
+    pub cursor: Option<String>,
+}
+
+impl PageQuery {
+    pub fn params(&self) -> ListParams {
+        ListParams {
+            limit: self.limit,
+            cursor: self.cursor.clone(),
+        }
+    }
+}
+
+async fn create(
+    State(s): State<AppState>,
+    Auth(caller): Auth,
+    ApiJson(body): ApiJson<PolicyBody>,
+) -> ApiResult<(StatusCode, Json<Policy>)> {
+    let policy = s.service.create_policy(&caller, body.into()).await?;
+    Ok((StatusCode::CREATED, Json(policy)))
+}
+
+async fn list(
+    State(s): State<AppState>,
+    Auth(caller): Auth,
+    ApiQuery(q): ApiQuery<PageQuery>,
+) -> ApiResult<Json<Listing<Policy>>> {
+    Ok(Json(s.service.list_policies(&caller, &q.params()).await?))
+}
+
+async fn get(State(s): State<AppState>, Auth(caller): Auth, PathId(id): PathId<PolicyId>) -> ApiResult<Json<Policy>> {
+    Ok(Json(s.service.get_policy(&caller, id).await?))
+}
+
+async fn update(
+    State(s): State<AppState>,
+    Auth(caller): Auth,
+    PathId(id): PathId<PolicyId>,
+    ApiJson(body): ApiJson<PolicyUpdateBody>,
+) -> ApiResult<Json<Policy>> {
+    let input = PolicyInput {
+        name: body.name,
+        requires_approval: body.requires_approval,
+        rules: body.rules,
+        approval_timeout_secs: body.approval_timeout_secs,
+    };
+    Ok(Json(s.service.update_policy(&caller, id, input, body.generation).await?))
+}

@@ -1,0 +1,130 @@
+//! `/api/v1/subjects`, and job requests on a subject (`POST /api/v1/subjects/{id}/jobs`).
+
+use std::collections::BTreeMap;
+
+use axum::extract::State;
+use axum::http::{HeaderMap, Method, StatusCode};
+use axum::Json;
+use countersign_domain::{Permission, PolicyId, Subject, SubjectId};
+use countersign_service::jobs::{JobRequest, JobRequested};
+use countersign_service::paging::Listing;
+use countersign_service::store::SubjectFilter;
+use countersign_service::subjects::SubjectInput;
+use serde::Deserialize;
+
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{ApiJson, ApiQuery, Auth, PathId};
+use crate::gate::{Gate, Routes};
+use crate::state::AppState;
+
+pub fn routes(state: &AppState) -> Routes {
+    Routes::new(state.clone())
+        .add(Method::POST, "/api/v1/subjects", Gate::Permission(Permission::SubjectWrite), create)
+        .add(Method::GET, "/api/v1/subjects", Gate::Permission(Permission::SubjectRead), list)
+        .add(Method::GET, "/api/v1/subjects/{id}", Gate::Permission(Permission::SubjectRead), get)
+        .add(
+            Method::POST,
+            "/api/v1/subjects/{id}/jobs",
+            Gate::Permission(Permission::JobRequest),
+            request_job,
+        )
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SubjectBody {
+    kind: String,
+    name: String,
+    policy_id: PolicyId,
+    #[serde(default)]
+    labels: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct SubjectQuery {
+    kind: Option<String>,
+    policy_id: Option<PolicyId>,
+    limit: Option<u32>,
+    cursor: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct JobBody {
+    action: String,
+    #[serde(default = "empty_object")]
+    payload: serde_json::Value,
+}
+
+fn empty_object() -> serde_json::Value {
+    serde_json::Value::Object(serde_json::Map::new())
+}
+
+async fn create(
+    State(s): State<AppState>,
+    Auth(caller): Auth,
+    ApiJson(b): ApiJson<SubjectBody>,
+) -> ApiResult<(StatusCode, Json<Subject>)> {
+    let input = SubjectInput {
+        kind: b.kind,
+        name: b.name,
+        policy_id: b.policy_id,
+        labels: b.labels,
+    };
+    Ok((StatusCode::CREATED, Json(s.service.create_subject(&caller, input).await?)))
+}
+
+async fn list(
+    State(s): State<AppState>,
+    Auth(caller): Auth,
+    ApiQuery(q): ApiQuery<SubjectQuery>,
+) -> ApiResult<Json<Listing<Subject>>> {
+    let filter = SubjectFilter {
+        kind: q.kind,
+        policy_id: q.policy_id,
+    };
+    let params = countersign_service::paging::ListParams {
+        limit: q.limit,
+        cursor: q.cursor,
+    };
+    Ok(Json(s.service.list_subjects(&caller, &filter, &params).await?))
+}
+
+async fn get(State(s): State<AppState>, Auth(caller): Auth, PathId(id): PathId<SubjectId>) -> ApiResult<Json<Subject>> {
+    Ok(Json(s.service.get_subject(&caller, id).await?))
+}
+
+async fn request_job(
+    State(s): State<AppState>,
+    Auth(caller): Auth,
+    PathId(id): PathId<SubjectId>,
+    headers: HeaderMap,
+    ApiJson(b): ApiJson<JobBody>,
+) -> ApiResult<(StatusCode, Json<JobRequested>)> {
+    let idempotency_key = match headers.get("idempotency-key") {
+        None => None,
+        Some(v) => Some(
+            v.to_str()
+                .map_err(|_| ApiError::invalid("Idempotency-Key: must be visible ASCII"))?
+                .to_owned(),
+        ),
+    };
+    let requested = s
+        .service
+        .request_job(
+            &caller,
+            JobRequest {
+                subject_id: id,
+                action: b.action,
+                payload: b.payload,
+                idempotency_key,
+            },
+        )
+        .await?;
+    let status = if requested.replayed {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
+    Ok((status, Json(requested)))
+}

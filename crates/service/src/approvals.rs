@@ -1,0 +1,252 @@
+//! Approval requests: reading them, and voting.
+//!
+//! A vote locks its approval row first, so concurrent votes on one request serialize: the
+//! quorum is reached exactly once and the job moves exactly once. Both moves are
+//! compare-and-set in the store as a second line of defence.
+
+use countersign_domain::audit::actions;
+use countersign_domain::{
+    approval::validate_note, clock, ApprovalId, ApprovalRequest, ApprovalRule, ApprovalState,
+    AuditEvent, Category, DecisionOutcome, Job, JobStatus, Permission, Resource, Vote,
+    VoteDecision,
+};
+use countersign_store::error::constraints;
+use countersign_store::{ApprovalFilter, StoreError};
+use serde::Serialize;
+use serde_json::json;
+
+use crate::auth::DenyContext;
+use crate::caller::Caller;
+use crate::error::{ServiceError, ServiceResult};
+use crate::jobs::REJECTED_MESSAGE;
+use crate::metrics;
+use crate::paging::{ListParams, Listing};
+use crate::service::Service;
+
+/// An approval as the API shows it: the request, what remains per rule, and what is being
+/// approved (the job's action and payload with its digest).
+#[derive(Debug, Clone, Serialize)]
+pub struct ApprovalView {
+    #[serde(flatten)]
+    pub approval: ApprovalRequest,
+    pub remaining: Vec<ApprovalRule>,
+    pub action: String,
+    pub payload: serde_json::Value,
+    pub payload_sha256: String,
+}
+
+impl ApprovalView {
+    pub fn new(approval: ApprovalRequest, job: &Job) -> Self {
+        // An approved request needs nothing more, even when bypass decided it without votes.
+        let remaining = if approval.state == ApprovalState::Approved {
+            Vec::new()
+        } else {
+            approval.quorum().remaining
+        };
+        Self {
+            remaining,
+            action: job.action.clone(),
+            payload: job.payload.clone(),
+            payload_sha256: job.payload_sha256.clone(),
+            approval,
+        }
+    }
+}
+
+fn resource(id: ApprovalId) -> Resource {
+    Resource::new("approval", id)
+}
+
+impl Service {
+    /// `GET /api/v1/approvals/{id}`.
+    pub async fn get_approval(&self, caller: &Caller, id: ApprovalId) -> ServiceResult<ApprovalView> {
+        self.require(caller, Permission::ApprovalRead, resource(id)).await?;
+        let mut tx = self.begin().await?;
+        let approval = tx.get_approval(id).await?.ok_or(ServiceError::NotFound("approval"))?;
+        let job = tx
+            .get_job(approval.job_id)
+            .await?
+            .ok_or_else(|| ServiceError::Internal("an approval's job is missing".into()))?;
+        tx.commit().await?;
+        Ok(ApprovalView::new(approval, &job))
+    }
+
+    /// `GET /api/v1/approvals[?state=&subject_id=&requested_by=]`.
+    pub async fn list_approvals(
+        &self,
+        caller: &Caller,
+        filter: &ApprovalFilter,
+        params: &ListParams,
+    ) -> ServiceResult<Listing<ApprovalView>> {
+        self.require(caller, Permission::ApprovalRead, Resource::new("approval", "*"))
+            .await?;
+        let page = params.to_page()?;
+        let mut tx = self.begin().await?;
+        let approvals = tx.list_approvals(filter, &page).await?;
+        let mut views = Vec::with_capacity(approvals.items.len());
+        for a in approvals.items {
+            let job = tx
+                .get_job(a.job_id)
+                .await?
+                .ok_or_else(|| ServiceError::Internal("an approval's job is missing".into()))?;
+            views.push(ApprovalView::new(a, &job));
+        }
+        tx.commit().await?;
+        Ok(Listing {
+            data: views,
+            next_cursor: approvals.next.map(|c| c.encode()),
+        })
+    }
+
+    /// `POST /api/v1/approvals/{id}/approve` and `…/reject`.
+    pub async fn vote(
+        &self,
+        caller: &Caller,
+        id: ApprovalId,
+        decision: VoteDecision,
+        note: Option<String>,
+    ) -> ServiceResult<ApprovalView> {
+        let permission = match decision {
+            VoteDecision::Approve => Permission::ApprovalApprove,
+            VoteDecision::Reject => Permission::ApprovalReject,
+        };
+        self.require(caller, permission, resource(id)).await?;
+        if let Some(n) = &note {
+            validate_note(n)?;
+        }
+        let now = clock::now();
+        let mut tx = self.begin().await?;
+        let mut approval = tx.lock_approval(id).await?.ok_or(ServiceError::NotFound("approval"))?;
+
+        // Refusals, in the contract's order. 403s are audited as deny events.
+        if approval.requested_by == caller.id() {
+            drop(tx);
+            return Err(self.deny_vote(caller, id, permission, ServiceError::TwoPersonIntegrity).await);
+        }
+        if approval.state.is_terminal() {
+            return Err(ServiceError::AlreadyDecided(approval.state.as_str()));
+        }
+        let roles = tx.roles_of(caller.id()).await?;
+        if !approval.is_eligible(&roles) {
+            drop(tx);
+            let err = ServiceError::Forbidden(
+                "not an eligible approver: you hold none of the roles this request's rules need".into(),
+            );
+            return Err(self.deny_vote(caller, id, permission, err).await);
+        }
+        if approval.has_voted(caller.id()) {
+            return Err(ServiceError::AlreadyVoted);
+        }
+
+        let vote = Vote {
+            principal_id: caller.id(),
+            decision,
+            note,
+            at: now,
+            roles,
+        };
+        tx.insert_vote(id, &vote).await.map_err(|e| match e {
+            StoreError::Conflict { ref constraint } if constraint == constraints::VOTES_ONE_PER_PRINCIPAL => {
+                ServiceError::AlreadyVoted
+            }
+            other => other.into(),
+        })?;
+        let mut events = vec![AuditEvent::new(
+            Category::Lifecycle,
+            actions::APPROVAL_VOTED,
+            caller.actor(),
+            resource(id),
+        )
+        .allowed_by(permission.as_str())
+        .request_id(caller.request_id())
+        .details(json!({
+            "decision": decision.as_str(),
+            "note": vote.note,
+            "roles": vote.roles,
+            "job_id": approval.job_id,
+        }))];
+        approval.votes.push(vote);
+
+        let outcome = match decision {
+            VoteDecision::Reject => Some(DecisionOutcome::Rejected),
+            VoteDecision::Approve if approval.quorum().met => Some(DecisionOutcome::Approved),
+            VoteDecision::Approve => None,
+        };
+        let mut job = tx
+            .get_job(approval.job_id)
+            .await?
+            .ok_or_else(|| ServiceError::Internal("an approval's job is missing".into()))?;
+        if let Some(outcome) = outcome {
+            let state = outcome.state();
+            if !tx.decide_approval(id, state, &caller.id().to_string(), now).await? {
+                return Err(ServiceError::AlreadyDecided("decided"));
+            }
+            let (to, message, action) = match outcome {
+                DecisionOutcome::Approved => (JobStatus::Pending, None, actions::APPROVAL_APPROVED),
+                _ => (JobStatus::Cancelled, Some(REJECTED_MESSAGE), actions::APPROVAL_REJECTED),
+            };
+            job = tx
+                .transition_job(approval.job_id, JobStatus::AwaitingApproval, to, message, now)
+                .await?
+                .ok_or_else(|| {
+                    ServiceError::InvalidTransition("the job is no longer awaiting approval".into())
+                })?;
+            approval.state = state;
+            approval.decided_at = Some(now);
+            approval.decided_by = Some(caller.id().to_string());
+            let quorum = approval.quorum();
+            events.push(
+                AuditEvent::new(Category::Lifecycle, action, caller.actor(), resource(id))
+                    .allowed_by(permission.as_str())
+                    .request_id(caller.request_id())
+                    .details(json!({
+                        "job_id": approval.job_id,
+                        "policy_id": approval.policy_id,
+                        "approvers": quorum.assignment.iter().map(|(p, r)| json!({
+                            "principal_id": p,
+                            "role": approval.rules[*r].role,
+                        })).collect::<Vec<_>>(),
+                    })),
+            );
+            if outcome == DecisionOutcome::Rejected {
+                events.push(
+                    AuditEvent::new(
+                        Category::Lifecycle,
+                        actions::JOB_CANCELLED,
+                        caller.actor(),
+                        Resource::new("job", approval.job_id),
+                    )
+                    .allowed_by(permission.as_str())
+                    .request_id(caller.request_id())
+                    .details(json!({"from": JobStatus::AwaitingApproval.as_str(), "reason": REJECTED_MESSAGE})),
+                );
+            }
+            self.commit_with(tx, &events).await?;
+            metrics::approval_decided(outcome, &approval.policy_id.to_string(), approval.created_at, now);
+        } else {
+            self.commit_with(tx, &events).await?;
+        }
+        Ok(ApprovalView::new(approval, &job))
+    }
+
+    async fn deny_vote(
+        &self,
+        caller: &Caller,
+        id: ApprovalId,
+        permission: Permission,
+        err: ServiceError,
+    ) -> ServiceError {
+        self.audit_denied(
+            DenyContext {
+                caller: Some(caller),
+                key_id: caller.key_id,
+                permission: Some(permission),
+                resource: resource(id),
+                request_id: caller.request_id(),
+            },
+            &err,
+        )
+        .await;
+        err
+    }
+}

@@ -1,0 +1,187 @@
+//! Policies: create, read, list, and update with optimistic concurrency (`generation`).
+
+use countersign_domain::audit::actions;
+use countersign_domain::policy::{validate_name, validate_rules};
+use countersign_domain::{
+    clock, ApprovalRule, AuditEvent, Category, Permission, Policy, PolicyId, Resource,
+};
+use countersign_store::error::constraints;
+use countersign_store::{StoreError, Transaction};
+use serde_json::json;
+
+use crate::caller::Caller;
+use crate::error::{ServiceError, ServiceResult};
+use crate::paging::{ListParams, Listing};
+use crate::service::Service;
+
+/// The body of `POST /api/v1/policies` (and, with a generation, of `PUT`).
+#[derive(Debug, Clone)]
+pub struct PolicyInput {
+    pub name: String,
+    pub requires_approval: bool,
+    pub rules: Vec<ApprovalRule>,
+    pub approval_timeout_secs: Option<i64>,
+}
+
+fn resource(id: PolicyId) -> Resource {
+    Resource::new("policy", id)
+}
+
+impl Service {
+    fn validate_policy_input(&self, input: &PolicyInput) -> ServiceResult<i64> {
+        validate_name(&input.name)?;
+        let timeout = input
+            .approval_timeout_secs
+            .unwrap_or(self.config.default_approval_timeout.as_secs() as i64);
+        validate_rules(input.requires_approval, &input.rules, timeout)?;
+        Ok(timeout)
+    }
+
+    /// `POST /api/v1/policies`.
+    pub async fn create_policy(&self, caller: &Caller, input: PolicyInput) -> ServiceResult<Policy> {
+        self.require(caller, Permission::PolicyWrite, Resource::new("policy", "*"))
+            .await?;
+        let timeout = self.validate_policy_input(&input)?;
+        let now = clock::now();
+        let policy = Policy {
+            id: PolicyId::new(),
+            name: input.name,
+            requires_approval: input.requires_approval,
+            rules: input.rules,
+            approval_timeout_secs: timeout,
+            generation: 1,
+            created_at: now,
+            updated_at: now,
+        };
+        let mut tx = self.begin().await?;
+        check_roles_exist(&mut *tx, &policy.rules).await?;
+        tx.insert_policy(&policy).await.map_err(|e| map_write_error(e, &policy.name))?;
+        let event = AuditEvent::new(
+            Category::Config,
+            actions::POLICY_CREATED,
+            caller.actor(),
+            resource(policy.id),
+        )
+        .allowed_by(Permission::PolicyWrite.as_str())
+        .request_id(caller.request_id())
+        .generations(None, policy.generation)
+        .details(json!({
+            "name": policy.name,
+            "requires_approval": policy.requires_approval,
+            "rules": policy.rules,
+            "approval_timeout_secs": policy.approval_timeout_secs,
+        }));
+        self.commit_with(tx, &[event]).await?;
+        Ok(policy)
+    }
+
+    /// `GET /api/v1/policies/{id}`.
+    pub async fn get_policy(&self, caller: &Caller, id: PolicyId) -> ServiceResult<Policy> {
+        self.require(caller, Permission::PolicyRead, resource(id)).await?;
+        let mut tx = self.begin().await?;
+        let policy = tx.get_policy(id).await?.ok_or(ServiceError::NotFound("policy"))?;
+        tx.commit().await?;
+        Ok(policy)
+    }
+
+    /// `GET /api/v1/policies`.
+    pub async fn list_policies(
+        &self,
+        caller: &Caller,
+        params: &ListParams,
+    ) -> ServiceResult<Listing<Policy>> {
+        self.require(caller, Permission::PolicyRead, Resource::new("policy", "*"))
+            .await?;
+        let page = params.to_page()?;
+        let mut tx = self.begin().await?;
+        let policies = tx.list_policies(&page).await?;
+        tx.commit().await?;
+        Ok(policies.into())
+    }
+
+    /// `PUT /api/v1/policies/{id}`: the full body plus the generation it was read at.
+    pub async fn update_policy(
+        &self,
+        caller: &Caller,
+        id: PolicyId,
+        input: PolicyInput,
+        generation: i64,
+    ) -> ServiceResult<Policy> {
+        self.require(caller, Permission::PolicyWrite, resource(id)).await?;
+        let timeout = self.validate_policy_input(&input)?;
+        let mut tx = self.begin().await?;
+        let current = tx.get_policy(id).await?.ok_or(ServiceError::NotFound("policy"))?;
+        if current.generation != generation {
+            return Err(ServiceError::GenerationMismatch {
+                current: current.generation,
+            });
+        }
+        check_roles_exist(&mut *tx, &input.rules).await?;
+        let wanted = Policy {
+            id,
+            name: input.name,
+            requires_approval: input.requires_approval,
+            rules: input.rules,
+            approval_timeout_secs: timeout,
+            generation: generation + 1,
+            created_at: current.created_at,
+            updated_at: clock::now(),
+        };
+        let updated = tx
+            .update_policy(&wanted, generation)
+            .await
+            .map_err(|e| map_write_error(e, &wanted.name))?
+            .ok_or(ServiceError::GenerationMismatch {
+                current: generation + 1,
+            })?;
+        let event = AuditEvent::new(
+            Category::Config,
+            actions::POLICY_UPDATED,
+            caller.actor(),
+            resource(id),
+        )
+        .allowed_by(Permission::PolicyWrite.as_str())
+        .request_id(caller.request_id())
+        .generations(Some(generation), updated.generation)
+        .details(json!({
+            "previous": {
+                "name": current.name,
+                "requires_approval": current.requires_approval,
+                "rules": current.rules,
+                "approval_timeout_secs": current.approval_timeout_secs,
+            },
+            "new": {
+                "name": updated.name,
+                "requires_approval": updated.requires_approval,
+                "rules": updated.rules,
+                "approval_timeout_secs": updated.approval_timeout_secs,
+            },
+        }));
+        self.commit_with(tx, &[event]).await?;
+        Ok(updated)
+    }
+}
+
+async fn check_roles_exist(tx: &mut dyn Transaction, rules: &[ApprovalRule]) -> ServiceResult<()> {
+    let roles: Vec<_> = rules.iter().map(|r| r.role.clone()).collect();
+    let missing = tx.missing_roles(&roles).await?;
+    if let Some(role) = missing.first() {
+        let i = rules.iter().position(|r| &r.role == role).unwrap_or(0);
+        return Err(ServiceError::invalid(format!(
+            "rules[{i}].role: role `{role}` does not exist"
+        )));
+    }
+    Ok(())
+}
+
+fn map_write_error(e: StoreError, name: &str) -> ServiceError {
+    match e {
+        StoreError::Conflict { ref constraint } if constraint == constraints::POLICIES_NAME => {
+            ServiceError::Conflict(format!("a policy named `{name}` already exists"))
+        }
+        StoreError::ForeignKey { .. } => {
+            ServiceError::invalid("rules: a rule names a role that does not exist")
+        }
+        other => other.into(),
+    }
+}

@@ -1,0 +1,198 @@
+//! The scheduler's steps and its loop.
+//!
+//! Each step locks a batch of due rows with `SKIP LOCKED`, handles them in one transaction
+//! with their audit events, commits, and repeats until a batch comes back short. Any number of
+//! scheduler replicas (and servers) can share one database: a row one replica holds is skipped
+//! by the others, and every change is a compare-and-set, so no piece of work is done twice.
+
+use std::future::Future;
+use std::time::Duration;
+
+use countersign_domain::audit::actions;
+use countersign_domain::job::{MESSAGE_APPROVAL_EXPIRED, MESSAGE_LEASE_EXHAUSTED};
+use countersign_domain::{
+    clock, Actor, ApprovalState, AuditEvent, Category, DecisionOutcome, JobStatus, Resource,
+    SystemActor,
+};
+use serde_json::json;
+
+use crate::error::ServiceResult;
+use crate::metrics;
+use crate::service::Service;
+
+/// What one pass of every loop did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SchedulerReport {
+    pub approvals_expired: usize,
+    pub leases_reclaimed: usize,
+    pub jobs_failed: usize,
+}
+
+impl Service {
+    /// Expire every pending approval past `expires_at`: state `expired`, job `cancelled` with
+    /// "approval expired", audited by `system:reaper`.
+    pub async fn expire_due_approvals(&self) -> ServiceResult<usize> {
+        let batch = self.config.scheduler_batch;
+        let reaper = Actor::system(SystemActor::Reaper);
+        let mut total = 0;
+        loop {
+            let now = clock::now();
+            let mut tx = self.begin().await?;
+            let due = tx.lock_due_approvals(now, batch).await?;
+            let mut events = Vec::new();
+            let mut decided = Vec::new();
+            for a in &due {
+                if !tx.decide_approval(a.id, ApprovalState::Expired, &reaper.id, now).await? {
+                    continue;
+                }
+                let moved = tx
+                    .transition_job(
+                        a.job_id,
+                        JobStatus::AwaitingApproval,
+                        JobStatus::Cancelled,
+                        Some(MESSAGE_APPROVAL_EXPIRED),
+                        now,
+                    )
+                    .await?;
+                events.push(
+                    AuditEvent::new(
+                        Category::Lifecycle,
+                        actions::APPROVAL_EXPIRED,
+                        reaper.clone(),
+                        Resource::new("approval", a.id),
+                    )
+                    .details(json!({
+                        "job_id": a.job_id,
+                        "policy_id": a.policy_id,
+                        "expires_at": a.expires_at.format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
+                    })),
+                );
+                if moved.is_some() {
+                    events.push(
+                        AuditEvent::new(
+                            Category::Lifecycle,
+                            actions::JOB_CANCELLED,
+                            reaper.clone(),
+                            Resource::new("job", a.job_id),
+                        )
+                        .details(json!({"from": JobStatus::AwaitingApproval.as_str(), "reason": MESSAGE_APPROVAL_EXPIRED})),
+                    );
+                }
+                decided.push(a);
+            }
+            self.commit_with(tx, &events).await?;
+            for a in &decided {
+                tracing::info!(approval.id = %a.id, job.id = %a.job_id, "approval expired");
+                metrics::approval_decided(DecisionOutcome::Expired, &a.policy_id.to_string(), a.created_at, now);
+            }
+            total += decided.len();
+            if (due.len() as u32) < batch {
+                return Ok(total);
+            }
+        }
+    }
+
+    /// Reclaim running jobs whose lease ran out: back to `pending` while attempts remain,
+    /// `failed` after the maximum, audited as `job.lease_expired` by `system:scheduler`.
+    /// Answers `(reclaimed, failed)`.
+    pub async fn reclaim_expired_leases(&self) -> ServiceResult<(usize, usize)> {
+        let batch = self.config.scheduler_batch;
+        let actor = Actor::system(SystemActor::Scheduler);
+        let (mut reclaimed, mut failed) = (0, 0);
+        loop {
+            let now = clock::now();
+            let mut tx = self.begin().await?;
+            let expired = tx.lock_expired_leases(now, batch).await?;
+            let mut events = Vec::new();
+            let (mut r, mut f) = (0, 0);
+            for job in &expired {
+                let exhausted = job.attempts >= self.config.max_attempts;
+                let (to, message) = if exhausted {
+                    (JobStatus::Failed, Some(MESSAGE_LEASE_EXHAUSTED))
+                } else {
+                    (JobStatus::Pending, None)
+                };
+                if tx
+                    .transition_job(job.id, JobStatus::Running, to, message, now)
+                    .await?
+                    .is_none()
+                {
+                    continue;
+                }
+                if exhausted {
+                    f += 1;
+                } else {
+                    r += 1;
+                }
+                events.push(
+                    AuditEvent::new(
+                        Category::Lifecycle,
+                        actions::JOB_LEASE_EXPIRED,
+                        actor.clone(),
+                        Resource::new("job", job.id),
+                    )
+                    .details(json!({
+                        "claimed_by": job.claimed_by,
+                        "attempts": job.attempts,
+                        "max_attempts": self.config.max_attempts,
+                        "now": to.as_str(),
+                    })),
+                );
+            }
+            self.commit_with(tx, &events).await?;
+            for _ in 0..(r + f) {
+                metrics::job_event("lease_expired");
+            }
+            reclaimed += r;
+            failed += f;
+            if (expired.len() as u32) < batch {
+                return Ok((reclaimed, failed));
+            }
+        }
+    }
+
+    /// Run every loop once.
+    pub async fn run_scheduler_once(&self) -> ServiceResult<SchedulerReport> {
+        let expired = self.expire_due_approvals().await;
+        metrics::scheduler_run("approval_expiry", expired.is_ok());
+        let reclaimed = self.reclaim_expired_leases().await;
+        metrics::scheduler_run("lease_reclaim", reclaimed.is_ok());
+        let approvals_expired = expired?;
+        let (leases_reclaimed, jobs_failed) = reclaimed?;
+        Ok(SchedulerReport {
+            approvals_expired,
+            leases_reclaimed,
+            jobs_failed,
+        })
+    }
+
+    /// Run every loop each `tick` until `shutdown` resolves. A failed pass is logged and
+    /// retried on the next tick; an in-flight pass finishes before the loop returns.
+    pub async fn run_scheduler(&self, tick: Duration, shutdown: impl Future<Output = ()>) {
+        let mut interval = tokio::time::interval(tick);
+        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        tokio::pin!(shutdown);
+        loop {
+            tokio::select! {
+                _ = &mut shutdown => {
+                    tracing::info!("scheduler stopping");
+                    return;
+                }
+                _ = interval.tick() => {
+                    match self.run_scheduler_once().await {
+                        Ok(report) if report != SchedulerReport::default() => {
+                            tracing::info!(
+                                scheduler.approvals_expired = report.approvals_expired,
+                                scheduler.leases_reclaimed = report.leases_reclaimed,
+                                scheduler.jobs_failed = report.jobs_failed,
+                                "scheduler pass"
+                            );
+                        }
+                        Ok(_) => {}
+                        Err(e) => tracing::warn!(error = %e, "scheduler pass failed; retrying next tick"),
+                    }
+                }
+            }
+        }
+    }
+}

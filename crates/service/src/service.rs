@@ -1,0 +1,79 @@
+//! The [`Service`] handle: a store and a configuration, cheap to clone.
+
+use std::fmt;
+use std::sync::Arc;
+
+use countersign_domain::AuditEvent;
+use countersign_store::{Store, Transaction};
+
+use crate::config::ServiceConfig;
+use crate::error::ServiceResult;
+use crate::metrics;
+
+/// Every use case hangs off this handle. Clone it freely; it is two `Arc`s.
+#[derive(Clone)]
+pub struct Service {
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) config: Arc<ServiceConfig>,
+}
+
+impl fmt::Debug for Service {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Service")
+            .field("backend", &self.store.backend())
+            .field("config", &self.config)
+            .finish()
+    }
+}
+
+impl Service {
+    pub fn new(store: Arc<dyn Store>, config: ServiceConfig) -> Self {
+        Self {
+            store,
+            config: Arc::new(config),
+        }
+    }
+
+    pub fn config(&self) -> &ServiceConfig {
+        &self.config
+    }
+
+    /// The store, for readiness checks and streaming reads.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// `Ok` when the database answers and its schema is current.
+    pub async fn readiness(&self) -> ServiceResult<()> {
+        Ok(self.store.readiness().await?)
+    }
+
+    pub(crate) async fn begin(&self) -> ServiceResult<Box<dyn Transaction>> {
+        Ok(self.store.begin().await?)
+    }
+
+    /// Append `events` through `tx` and commit: the state change and its audit trail land
+    /// together or not at all.
+    pub(crate) async fn commit_with(
+        &self,
+        mut tx: Box<dyn Transaction>,
+        events: &[AuditEvent],
+    ) -> ServiceResult<()> {
+        if !events.is_empty() {
+            if let Err(e) = tx.append_audit(events).await {
+                metrics::audit_writes(events.len(), false);
+                return Err(e.into());
+            }
+        }
+        match tx.commit().await {
+            Ok(()) => {
+                metrics::audit_writes(events.len(), true);
+                Ok(())
+            }
+            Err(e) => {
+                metrics::audit_writes(events.len(), false);
+                Err(e.into())
+            }
+        }
+    }
+}
