@@ -1,1 +1,47 @@
-fn main() {}
+//! `cargo xtask`: project automation.
+//!
+//! - `cargo xtask bench [SUITE…]` — run benchmark suites in release mode (all when none is
+//!   named): `approvals` (approve-decision throughput and p99 beside raw SQL) and `audit`
+//!   (ingest events/s and export rows/s with peak memory beside raw PostgreSQL).
+
+use std::process::Command;
+
+use anyhow::{bail, Context};
+
+const SUITES: &[&str] = &["approvals", "audit"];
+
+fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        Some("bench") => bench(&args[1..]),
+        _ => {
+            eprintln!("usage: cargo xtask bench [{}]…", SUITES.join("|"));
+            bail!("unknown or missing task");
+        }
+    }
+}
+
+fn bench(names: &[String]) -> anyhow::Result<()> {
+    let chosen: Vec<&str> = if names.is_empty() {
+        SUITES.to_vec()
+    } else {
+        names.iter().map(String::as_str).collect()
+    };
+    for suite in &chosen {
+        if !SUITES.contains(suite) {
+            bail!("unknown suite `{suite}` (known: {})", SUITES.join(", "));
+        }
+    }
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    for suite in chosen {
+        eprintln!("== bench {suite}");
+        let status = Command::new(&cargo)
+            .args(["run", "--release", "--quiet", "-p", "countersign-bench", "--bin", suite])
+            .status()
+            .with_context(|| format!("running the {suite} suite"))?;
+        if !status.success() {
+            bail!("the {suite} suite failed ({status})");
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,434 @@
+//! `HttpSink` (feature `http`): POST batches to a Countersign server.
+//!
+//! Each batch is sent as NDJSON (`Content-Type: application/x-ndjson`, one event per line) to
+//! `{base_url}/api/v1/audit/events` with `Authorization: Bearer <key>`; the key needs the
+//! `audit.write` permission (built-in role `audit-writer`).
+//!
+//! - **2xx** (`{"accepted": n, "duplicates": m}`) is success.
+//! - **429, 5xx, connection errors and timeouts** are retried with exponential backoff and
+//!   jitter ([`RetryPolicy`]), honouring a `Retry-After` given in seconds (capped at the
+//!   policy's `max_backoff`). Resending is safe: the server ingests idempotently on
+//!   `event_id`. When the attempts run out the error is [`SinkError::RetriesExhausted`].
+//! - **Any other 4xx** (400 a bad event, 401/403 a bad key, 413 too large) is final:
+//!   [`SinkError::Rejected`] with the status and the start of the server's message, no retry.
+//! - Batches larger than [`HttpSinkConfig::max_body_bytes`] are split into several requests.
+//!
+//! Transport: plain `http://` through hyper's connection-pooling client. `https://` URLs are
+//! refused at construction: terminate TLS in front (a local sidecar or proxy on the same
+//! host or pod), or add a TLS connector later. Never send the key over an untrusted network
+//! in clear text.
+//!
+//! The API key is kept in a [`Redacted`] and sent as a header marked sensitive; neither the
+//! sink's `Debug` nor any error message contains it.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use countersign_domain::AuditEvent;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER, USER_AGENT};
+use hyper::{Method, Request, StatusCode, Uri};
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use serde::Deserialize;
+
+use super::AuditSink;
+use crate::error::SinkError;
+use crate::redact::Redacted;
+use crate::retry::{jitter, RetryPolicy};
+
+/// The ingest endpoint, relative to the server's base URL.
+pub const INGEST_PATH: &str = "/api/v1/audit/events";
+/// The content type of a batch.
+pub const NDJSON_CONTENT_TYPE: &str = "application/x-ndjson";
+/// The most of an error answer kept in [`SinkError::Rejected`].
+const MAX_ERROR_BODY: usize = 512;
+/// The most of any answer read.
+const MAX_ANSWER_BYTES: usize = 64 * 1024;
+
+/// How to reach the server.
+#[derive(Debug, Clone)]
+pub struct HttpSinkConfig {
+    /// The server's base URL, `http://host:port` (a path prefix is kept; a trailing `/` is
+    /// ignored).
+    pub base_url: String,
+    /// An API key with `audit.write` (`cs_<key id>_<secret>`).
+    pub api_key: Redacted<String>,
+    /// Retries on 429, 5xx and connection errors. Default: 5 attempts, 200 ms doubling up
+    /// to 5 s.
+    pub retry: RetryPolicy,
+    /// The limit on one request, answer included. Default 10 s.
+    pub request_timeout: Duration,
+    /// The largest request body; bigger batches are split. Default 8 MiB (the server takes
+    /// ten times its 1 MiB body limit on this endpoint).
+    pub max_body_bytes: usize,
+    /// The `sink` metrics label. Default `http`.
+    pub name: String,
+}
+
+impl HttpSinkConfig {
+    /// Defaults for everything but the address and the key.
+    pub fn new(base_url: impl Into<String>, api_key: impl Into<String>) -> Self {
+        Self {
+            base_url: base_url.into(),
+            api_key: Redacted(api_key.into()),
+            retry: RetryPolicy::new(5, Duration::from_millis(200), Duration::from_secs(5)),
+            request_timeout: Duration::from_secs(10),
+            max_body_bytes: 8 * 1024 * 1024,
+            name: "http".to_owned(),
+        }
+    }
+
+    /// Replace the retry policy.
+    pub fn retry(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    /// Replace the per-request timeout.
+    pub fn request_timeout(mut self, timeout: Duration) -> Self {
+        self.request_timeout = timeout;
+        self
+    }
+
+    /// Replace the body size limit (at least 1 byte).
+    pub fn max_body_bytes(mut self, bytes: usize) -> Self {
+        self.max_body_bytes = bytes.max(1);
+        self
+    }
+
+    /// Replace the sink's name.
+    pub fn named(mut self, name: impl Into<String>) -> Self {
+        self.name = name.into();
+        self
+    }
+}
+
+/// Sends batches to a Countersign server; see the [module docs](self).
+pub struct HttpSink {
+    name: String,
+    endpoint: Uri,
+    authorization: HeaderValue,
+    retry: RetryPolicy,
+    request_timeout: Duration,
+    max_body_bytes: usize,
+    client: Client<HttpConnector, Full<Bytes>>,
+}
+
+impl std::fmt::Debug for HttpSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpSink")
+            .field("name", &self.name)
+            .field("endpoint", &self.endpoint)
+            .field("authorization", &"Bearer [redacted]")
+            .field("retry", &self.retry)
+            .field("request_timeout", &self.request_timeout)
+            .field("max_body_bytes", &self.max_body_bytes)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The server's answer to a successful ingest.
+#[derive(Debug, Deserialize)]
+struct IngestAnswer {
+    accepted: u64,
+    duplicates: u64,
+}
+
+/// One failed attempt: the error, whether to retry, and a server-requested delay.
+struct Failure {
+    error: SinkError,
+    retry: bool,
+    retry_after: Option<Duration>,
+}
+
+impl HttpSink {
+    /// A sink for `base_url` with the default settings; see [`HttpSinkConfig::new`].
+    pub fn new(base_url: &str, api_key: impl Into<String>) -> Result<Self, SinkError> {
+        Self::from_config(HttpSinkConfig::new(base_url, api_key))
+    }
+
+    /// A sink from a full configuration. Fails on a URL that is not `http://host[:port][/prefix]`
+    /// or a key that cannot be sent as a header.
+    pub fn from_config(config: HttpSinkConfig) -> Result<Self, SinkError> {
+        let base = config.base_url.trim().trim_end_matches('/');
+        let parsed: Uri = base
+            .parse()
+            .map_err(|e| SinkError::InvalidConfig(format!("bad base URL `{base}`: {e}")))?;
+        match parsed.scheme_str() {
+            Some("http") => {}
+            Some("https") => {
+                return Err(SinkError::InvalidConfig(
+                    "https:// is not supported by HttpSink yet: terminate TLS in front of it \
+                     (a local proxy or sidecar) and give its http:// address"
+                        .to_owned(),
+                ))
+            }
+            _ => {
+                return Err(SinkError::InvalidConfig(format!(
+                    "bad base URL `{base}`: expected http://host[:port]"
+                )))
+            }
+        }
+        if parsed.host().is_none() || parsed.query().is_some() {
+            return Err(SinkError::InvalidConfig(format!(
+                "bad base URL `{base}`: expected http://host[:port][/prefix]"
+            )));
+        }
+        let endpoint: Uri = format!("{base}{INGEST_PATH}")
+            .parse()
+            .map_err(|e| SinkError::InvalidConfig(format!("bad base URL `{base}`: {e}")))?;
+        let key = config.api_key.expose().trim();
+        if key.is_empty() {
+            return Err(SinkError::InvalidConfig("the API key is empty".to_owned()));
+        }
+        let mut authorization = HeaderValue::from_str(&format!("Bearer {key}")).map_err(|_| {
+            SinkError::InvalidConfig("the API key is not a valid header value".to_owned())
+        })?;
+        authorization.set_sensitive(true);
+        let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
+        Ok(Self {
+            name: config.name,
+            endpoint,
+            authorization,
+            retry: config.retry,
+            request_timeout: config.request_timeout,
+            max_body_bytes: config.max_body_bytes.max(1),
+            client,
+        })
+    }
+
+    /// The full ingest URL.
+    pub fn endpoint(&self) -> &Uri {
+        &self.endpoint
+    }
+
+    /// Split a batch into NDJSON bodies of at most `max_body_bytes` (a single larger event
+    /// goes alone; the server will answer 413 for it).
+    fn bodies(&self, events: &[AuditEvent]) -> Vec<Bytes> {
+        let mut bodies = Vec::new();
+        let mut current = String::new();
+        for e in events {
+            let line = e.to_json_line();
+            if !current.is_empty() && current.len() + line.len() + 1 > self.max_body_bytes {
+                bodies.push(Bytes::from(std::mem::take(&mut current)));
+            }
+            current.push_str(&line);
+            current.push('\n');
+        }
+        if !current.is_empty() {
+            bodies.push(Bytes::from(current));
+        }
+        bodies
+    }
+
+    /// Send one body, retrying per the policy.
+    async fn send(&self, body: Bytes) -> Result<(), SinkError> {
+        let attempts = self.retry.attempts();
+        let mut attempt = 1;
+        loop {
+            let failure = match self.attempt(body.clone()).await {
+                Ok(()) => return Ok(()),
+                Err(f) => f,
+            };
+            if !failure.retry {
+                return Err(failure.error);
+            }
+            if attempt >= attempts {
+                return Err(if attempts > 1 {
+                    SinkError::RetriesExhausted {
+                        attempts,
+                        last: Box::new(failure.error),
+                    }
+                } else {
+                    failure.error
+                });
+            }
+            let mut delay = self.retry.delay(attempt);
+            if let Some(asked) = failure.retry_after {
+                delay = delay.max(jitter(asked.min(self.retry.max_backoff)));
+            }
+            tracing::debug!(
+                sink = %self.name,
+                attempt,
+                delay_ms = delay.as_millis() as u64,
+                error = %failure.error,
+                "audit HTTP write failed; retrying"
+            );
+            tokio::time::sleep(delay).await;
+            attempt += 1;
+        }
+    }
+
+    async fn attempt(&self, body: Bytes) -> Result<(), Failure> {
+        let request = Request::builder()
+            .method(Method::POST)
+            .uri(self.endpoint.clone())
+            .header(CONTENT_TYPE, NDJSON_CONTENT_TYPE)
+            .header(AUTHORIZATION, self.authorization.clone())
+            .header(
+                USER_AGENT,
+                concat!("countersign-audit/", env!("CARGO_PKG_VERSION")),
+            )
+            .body(Full::new(body))
+            .map_err(|e| Failure {
+                error: SinkError::InvalidConfig(format!("cannot build the request: {e}")),
+                retry: false,
+                retry_after: None,
+            })?;
+        let exchange = async {
+            let response = self.client.request(request).await.map_err(|e| Failure {
+                error: SinkError::Unavailable(format!("POST {}: {e}", self.endpoint)),
+                retry: true,
+                retry_after: None,
+            })?;
+            let status = response.status();
+            let retry_after = response
+                .headers()
+                .get(RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .map(Duration::from_secs);
+            let body = Limited::new(response.into_body(), MAX_ANSWER_BYTES)
+                .collect()
+                .await
+                .map(|b| b.to_bytes())
+                .unwrap_or_default();
+            Ok::<_, Failure>((status, retry_after, body))
+        };
+        let (status, retry_after, body) =
+            match tokio::time::timeout(self.request_timeout, exchange).await {
+                Ok(r) => r?,
+                Err(_) => {
+                    return Err(Failure {
+                        error: SinkError::Unavailable(format!(
+                            "POST {}: no answer within {:?}",
+                            self.endpoint, self.request_timeout
+                        )),
+                        retry: true,
+                        retry_after: None,
+                    })
+                }
+            };
+        if status.is_success() {
+            match serde_json::from_slice::<IngestAnswer>(&body) {
+                Ok(a) => tracing::debug!(
+                    sink = %self.name,
+                    accepted = a.accepted,
+                    duplicates = a.duplicates,
+                    "audit batch ingested"
+                ),
+                Err(_) => tracing::debug!(
+                    sink = %self.name,
+                    status = status.as_u16(),
+                    "audit batch ingested (unexpected answer body)"
+                ),
+            }
+            return Ok(());
+        }
+        let message = error_message(&body);
+        let retry = status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error();
+        let error = if retry {
+            SinkError::Unavailable(format!("POST {}: {status}: {message}", self.endpoint))
+        } else {
+            SinkError::Rejected {
+                status: Some(status.as_u16()),
+                message,
+            }
+        };
+        Err(Failure {
+            error,
+            retry,
+            retry_after,
+        })
+    }
+}
+
+/// The server's error message (`{"error": {"message": …}}`), or the start of the body.
+fn error_message(body: &[u8]) -> String {
+    let parsed = serde_json::from_slice::<serde_json::Value>(body).ok();
+    let from_json = parsed.as_ref().and_then(|v| {
+        let err = v.get("error")?;
+        let code = err.get("code").and_then(|c| c.as_str());
+        let message = err.get("message").and_then(|m| m.as_str())?;
+        Some(match code {
+            Some(code) => format!("{code}: {message}"),
+            None => message.to_owned(),
+        })
+    });
+    let mut message = from_json.unwrap_or_else(|| String::from_utf8_lossy(body).trim().to_owned());
+    if message.len() > MAX_ERROR_BODY {
+        let mut cut = MAX_ERROR_BODY;
+        while !message.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        message.truncate(cut);
+        message.push('…');
+    }
+    if message.is_empty() {
+        message = "(no message)".to_owned();
+    }
+    message
+}
+
+#[async_trait]
+impl AuditSink for HttpSink {
+    async fn write(&self, events: &[AuditEvent]) -> Result<(), SinkError> {
+        for body in self.bodies(events) {
+            self.send(body).await?;
+        }
+        Ok(())
+    }
+
+    fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refuses_bad_urls_and_keys() {
+        assert!(matches!(
+            HttpSink::new("https://audit.example.com", "k"),
+            Err(SinkError::InvalidConfig(m)) if m.contains("TLS")
+        ));
+        assert!(HttpSink::new("ftp://x", "k").is_err());
+        assert!(HttpSink::new("not a url", "k").is_err());
+        assert!(HttpSink::new("http://x", "").is_err());
+        assert!(HttpSink::new("http://x", "bad\nkey").is_err());
+    }
+
+    #[tokio::test]
+    async fn endpoint_and_redacted_debug() {
+        let s = HttpSink::new("http://127.0.0.1:8080/", "cs_key_01_topsecret").unwrap();
+        assert_eq!(
+            s.endpoint().to_string(),
+            "http://127.0.0.1:8080/api/v1/audit/events"
+        );
+        let s = HttpSink::new("http://127.0.0.1:8080/prefix", "cs_key_01_topsecret").unwrap();
+        assert_eq!(
+            s.endpoint().to_string(),
+            "http://127.0.0.1:8080/prefix/api/v1/audit/events"
+        );
+        let dbg = format!("{s:?}");
+        assert!(!dbg.contains("topsecret"), "{dbg}");
+        let cfg = HttpSinkConfig::new("http://x", "cs_key_01_topsecret");
+        assert!(!format!("{cfg:?}").contains("topsecret"));
+    }
+
+    #[test]
+    fn error_messages_are_short() {
+        assert_eq!(
+            error_message(br#"{"error": {"code": "invalid_request", "message": "line 2: bad"}}"#),
+            "invalid_request: line 2: bad"
+        );
+        assert_eq!(error_message(b""), "(no message)");
+        let long = "é".repeat(1000);
+        assert!(error_message(long.as_bytes()).len() <= MAX_ERROR_BODY + '…'.len_utf8());
+    }
+}

@@ -1,0 +1,85 @@
+//! Shared pieces of the benchmark suites: a fresh database per run, latency statistics, and
+//! a uniform report line.
+//!
+//! Suites live in `src/bin/` and are run in release mode by `cargo xtask bench [suite]`.
+//! Every suite measures Countersign and, in the same run, raw PostgreSQL doing the same
+//! statements, and prints both with their ratio: the machine's speed cancels out of the ratio.
+
+use std::time::Duration;
+
+use anyhow::Context;
+use sqlx::{Connection, Executor, PgConnection};
+
+/// The server the benchmarks use: `DATABASE_URL`, else the local PostgreSQL.
+pub fn server_url() -> String {
+    std::env::var("DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+}
+
+/// Create (or recreate) database `name` on the benchmark server and return its URL.
+pub async fn fresh_database(name: &str) -> anyhow::Result<String> {
+    let base = server_url();
+    let mut admin = PgConnection::connect(&base).await.context("connecting to PostgreSQL")?;
+    admin
+        .execute(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)").as_str())
+        .await?;
+    admin.execute(format!("CREATE DATABASE \"{name}\"").as_str()).await?;
+    let (prefix, _) = base.rsplit_once('/').context("DATABASE_URL has no database part")?;
+    Ok(format!("{prefix}/{name}"))
+}
+
+/// Latency statistics over a set of samples.
+#[derive(Debug, Clone, Copy)]
+pub struct Latency {
+    pub count: usize,
+    pub mean: Duration,
+    pub p50: Duration,
+    pub p99: Duration,
+    pub max: Duration,
+}
+
+impl Latency {
+    pub fn of(samples: &mut [Duration]) -> Latency {
+        samples.sort_unstable();
+        let count = samples.len();
+        let pick = |q: f64| {
+            if count == 0 {
+                Duration::ZERO
+            } else {
+                samples[((count as f64 * q).ceil() as usize).clamp(1, count) - 1]
+            }
+        };
+        let total: Duration = samples.iter().sum();
+        Latency {
+            count,
+            mean: if count == 0 { Duration::ZERO } else { total / count as u32 },
+            p50: pick(0.50),
+            p99: pick(0.99),
+            max: samples.last().copied().unwrap_or_default(),
+        }
+    }
+}
+
+/// Print one result line: `suite | what | figure`.
+pub fn report(suite: &str, what: &str, figure: impl std::fmt::Display) {
+    println!("{suite:<10} | {what:<58} | {figure}");
+}
+
+/// Milliseconds with two decimals.
+pub fn ms(d: Duration) -> String {
+    format!("{:.2} ms", d.as_secs_f64() * 1000.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles() {
+        let mut s: Vec<Duration> = (1..=100).map(Duration::from_millis).collect();
+        let l = Latency::of(&mut s);
+        assert_eq!(l.p50, Duration::from_millis(50));
+        assert_eq!(l.p99, Duration::from_millis(99));
+        assert_eq!(l.max, Duration::from_millis(100));
+        assert_eq!(l.count, 100);
+    }
+}

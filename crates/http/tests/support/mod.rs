@@ -1,0 +1,298 @@
+//! Shared helpers for the HTTP integration tests: a real router over a real, freshly migrated
+//! PostgreSQL database (one per `#[sqlx::test]`), a bootstrap admin, and request helpers.
+#![allow(dead_code)]
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{header, Method, Request, StatusCode};
+use axum::Router;
+use countersign_domain::PrincipalKind;
+use countersign_http::HttpConfig;
+use countersign_postgres::PgStore;
+use countersign_service::{Service, ServiceConfig};
+use http_body_util::BodyExt;
+use serde_json::{json, Value};
+use sqlx::PgPool;
+use tower::ServiceExt;
+
+/// The migrations every test database gets.
+pub const MIGRATIONS: &str = "../../migrations/postgres";
+
+/// A running API (as a router) with an admin key.
+#[derive(Clone)]
+pub struct TestApp {
+    pub router: Router,
+    pub service: Service,
+    pub pool: PgPool,
+    pub admin: String,
+}
+
+/// A response: status, headers, and the body parsed as JSON (`Value::Null` when empty or not
+/// JSON; the raw text is kept too).
+#[derive(Debug)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: axum::http::HeaderMap,
+    pub json: Value,
+    pub text: String,
+}
+
+impl Reply {
+    /// The contract error code, if this is an error body.
+    pub fn code(&self) -> &str {
+        self.json["error"]["code"].as_str().unwrap_or("")
+    }
+}
+
+impl TestApp {
+    pub async fn new(pool: PgPool) -> Self {
+        Self::with_config(pool, ServiceConfig::default(), HttpConfig::default()).await
+    }
+
+    pub async fn with_config(pool: PgPool, service_config: ServiceConfig, http: HttpConfig) -> Self {
+        let store = PgStore::from_pool(pool.clone());
+        let service = Service::new(Arc::new(store), service_config);
+        let admin = service
+            .bootstrap_key("admin", PrincipalKind::User, Some(&"admin".parse().unwrap()), None)
+            .await
+            .expect("bootstrap admin")
+            .minted
+            .token
+            .expose();
+        let router = countersign_http::router(service.clone(), http);
+        Self {
+            router,
+            service,
+            pool,
+            admin,
+        }
+    }
+
+    /// Send a request through the real router.
+    pub async fn send(&self, method: Method, path: &str, key: Option<&str>, body: Option<Body>, headers: &[(&str, &str)]) -> Reply {
+        let mut req = Request::builder().method(method).uri(path);
+        if let Some(k) = key {
+            req = req.header(header::AUTHORIZATION, format!("Bearer {k}"));
+        }
+        for (name, value) in headers {
+            req = req.header(*name, *value);
+        }
+        let has_body = body.is_some();
+        if has_body {
+            req = req.header(header::CONTENT_TYPE, "application/json");
+        }
+        let req = req.body(body.unwrap_or_else(Body::empty)).unwrap();
+        let resp = self.router.clone().oneshot(req).await.unwrap();
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+        let text = String::from_utf8_lossy(&bytes).into_owned();
+        let json = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        Reply {
+            status,
+            headers,
+            json,
+            text,
+        }
+    }
+
+    pub async fn get(&self, path: &str, key: &str) -> Reply {
+        self.send(Method::GET, path, Some(key), None, &[]).await
+    }
+
+    pub async fn post(&self, path: &str, key: &str, body: Value) -> Reply {
+        self.send(Method::POST, path, Some(key), Some(Body::from(body.to_string())), &[])
+            .await
+    }
+
+    pub async fn post_raw(&self, path: &str, key: &str, body: &str) -> Reply {
+        self.send(Method::POST, path, Some(key), Some(Body::from(body.to_owned())), &[])
+            .await
+    }
+
+    pub async fn put(&self, path: &str, key: &str, body: Value) -> Reply {
+        self.send(Method::PUT, path, Some(key), Some(Body::from(body.to_string())), &[])
+            .await
+    }
+
+    pub async fn delete(&self, path: &str, key: &str) -> Reply {
+        self.send(Method::DELETE, path, Some(key), None, &[]).await
+    }
+
+    /// Create a principal through the API, give it `roles` (created as custom roles first when
+    /// not built in) and return `(principal id, key)`.
+    pub async fn principal(&self, name: &str, roles: &[&str]) -> (String, String) {
+        let r = self
+            .post("/api/v1/auth/principals", &self.admin, json!({"name": name, "kind": "user"}))
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+        let id = r.json["id"].as_str().unwrap().to_owned();
+        for role in roles {
+            self.ensure_role(role).await;
+            let r = self
+                .post(&format!("/api/v1/auth/principals/{id}/roles"), &self.admin, json!({"role": role}))
+                .await;
+            assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        }
+        let r = self
+            .post(&format!("/api/v1/auth/principals/{id}/keys"), &self.admin, json!({}))
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+        (id, r.json["key"].as_str().unwrap().to_owned())
+    }
+
+    /// Make sure `role` exists. Custom roles get the approver's permissions and are given to
+    /// the admin too (nobody may grant a role they do not hold). Created directly in the
+    /// database so these tests do not depend on the role administration API.
+    pub async fn ensure_role(&self, role: &str) {
+        let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM roles WHERE id = $1)")
+            .bind(role)
+            .fetch_one(&self.pool)
+            .await
+            .unwrap();
+        if !exists {
+            sqlx::query("INSERT INTO roles (id, description, builtin, generation, created_at, updated_at) VALUES ($1, 'test role', false, 1, now(), now())")
+                .bind(role)
+                .execute(&self.pool)
+                .await
+                .unwrap();
+            sqlx::query("INSERT INTO role_permissions (role_id, permission) SELECT $1, permission FROM role_permissions WHERE role_id = 'approver'")
+                .bind(role)
+                .execute(&self.pool)
+                .await
+                .unwrap();
+        }
+        sqlx::query("INSERT INTO principal_roles (principal_id, role_id, granted_at) SELECT id, $1, now() FROM principals WHERE name = 'admin' ON CONFLICT DO NOTHING")
+            .bind(role)
+            .execute(&self.pool)
+            .await
+            .unwrap();
+    }
+
+    /// A policy (by the admin); returns its id.
+    pub async fn policy(&self, name: &str, rules: Value, timeout_secs: Option<i64>) -> String {
+        let requires = rules.as_array().is_some_and(|r| !r.is_empty());
+        if let Some(rs) = rules.as_array() {
+            for r in rs {
+                self.ensure_role(r["role"].as_str().unwrap()).await;
+            }
+        }
+        let mut body = json!({"name": name, "requires_approval": requires, "rules": rules});
+        if let Some(t) = timeout_secs {
+            body["approval_timeout_secs"] = json!(t);
+        }
+        let r = self.post("/api/v1/policies", &self.admin, body).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+        r.json["id"].as_str().unwrap().to_owned()
+    }
+
+    /// A subject under `policy` (by the admin); returns its id.
+    pub async fn subject(&self, name: &str, policy: &str) -> String {
+        let r = self
+            .post(
+                "/api/v1/subjects",
+                &self.admin,
+                json!({"kind": "certificate", "name": name, "policy_id": policy}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+        r.json["id"].as_str().unwrap().to_owned()
+    }
+
+    /// Request a job as `key`; returns the whole `{job, approval}` answer.
+    pub async fn request_job(&self, key: &str, subject: &str, payload: Value) -> Reply {
+        self.post(
+            &format!("/api/v1/subjects/{subject}/jobs"),
+            key,
+            json!({"action": "certificate.renew", "payload": payload}),
+        )
+        .await
+    }
+
+    /// Every audit event, oldest first, read straight from the table.
+    pub async fn audit_events(&self) -> Vec<Value> {
+        let rows: Vec<String> = sqlx::query_scalar("SELECT body::text FROM audit_events ORDER BY ts, event_id")
+            .fetch_all(&self.pool)
+            .await
+            .unwrap();
+        rows.iter().map(|r| serde_json::from_str(r).unwrap()).collect()
+    }
+
+    /// The audit events with `action`.
+    pub async fn events(&self, action: &str) -> Vec<Value> {
+        self.audit_events()
+            .await
+            .into_iter()
+            .filter(|e| e["action"] == action)
+            .collect()
+    }
+
+    /// Row counts of every table a request might write, to prove a refused request wrote
+    /// nothing.
+    pub async fn snapshot(&self) -> Vec<(String, i64)> {
+        let mut out = Vec::new();
+        for t in [
+            "principals",
+            "principal_roles",
+            "api_keys",
+            "roles",
+            "role_permissions",
+            "policies",
+            "policy_rules",
+            "subjects",
+            "jobs",
+            "approvals",
+            "votes",
+        ] {
+            let n: i64 = sqlx::query_scalar(&format!("SELECT count(*) FROM {t}"))
+                .fetch_one(&self.pool)
+                .await
+                .unwrap();
+            out.push((t.to_owned(), n));
+        }
+        let state: String = sqlx::query_scalar(
+            "SELECT coalesce(string_agg(id || ':' || status || ':' || attempts, ',' ORDER BY id), '') FROM jobs",
+        )
+        .fetch_one(&self.pool)
+        .await
+        .unwrap();
+        out.push((format!("jobs-state {state}"), 0));
+        let state: String = sqlx::query_scalar(
+            "SELECT coalesce(string_agg(id || ':' || state, ',' ORDER BY id), '') FROM approvals",
+        )
+        .fetch_one(&self.pool)
+        .await
+        .unwrap();
+        out.push((format!("approvals-state {state}"), 0));
+        out
+    }
+
+    /// The current value of a Prometheus counter line (0 when absent), scraped from /metrics.
+    pub async fn metric(&self, name: &str, labels: &[(&str, &str)]) -> f64 {
+        let r = self.send(Method::GET, "/metrics", None, None, &[]).await;
+        assert_eq!(r.status, StatusCode::OK);
+        metric_value(&r.text, name, labels)
+    }
+}
+
+/// Find `name{labels…} value` in Prometheus text, matching every given label.
+pub fn metric_value(text: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| {
+            let (series, value) = l.rsplit_once(' ')?;
+            let (n, rest) = match series.split_once('{') {
+                Some((n, rest)) => (n, rest),
+                None => (series, ""),
+            };
+            if n != name {
+                return None;
+            }
+            let all = labels
+                .iter()
+                .all(|(k, v)| rest.contains(&format!("{k}=\"{v}\"")));
+            all.then(|| value.parse::<f64>().ok()).flatten()
+        })
+        .sum()
+}
