@@ -23,7 +23,8 @@ CREATE TABLE principals (
 CREATE INDEX principals_page ON principals (created_at DESC, id DESC);
 
 CREATE TABLE roles (
-    id          text PRIMARY KEY CHECK (id ~ '^[a-z0-9][a-z0-9-]{0,62}$'),
+    -- Byte order (COLLATE "C") so role lists page the same under any database collation.
+    id          text COLLATE "C" PRIMARY KEY CHECK (id ~ '^[a-z0-9][a-z0-9-]{0,62}$'),
     description text NOT NULL DEFAULT '' CHECK (length(description) <= 1024),
     builtin     boolean NOT NULL DEFAULT false,
     generation  bigint NOT NULL DEFAULT 1 CHECK (generation >= 1),
@@ -33,7 +34,7 @@ CREATE TABLE roles (
 CREATE INDEX roles_page ON roles (created_at DESC, id DESC);
 
 CREATE TABLE role_permissions (
-    role_id    text NOT NULL REFERENCES roles (id) ON DELETE CASCADE,
+    role_id    text COLLATE "C" NOT NULL REFERENCES roles (id) ON DELETE CASCADE,
     permission text NOT NULL CHECK (permission IN (
         'policy.read',
         'policy.write',
@@ -66,7 +67,7 @@ CREATE TABLE role_permissions (
 
 CREATE TABLE principal_roles (
     principal_id text NOT NULL REFERENCES principals (id),
-    role_id      text NOT NULL REFERENCES roles (id) ON DELETE CASCADE,
+    role_id      text COLLATE "C" NOT NULL REFERENCES roles (id) ON DELETE CASCADE,
     granted_by   text,
     granted_at   timestamptz NOT NULL,
     PRIMARY KEY (principal_id, role_id)
@@ -175,7 +176,7 @@ CREATE INDEX policies_page ON policies (created_at DESC, id DESC);
 CREATE TABLE policy_rules (
     policy_id text NOT NULL REFERENCES policies (id) ON DELETE CASCADE,
     position  integer NOT NULL CHECK (position >= 0),
-    role_id   text NOT NULL CONSTRAINT policy_rules_role_id_fkey REFERENCES roles (id) ON DELETE RESTRICT,
+    role_id   text COLLATE "C" NOT NULL CONSTRAINT policy_rules_role_id_fkey REFERENCES roles (id) ON DELETE RESTRICT,
     count     integer NOT NULL CHECK (count BETWEEN 1 AND 100),
     PRIMARY KEY (policy_id, position),
     CONSTRAINT policy_rules_one_per_role UNIQUE (policy_id, role_id)
@@ -269,7 +270,10 @@ BEGIN
         RAISE EXCEPTION 'job % is immutable except for its status fields', OLD.id
             USING ERRCODE = 'check_violation', CONSTRAINT = 'jobs_immutable';
     END IF;
-    IF NEW.status <> OLD.status AND (OLD.status, NEW.status) NOT IN (
+    -- Every update is one of the listed transitions. An update that keeps the status is
+    -- refused too: otherwise a late writer could still rewrite a terminal job's result,
+    -- holder or attempts (and no store operation updates a job without moving it).
+    IF (OLD.status, NEW.status) NOT IN (
         ('awaiting_approval', 'pending'),
         ('awaiting_approval', 'cancelled'),
         ('pending', 'running'),
@@ -343,8 +347,11 @@ CREATE TABLE votes (
     -- The roles the voter held when voting; later role changes never rewrite history.
     roles        text[] NOT NULL,
     at           timestamptz NOT NULL,
+    -- Insertion order: votes are listed in voting order even when two share a timestamp.
+    seq          bigint GENERATED ALWAYS AS IDENTITY,
     CONSTRAINT votes_pkey PRIMARY KEY (approval_id, principal_id)
 );
+CREATE INDEX votes_by_approval ON votes (approval_id, seq);
 
 -- Votes are history: never updated or deleted, and only cast on pending approvals.
 CREATE FUNCTION votes_guard() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -361,6 +368,13 @@ BEGIN
 END $$;
 CREATE TRIGGER votes_guard BEFORE INSERT OR UPDATE OR DELETE ON votes
     FOR EACH ROW EXECUTE FUNCTION votes_guard();
+CREATE FUNCTION votes_refuse_truncate() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'votes are append-only'
+        USING ERRCODE = 'check_violation', CONSTRAINT = 'votes_append_only';
+END $$;
+CREATE TRIGGER votes_no_truncate BEFORE TRUNCATE ON votes
+    FOR EACH STATEMENT EXECUTE FUNCTION votes_refuse_truncate();
 
 -- Audit -----------------------------------------------------------------------------------
 
