@@ -1,6 +1,7 @@
 //! `countersign-server`: parse configuration, set up tracing, open the database, and hand
 //! over to the library (`countersign_http::serve`). Subcommands: `serve` (the default),
-//! `migrate`, and `keys create` for bootstrapping an empty database.
+//! `migrate`, `keys create` for bootstrapping an empty database, and `keys list` /
+//! `keys revoke` for operators locked out of the API (audited as `system:bootstrap`).
 
 use std::sync::Arc;
 
@@ -8,14 +9,19 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use countersign_config::process::{init_tracing, shutdown_signal};
 use countersign_config::ServerConfig;
-use countersign_domain::{PrincipalKind, RoleId};
+use countersign_domain::{KeyId, PrincipalKind, RoleId};
 use countersign_postgres::{PgOptions, PgStore};
+use countersign_service::keys::OperatorKeyRow;
 use countersign_service::Service;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
 #[derive(Debug, Parser)]
-#[command(name = "countersign-server", version, about = "Countersign two-person approval and audit API server")]
+#[command(
+    name = "countersign-server",
+    version,
+    about = "Countersign two-person approval and audit API server"
+)]
 struct Cli {
     #[command(flatten)]
     config: ServerConfig,
@@ -53,6 +59,17 @@ enum KeysCommand {
         #[arg(long)]
         expires_at: Option<String>,
     },
+    /// List keys (never their secrets), newest first, as a table on stdout.
+    List {
+        /// Only this principal's keys (by name).
+        #[arg(long)]
+        principal: Option<String>,
+    },
+    /// Revoke a key at once (its next request is refused).
+    Revoke {
+        /// The key id (`key_…`).
+        key_id: String,
+    },
 }
 
 #[tokio::main]
@@ -81,7 +98,8 @@ async fn main() -> anyhow::Result<()> {
             let listener = tokio::net::TcpListener::bind(cli.config.listen)
                 .await
                 .with_context(|| format!("binding {}", cli.config.listen))?;
-            countersign_http::serve(listener, service, cli.config.http(), shutdown_signal()).await?;
+            countersign_http::serve(listener, service, cli.config.http(), shutdown_signal())
+                .await?;
         }
         Command::Migrate => {
             store.migrate().await.context("applying migrations")?;
@@ -113,7 +131,67 @@ async fn main() -> anyhow::Result<()> {
                 );
                 println!("{}", done.minted.token.expose());
             }
+            KeysCommand::List { principal } => {
+                let service = Service::new(Arc::new(store), cli.config.service());
+                let rows = service.operator_list_keys(principal.as_deref()).await?;
+                print!("{}", key_table(&rows));
+            }
+            KeysCommand::Revoke { key_id } => {
+                let id: KeyId = key_id
+                    .parse()
+                    .with_context(|| format!("`{key_id}` is not a key id (key_…)"))?;
+                let service = Service::new(Arc::new(store), cli.config.service());
+                let key = service.operator_revoke_key(id).await?;
+                tracing::info!(key.id = %id, principal.id = %key.key.principal_id, "key revoked");
+                println!("revoked {id}");
+            }
         },
     }
     Ok(())
+}
+
+/// The `keys list` table: one key per line, columns aligned, never a secret.
+fn key_table(rows: &[OperatorKeyRow]) -> String {
+    let time = |t: Option<OffsetDateTime>| {
+        t.and_then(|t| t.format(&Rfc3339).ok())
+            .unwrap_or_else(|| "-".to_owned())
+    };
+    let mut lines = vec![[
+        "KEY_ID".to_owned(),
+        "PRINCIPAL".to_owned(),
+        "STATUS".to_owned(),
+        "CREATED_AT".to_owned(),
+        "EXPIRES_AT".to_owned(),
+        "REVOKED_AT".to_owned(),
+    ]];
+    for r in rows {
+        let k = &r.key.key;
+        lines.push([
+            k.id.to_string(),
+            r.principal_name
+                .as_ref()
+                .map_or_else(|| k.principal_id.to_string(), ToString::to_string),
+            r.key.status.as_str().to_owned(),
+            time(Some(k.created_at)),
+            time(k.expires_at),
+            time(k.revoked_at),
+        ]);
+    }
+    let mut widths = [0usize; 6];
+    for line in &lines {
+        for (w, cell) in widths.iter_mut().zip(line) {
+            *w = (*w).max(cell.len());
+        }
+    }
+    let mut out = String::new();
+    for line in &lines {
+        let cells: Vec<String> = line
+            .iter()
+            .zip(widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect();
+        out.push_str(cells.join("  ").trim_end());
+        out.push('\n');
+    }
+    out
 }

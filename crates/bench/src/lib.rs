@@ -69,6 +69,32 @@ pub fn ms(d: Duration) -> String {
     format!("{:.2} ms", d.as_secs_f64() * 1000.0)
 }
 
+/// Print the context a run's figures belong to: the cores this process may use, the
+/// PostgreSQL version, and the server settings that bound commit latency (left at the
+/// server's values; the suites never change them).
+pub async fn report_machine_context<'e>(
+    suite: &str,
+    db: impl sqlx::PgExecutor<'e> + Copy,
+) -> anyhow::Result<()> {
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    report(suite, "machine: cores available", cores);
+    let version: String = sqlx::query_scalar("SELECT version()").fetch_one(db).await?;
+    report(suite, "postgres: version", version);
+    let settings: Vec<(String, String)> = sqlx::query_as(
+        "SELECT name, current_setting(name) FROM pg_settings \
+         WHERE name IN ('synchronous_commit', 'fsync', 'wal_sync_method', 'shared_buffers', \
+                        'max_connections') ORDER BY name",
+    )
+    .fetch_all(db)
+    .await?;
+    let settings: Vec<String> = settings
+        .into_iter()
+        .map(|(n, v)| format!("{n}={v}"))
+        .collect();
+    report(suite, "postgres: settings", settings.join(", "));
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -53,6 +53,12 @@ impl PgStore {
         let pool = PgPoolOptions::new()
             .max_connections(options.max_connections.max(1))
             .acquire_timeout(options.acquire_timeout)
+            // No ping before every checkout: it costs a round trip per transaction. A
+            // connection the server dropped fails its first query, which answers 503 and is
+            // then discarded; idle and old connections are recycled before that can matter.
+            .test_before_acquire(false)
+            .idle_timeout(Duration::from_secs(300))
+            .max_lifetime(Duration::from_secs(1800))
             .connect(url)
             .await
             .map_err(map_sqlx)?;

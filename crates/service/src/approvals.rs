@@ -18,7 +18,7 @@ use serde_json::json;
 use crate::auth::DenyContext;
 use crate::caller::Caller;
 use crate::error::{ServiceError, ServiceResult};
-use crate::jobs::REJECTED_MESSAGE;
+use crate::jobs::{release, REJECTED_MESSAGE};
 use crate::metrics;
 use crate::paging::{ListParams, Listing};
 use crate::service::Service;
@@ -120,21 +120,29 @@ impl Service {
 
         // Refusals, in the contract's order. 403s are audited as deny events.
         if approval.requested_by == caller.id() {
-            drop(tx);
+            release(tx).await;
             return Err(self.deny_vote(caller, id, permission, ServiceError::TwoPersonIntegrity).await);
         }
         if approval.state.is_terminal() {
+            release(tx).await;
             return Err(ServiceError::AlreadyDecided(approval.state.as_str()));
+        }
+        // Past its deadline a request is expired, even before the reaper has marked it so:
+        // a late vote must not decide it (or move its job).
+        if now >= approval.expires_at {
+            release(tx).await;
+            return Err(ServiceError::AlreadyDecided(ApprovalState::Expired.as_str()));
         }
         let roles = tx.roles_of(caller.id()).await?;
         if !approval.is_eligible(&roles) {
-            drop(tx);
+            release(tx).await;
             let err = ServiceError::Forbidden(
                 "not an eligible approver: you hold none of the roles this request's rules need".into(),
             );
             return Err(self.deny_vote(caller, id, permission, err).await);
         }
         if approval.has_voted(caller.id()) {
+            release(tx).await;
             return Err(ServiceError::AlreadyVoted);
         }
 

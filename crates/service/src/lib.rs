@@ -20,23 +20,31 @@
 //! - [`config`] — [`ServiceConfig`].
 //! - [`caller`] — the authenticated [`Caller`] and permission checks.
 //! - [`auth`] — API-key authentication, key minting and deny auditing.
-//! - [`principals`], [`policies`], [`subjects`], [`jobs`], [`approvals`], [`audit_trail`] —
-//!   the use cases per resource.
+//! - [`principals`], [`keys`], [`roles`], [`policies`], [`subjects`], [`jobs`], [`approvals`],
+//!   [`audit_trail`] — the use cases per resource.
+//! - [`eligibility`] — "who can approve this?" for one approval request.
+//! - [`audit_export`] — the streaming NDJSON export and its `audit.exported` self-audit;
+//!   [`audit_ingest`] — batch ingestion from embedding services.
 //! - [`scheduler`] — the background steps (approval expiry, lease reclaim) and their loop.
 //! - [`metrics`] — metric names and the helpers that record them.
 //! - [`paging`] — turning `limit`/`cursor` query values into a page request.
 
 pub mod approvals;
+pub mod audit_export;
+pub mod audit_ingest;
 pub mod audit_trail;
 pub mod auth;
 pub mod caller;
 pub mod config;
+pub mod eligibility;
 pub mod error;
 pub mod jobs;
+pub mod keys;
 pub mod metrics;
 pub mod paging;
 pub mod policies;
 pub mod principals;
+pub mod roles;
 pub mod scheduler;
 pub mod subjects;
 

@@ -1,8 +1,19 @@
-//! Principals, their keys and their roles: creation, assignment and the bootstrap path.
+//! Principals and their role assignments: create, read, disable, assign, unassign, and the
+//! operator's bootstrap path. (Keys live in [`crate::keys`], roles in [`crate::roles`].)
 //!
-//! Escalation guard: nobody grants a role they do not hold themselves.
+//! Escalation guards, each refusing with nothing changed and auditing the refusal as
+//! `auth.denied`:
+//! - nobody grants a role they do not hold themselves (403 `forbidden`);
+//! - the last *active* holder of `admin` cannot be disabled or lose `admin` (409 `conflict`).
+//!   Both paths lock the `admin` role row first, so two concurrent attempts to remove the
+//!   last two admins serialize and the second sees the first.
+//!
+//! Disabling is one-way and takes effect at once: authentication reads the principal afresh on
+//! every request. Disabling twice is 409 `conflict`; unassigning a role the principal does not
+//! hold is 404 `not_found`.
 
 use countersign_domain::audit::actions;
+use countersign_domain::role::builtin;
 use countersign_domain::{
     clock, Actor, AuditEvent, Category, Permission, Principal, PrincipalId, PrincipalKind,
     PrincipalName, Resource, RoleId, SystemActor,
@@ -13,9 +24,10 @@ use serde::Serialize;
 use serde_json::json;
 use time::OffsetDateTime;
 
-use crate::auth::MintedKey;
+use crate::auth::{DenyContext, MintedKey};
 use crate::caller::Caller;
 use crate::error::{ServiceError, ServiceResult};
+use crate::keys::key_created_event;
 use crate::paging::{ListParams, Listing};
 use crate::service::Service;
 
@@ -35,11 +47,38 @@ pub struct Bootstrapped {
     pub minted: MintedKey,
 }
 
-fn principal_resource(id: PrincipalId) -> Resource {
+pub(crate) fn principal_resource(id: PrincipalId) -> Resource {
     Resource::new("principal", id)
 }
 
+fn admin_role() -> RoleId {
+    RoleId::parse(builtin::ADMIN).expect("`admin` is a valid role slug")
+}
+
 impl Service {
+    /// Audit `err` as an `auth.denied` event by `caller` (in its own transaction) and hand it
+    /// back, for refusals a use case decides after the permission check (escalation guards).
+    pub(crate) async fn refuse(
+        &self,
+        caller: &Caller,
+        permission: Permission,
+        resource: Resource,
+        err: ServiceError,
+    ) -> ServiceError {
+        self.audit_denied(
+            DenyContext {
+                caller: Some(caller),
+                key_id: caller.key_id,
+                permission: Some(permission),
+                resource,
+                request_id: caller.request_id(),
+            },
+            &err,
+        )
+        .await;
+        err
+    }
+
     /// `POST /api/v1/auth/principals`.
     pub async fn create_principal(
         &self,
@@ -47,8 +86,12 @@ impl Service {
         name: &str,
         kind: PrincipalKind,
     ) -> ServiceResult<PrincipalView> {
-        self.require(caller, Permission::AuthPrincipalWrite, Resource::new("principal", "*"))
-            .await?;
+        self.require(
+            caller,
+            Permission::AuthPrincipalWrite,
+            Resource::new("principal", "*"),
+        )
+        .await?;
         let name = PrincipalName::parse(name)?;
         let mut tx = self.begin().await?;
         let principal = Principal {
@@ -76,9 +119,17 @@ impl Service {
     }
 
     /// `GET /api/v1/auth/principals/{id}`.
-    pub async fn get_principal(&self, caller: &Caller, id: PrincipalId) -> ServiceResult<PrincipalView> {
-        self.require(caller, Permission::AuthPrincipalRead, principal_resource(id))
-            .await?;
+    pub async fn get_principal(
+        &self,
+        caller: &Caller,
+        id: PrincipalId,
+    ) -> ServiceResult<PrincipalView> {
+        self.require(
+            caller,
+            Permission::AuthPrincipalRead,
+            principal_resource(id),
+        )
+        .await?;
         let mut tx = self.begin().await?;
         let principal = tx
             .get_principal(id)
@@ -95,8 +146,12 @@ impl Service {
         caller: &Caller,
         params: &ListParams,
     ) -> ServiceResult<Listing<PrincipalView>> {
-        self.require(caller, Permission::AuthPrincipalRead, Resource::new("principal", "*"))
-            .await?;
+        self.require(
+            caller,
+            Permission::AuthPrincipalRead,
+            Resource::new("principal", "*"),
+        )
+        .await?;
         let page = params.to_page()?;
         let mut tx = self.begin().await?;
         let principals = tx.list_principals(&page).await?;
@@ -109,33 +164,58 @@ impl Service {
         }))
     }
 
-    /// `POST /api/v1/auth/principals/{id}/keys`: mint a key; the token is shown once.
-    pub async fn create_key(
+    /// `POST /api/v1/auth/principals/{id}/disable`: from now on every key of the principal is
+    /// refused (401). The last active admin cannot be disabled (409, audited as a denial).
+    pub async fn disable_principal(
         &self,
         caller: &Caller,
-        principal: PrincipalId,
-        expires_at: Option<OffsetDateTime>,
-    ) -> ServiceResult<MintedKey> {
-        self.require(caller, Permission::AuthKeyCreate, principal_resource(principal))
+        id: PrincipalId,
+    ) -> ServiceResult<PrincipalView> {
+        let permission = Permission::AuthPrincipalWrite;
+        self.require(caller, permission, principal_resource(id))
             .await?;
-        if expires_at.is_some_and(|e| e <= clock::now()) {
-            return Err(ServiceError::invalid("expires_at: must be in the future"));
-        }
         let mut tx = self.begin().await?;
+        let admin = admin_role();
+        // Serialize every "could this remove the last admin?" decision on the admin row.
+        tx.lock_role(&admin).await?;
         let target = tx
-            .get_principal(principal)
+            .get_principal(id)
             .await?
             .ok_or(ServiceError::NotFound("principal"))?;
         if target.disabled {
-            return Err(ServiceError::Conflict(
-                "the principal is disabled; it cannot get new keys".into(),
-            ));
+            return Err(ServiceError::Conflict(format!(
+                "principal `{}` is already disabled",
+                target.name
+            )));
         }
-        let (minted, hash) = Service::new_key(principal, expires_at);
-        tx.insert_key(&minted.key, &hash).await?;
-        let event = key_created_event(caller.actor(), &minted, caller.request_id());
+        let roles = tx.roles_of(id).await?;
+        if roles.contains(&admin) && !another_active_admin(&mut *tx, id).await? {
+            drop(tx);
+            let err = ServiceError::Conflict(format!(
+                "`{}` is the last active admin and cannot be disabled; make another principal admin first",
+                target.name
+            ));
+            return Err(self
+                .refuse(caller, permission, principal_resource(id), err)
+                .await);
+        }
+        let principal = tx
+            .disable_principal(id, clock::now())
+            .await?
+            .ok_or_else(|| {
+                ServiceError::Conflict(format!("principal `{}` is already disabled", target.name))
+            })?;
+        let event = AuditEvent::new(
+            Category::Auth,
+            actions::PRINCIPAL_DISABLED,
+            caller.actor(),
+            principal_resource(id),
+        )
+        .allowed_by(permission.as_str())
+        .request_id(caller.request_id())
+        .details(json!({"name": principal.name, "roles": roles}));
         self.commit_with(tx, &[event]).await?;
-        Ok(minted)
+        Ok(PrincipalView { principal, roles })
     }
 
     /// `POST /api/v1/auth/principals/{id}/roles`: assign a role the caller holds itself.
@@ -145,35 +225,35 @@ impl Service {
         principal: PrincipalId,
         role: &RoleId,
     ) -> ServiceResult<PrincipalView> {
-        self.require(caller, Permission::AuthRoleAssign, principal_resource(principal))
+        let permission = Permission::AuthRoleAssign;
+        self.require(caller, permission, principal_resource(principal))
             .await?;
-        if !caller.roles.contains(role) {
-            let err = ServiceError::Forbidden(format!(
-                "escalation guard: you cannot grant role `{role}`, which you do not hold"
-            ));
-            self.audit_denied(
-                crate::auth::DenyContext {
-                    caller: Some(caller),
-                    key_id: caller.key_id,
-                    permission: Some(Permission::AuthRoleAssign),
-                    resource: principal_resource(principal),
-                    request_id: caller.request_id(),
-                },
-                &err,
-            )
-            .await;
-            return Err(err);
-        }
         let mut tx = self.begin().await?;
+        if tx.get_role(role).await?.is_none() {
+            return Err(ServiceError::invalid(format!(
+                "role: role `{role}` does not exist"
+            )));
+        }
         let target = tx
             .get_principal(principal)
             .await?
             .ok_or(ServiceError::NotFound("principal"))?;
-        if tx.get_role(role).await?.is_none() {
-            return Err(ServiceError::invalid(format!("role: role `{role}` does not exist")));
+        if !caller.roles.contains(role) {
+            drop(tx);
+            let err = ServiceError::Forbidden(format!(
+                "escalation guard: you cannot grant role `{role}`, which you do not hold"
+            ));
+            return Err(self
+                .refuse(caller, permission, principal_resource(principal), err)
+                .await);
         }
         let added = tx
-            .assign_role(principal, role, Some(&caller.id().to_string()), clock::now())
+            .assign_role(
+                principal,
+                role,
+                Some(&caller.id().to_string()),
+                clock::now(),
+            )
             .await?;
         let roles = tx.roles_of(principal).await?;
         let events = if added {
@@ -183,13 +263,71 @@ impl Service {
                 caller.actor(),
                 principal_resource(principal),
             )
-            .allowed_by(Permission::AuthRoleAssign.as_str())
+            .allowed_by(permission.as_str())
             .request_id(caller.request_id())
             .details(json!({"role": role}))]
         } else {
             Vec::new()
         };
         self.commit_with(tx, &events).await?;
+        Ok(PrincipalView {
+            principal: target,
+            roles,
+        })
+    }
+
+    /// `DELETE /api/v1/auth/principals/{id}/roles/{role}`: take a role away. Votes already
+    /// cast keep the roles their voter held; new votes see the change at once. The last active
+    /// admin cannot lose `admin` (409, audited as a denial).
+    pub async fn unassign_role(
+        &self,
+        caller: &Caller,
+        principal: PrincipalId,
+        role: &RoleId,
+    ) -> ServiceResult<PrincipalView> {
+        let permission = Permission::AuthRoleRevoke;
+        self.require(caller, permission, principal_resource(principal))
+            .await?;
+        let mut tx = self.begin().await?;
+        let admin = admin_role();
+        if *role == admin {
+            tx.lock_role(&admin).await?;
+        }
+        let target = tx
+            .get_principal(principal)
+            .await?
+            .ok_or(ServiceError::NotFound("principal"))?;
+        if tx.get_role(role).await?.is_none() {
+            return Err(ServiceError::NotFound("role"));
+        }
+        let held = tx.roles_of(principal).await?;
+        if !held.contains(role) {
+            return Err(ServiceError::NotFound("role assignment"));
+        }
+        if *role == admin && !target.disabled && !another_active_admin(&mut *tx, principal).await? {
+            drop(tx);
+            let err = ServiceError::Conflict(format!(
+                "`{}` is the last active admin and cannot lose the admin role; make another principal admin first",
+                target.name
+            ));
+            return Err(self
+                .refuse(caller, permission, principal_resource(principal), err)
+                .await);
+        }
+        if !tx.unassign_role(principal, role).await? {
+            return Err(ServiceError::NotFound("role assignment"));
+        }
+        let roles = tx.roles_of(principal).await?;
+        let event = AuditEvent::new(
+            Category::Auth,
+            actions::ROLE_UNASSIGNED,
+            caller.actor(),
+            principal_resource(principal),
+        )
+        .allowed_by(permission.as_str())
+        .request_id(caller.request_id())
+        .details(json!({"role": role}));
+        self.commit_with(tx, &[event]).await?;
         Ok(PrincipalView {
             principal: target,
             roles,
@@ -241,9 +379,14 @@ impl Service {
         }
         if let Some(role) = role {
             if tx.get_role(role).await?.is_none() {
-                return Err(ServiceError::invalid(format!("role: role `{role}` does not exist")));
+                return Err(ServiceError::invalid(format!(
+                    "role: role `{role}` does not exist"
+                )));
             }
-            if tx.assign_role(principal.id, role, Some(actor.id.as_str()), clock::now()).await? {
+            if tx
+                .assign_role(principal.id, role, Some(actor.id.as_str()), clock::now())
+                .await?
+            {
                 events.push(
                     AuditEvent::new(
                         Category::Auth,
@@ -267,6 +410,19 @@ impl Service {
     }
 }
 
+/// Whether an enabled principal other than `except` holds `admin`. Call with the admin role
+/// row locked.
+async fn another_active_admin(
+    tx: &mut dyn Transaction,
+    except: PrincipalId,
+) -> ServiceResult<bool> {
+    Ok(tx
+        .active_principals_with_role(&admin_role())
+        .await?
+        .iter()
+        .any(|p| p.id != except))
+}
+
 async fn insert_principal(tx: &mut dyn Transaction, p: &Principal) -> ServiceResult<()> {
     tx.insert_principal(p).await.map_err(|e| match e {
         StoreError::Conflict { ref constraint } if constraint == constraints::PRINCIPALS_NAME => {
@@ -274,19 +430,4 @@ async fn insert_principal(tx: &mut dyn Transaction, p: &Principal) -> ServiceRes
         }
         other => other.into(),
     })
-}
-
-fn key_created_event(actor: Actor, minted: &MintedKey, request_id: Option<&str>) -> AuditEvent {
-    AuditEvent::new(
-        Category::Auth,
-        actions::KEY_CREATED,
-        actor,
-        Resource::new("key", minted.key.id),
-    )
-    .allowed_by(Permission::AuthKeyCreate.as_str())
-    .request_id(request_id)
-    .details(json!({
-        "principal_id": minted.key.principal_id,
-        "expires_at": minted.key.expires_at.map(|t| t.format(&time::format_description::well_known::Rfc3339).unwrap_or_default()),
-    }))
 }

@@ -3,7 +3,9 @@
 use axum::extract::State;
 use axum::http::Method;
 use axum::Json;
-use countersign_domain::{ApprovalId, ApprovalState, Permission, PrincipalId, SubjectId, VoteDecision};
+use countersign_domain::{
+    ApprovalId, ApprovalState, Permission, PrincipalId, SubjectId, VoteDecision,
+};
 use countersign_service::approvals::ApprovalView;
 use countersign_service::paging::{ListParams, Listing};
 use countersign_service::store::ApprovalFilter;
@@ -16,8 +18,18 @@ use crate::state::AppState;
 
 pub fn routes(state: &AppState) -> Routes {
     Routes::new(state.clone())
-        .add(Method::GET, "/api/v1/approvals", Gate::Permission(Permission::ApprovalRead), list)
-        .add(Method::GET, "/api/v1/approvals/{id}", Gate::Permission(Permission::ApprovalRead), get)
+        .add(
+            Method::GET,
+            "/api/v1/approvals",
+            Gate::Permission(Permission::ApprovalRead),
+            list,
+        )
+        .add(
+            Method::GET,
+            "/api/v1/approvals/{id}",
+            Gate::Permission(Permission::ApprovalRead),
+            get,
+        )
         .add(
             Method::POST,
             "/api/v1/approvals/{id}/approve",
@@ -61,10 +73,16 @@ async fn list(
         limit: q.limit,
         cursor: q.cursor,
     };
-    Ok(Json(s.service.list_approvals(&caller, &filter, &params).await?))
+    Ok(Json(
+        s.service.list_approvals(&caller, &filter, &params).await?,
+    ))
 }
 
-async fn get(State(s): State<AppState>, Auth(caller): Auth, PathId(id): PathId<ApprovalId>) -> ApiResult<Json<ApprovalView>> {
+async fn get(
+    State(s): State<AppState>,
+    Auth(caller): Auth,
+    PathId(id): PathId<ApprovalId>,
+) -> ApiResult<Json<ApprovalView>> {
     Ok(Json(s.service.get_approval(&caller, id).await?))
 }
 
@@ -74,7 +92,11 @@ async fn approve(
     PathId(id): PathId<ApprovalId>,
     OptionalJson(b): OptionalJson<VoteBody>,
 ) -> ApiResult<Json<ApprovalView>> {
-    Ok(Json(s.service.vote(&caller, id, VoteDecision::Approve, b.note).await?))
+    Ok(Json(
+        s.service
+            .vote(&caller, id, VoteDecision::Approve, b.note)
+            .await?,
+    ))
 }
 
 async fn reject(
@@ -83,5 +105,9 @@ async fn reject(
     PathId(id): PathId<ApprovalId>,
     OptionalJson(b): OptionalJson<VoteBody>,
 ) -> ApiResult<Json<ApprovalView>> {
-    Ok(Json(s.service.vote(&caller, id, VoteDecision::Reject, b.note).await?))
+    Ok(Json(
+        s.service
+            .vote(&caller, id, VoteDecision::Reject, b.note)
+            .await?,
+    ))
 }

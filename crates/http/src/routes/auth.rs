@@ -1,16 +1,22 @@
-//! `/api/v1/auth`: whoami, principals, their keys and role assignments.
+//! `/api/v1/auth`: whoami, principals (create, list, get, disable), their keys (mint, list,
+//! revoke) and role assignments (assign, unassign); and "who can approve this?"
+//! (`GET /api/v1/approvals/{id}/eligible`), which reads roles. Roles themselves are in
+//! [`super::roles`].
 
-use axum::extract::State;
+use axum::extract::rejection::PathRejection;
+use axum::extract::{Path, State};
 use axum::http::{Method, StatusCode};
 use axum::Json;
-use countersign_domain::{KeyId, Permission, PrincipalId, PrincipalKind, RoleId};
+use countersign_domain::{ApprovalId, KeyId, Permission, PrincipalId, PrincipalKind, RoleId};
 use countersign_service::auth::WhoAmI;
-use countersign_service::paging::Listing;
+use countersign_service::eligibility::Eligibility;
+use countersign_service::keys::KeyView;
+use countersign_service::paging::{ListParams, Listing};
 use countersign_service::principals::PrincipalView;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use crate::error::ApiResult;
+use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiQuery, Auth, OptionalJson, PathId};
 use crate::gate::{Gate, Routes};
 use crate::routes::policies::PageQuery;
@@ -19,12 +25,72 @@ use crate::state::AppState;
 pub fn routes(state: &AppState) -> Routes {
     use Permission::*;
     Routes::new(state.clone())
-        .add(Method::GET, "/api/v1/auth/whoami", Gate::Authenticated, whoami)
-        .add(Method::POST, "/api/v1/auth/principals", Gate::Permission(AuthPrincipalWrite), create_principal)
-        .add(Method::GET, "/api/v1/auth/principals", Gate::Permission(AuthPrincipalRead), list_principals)
-        .add(Method::GET, "/api/v1/auth/principals/{id}", Gate::Permission(AuthPrincipalRead), get_principal)
-        .add(Method::POST, "/api/v1/auth/principals/{id}/keys", Gate::Permission(AuthKeyCreate), create_key)
-        .add(Method::POST, "/api/v1/auth/principals/{id}/roles", Gate::Permission(AuthRoleAssign), assign_role)
+        .add(
+            Method::GET,
+            "/api/v1/auth/whoami",
+            Gate::Authenticated,
+            whoami,
+        )
+        .add(
+            Method::POST,
+            "/api/v1/auth/principals",
+            Gate::Permission(AuthPrincipalWrite),
+            create_principal,
+        )
+        .add(
+            Method::GET,
+            "/api/v1/auth/principals",
+            Gate::Permission(AuthPrincipalRead),
+            list_principals,
+        )
+        .add(
+            Method::GET,
+            "/api/v1/auth/principals/{id}",
+            Gate::Permission(AuthPrincipalRead),
+            get_principal,
+        )
+        .add(
+            Method::POST,
+            "/api/v1/auth/principals/{id}/disable",
+            Gate::Permission(AuthPrincipalWrite),
+            disable_principal,
+        )
+        .add(
+            Method::POST,
+            "/api/v1/auth/principals/{id}/keys",
+            Gate::Permission(AuthKeyCreate),
+            create_key,
+        )
+        .add(
+            Method::GET,
+            "/api/v1/auth/keys",
+            Gate::Permission(AuthKeyRead),
+            list_keys,
+        )
+        .add(
+            Method::DELETE,
+            "/api/v1/auth/keys/{id}",
+            Gate::Permission(AuthKeyRevoke),
+            revoke_key,
+        )
+        .add(
+            Method::POST,
+            "/api/v1/auth/principals/{id}/roles",
+            Gate::Permission(AuthRoleAssign),
+            assign_role,
+        )
+        .add(
+            Method::DELETE,
+            "/api/v1/auth/principals/{id}/roles/{role}",
+            Gate::Permission(AuthRoleRevoke),
+            unassign_role,
+        )
+        .add(
+            Method::GET,
+            "/api/v1/approvals/{id}/eligible",
+            Gate::Permission(ApprovalRead),
+            eligible,
+        )
 }
 
 async fn whoami(State(s): State<AppState>, Auth(caller): Auth) -> Json<WhoAmI> {
@@ -66,12 +132,23 @@ struct RoleBody {
     role: RoleId,
 }
 
+/// `GET /api/v1/auth/keys[?principal_id=&limit=&cursor=]`.
+#[derive(Debug, Default, Deserialize)]
+struct KeyQuery {
+    principal_id: Option<PrincipalId>,
+    limit: Option<u32>,
+    cursor: Option<String>,
+}
+
 async fn create_principal(
     State(s): State<AppState>,
     Auth(caller): Auth,
     ApiJson(b): ApiJson<PrincipalBody>,
 ) -> ApiResult<(StatusCode, Json<PrincipalView>)> {
-    Ok((StatusCode::CREATED, Json(s.service.create_principal(&caller, &b.name, b.kind).await?)))
+    Ok((
+        StatusCode::CREATED,
+        Json(s.service.create_principal(&caller, &b.name, b.kind).await?),
+    ))
 }
 
 async fn list_principals(
@@ -88,6 +165,14 @@ async fn get_principal(
     PathId(id): PathId<PrincipalId>,
 ) -> ApiResult<Json<PrincipalView>> {
     Ok(Json(s.service.get_principal(&caller, id).await?))
+}
+
+async fn disable_principal(
+    State(s): State<AppState>,
+    Auth(caller): Auth,
+    PathId(id): PathId<PrincipalId>,
+) -> ApiResult<Json<PrincipalView>> {
+    Ok(Json(s.service.disable_principal(&caller, id).await?))
 }
 
 async fn create_key(
@@ -108,6 +193,31 @@ async fn create_key(
     ))
 }
 
+async fn list_keys(
+    State(s): State<AppState>,
+    Auth(caller): Auth,
+    ApiQuery(q): ApiQuery<KeyQuery>,
+) -> ApiResult<Json<Listing<KeyView>>> {
+    let params = ListParams {
+        limit: q.limit,
+        cursor: q.cursor,
+    };
+    Ok(Json(
+        s.service
+            .list_keys(&caller, q.principal_id, &params)
+            .await?,
+    ))
+}
+
+async fn revoke_key(
+    State(s): State<AppState>,
+    Auth(caller): Auth,
+    PathId(id): PathId<KeyId>,
+) -> ApiResult<StatusCode> {
+    s.service.revoke_key(&caller, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
 async fn assign_role(
     State(s): State<AppState>,
     Auth(caller): Auth,
@@ -115,4 +225,26 @@ async fn assign_role(
     ApiJson(b): ApiJson<RoleBody>,
 ) -> ApiResult<Json<PrincipalView>> {
     Ok(Json(s.service.assign_role(&caller, id, &b.role).await?))
+}
+
+async fn unassign_role(
+    State(s): State<AppState>,
+    Auth(caller): Auth,
+    path: Result<Path<(String, String)>, PathRejection>,
+) -> ApiResult<Json<PrincipalView>> {
+    // A malformed id or role names nothing: 404, like every other path id.
+    let Ok(Path((id, role))) = path else {
+        return Err(ApiError::not_found("resource"));
+    };
+    let id: PrincipalId = id.parse().map_err(|_| ApiError::not_found("principal"))?;
+    let role = RoleId::parse(&role).map_err(|_| ApiError::not_found("role"))?;
+    Ok(Json(s.service.unassign_role(&caller, id, &role).await?))
+}
+
+async fn eligible(
+    State(s): State<AppState>,
+    Auth(caller): Auth,
+    PathId(id): PathId<ApprovalId>,
+) -> ApiResult<Json<Eligibility>> {
+    Ok(Json(s.service.approval_eligibility(&caller, id).await?))
 }

@@ -18,16 +18,36 @@ use crate::state::AppState;
 
 pub fn routes(state: &AppState) -> Routes {
     Routes::new(state.clone())
-        .add(Method::GET, "/api/v1/jobs", Gate::Permission(Permission::JobRead), list)
-        .add(Method::GET, "/api/v1/jobs/{id}", Gate::Permission(Permission::JobRead), get)
-        .add(Method::POST, "/api/v1/jobs/claim", Gate::Permission(Permission::JobClaim), claim)
+        .add(
+            Method::GET,
+            "/api/v1/jobs",
+            Gate::Permission(Permission::JobRead),
+            list,
+        )
+        .add(
+            Method::GET,
+            "/api/v1/jobs/{id}",
+            Gate::Permission(Permission::JobRead),
+            get,
+        )
+        .add(
+            Method::POST,
+            "/api/v1/jobs/claim",
+            Gate::Permission(Permission::JobClaim),
+            claim,
+        )
         .add(
             Method::POST,
             "/api/v1/jobs/{id}/complete",
             Gate::Permission(Permission::JobComplete),
             complete,
         )
-        .add(Method::POST, "/api/v1/jobs/{id}/cancel", Gate::Permission(Permission::JobCancel), cancel)
+        .add(
+            Method::POST,
+            "/api/v1/jobs/{id}/cancel",
+            Gate::Permission(Permission::JobCancel),
+            cancel,
+        )
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -58,7 +78,11 @@ struct CancelBody {
     reason: Option<String>,
 }
 
-async fn list(State(s): State<AppState>, Auth(caller): Auth, ApiQuery(q): ApiQuery<JobQuery>) -> ApiResult<Json<Listing<Job>>> {
+async fn list(
+    State(s): State<AppState>,
+    Auth(caller): Auth,
+    ApiQuery(q): ApiQuery<JobQuery>,
+) -> ApiResult<Json<Listing<Job>>> {
     let filter = JobFilter {
         subject_id: q.subject_id,
         status: q.status,
@@ -70,11 +94,19 @@ async fn list(State(s): State<AppState>, Auth(caller): Auth, ApiQuery(q): ApiQue
     Ok(Json(s.service.list_jobs(&caller, &filter, &params).await?))
 }
 
-async fn get(State(s): State<AppState>, Auth(caller): Auth, PathId(id): PathId<JobId>) -> ApiResult<Json<Job>> {
+async fn get(
+    State(s): State<AppState>,
+    Auth(caller): Auth,
+    PathId(id): PathId<JobId>,
+) -> ApiResult<Json<Job>> {
     Ok(Json(s.service.get_job(&caller, id).await?))
 }
 
-async fn claim(State(s): State<AppState>, Auth(caller): Auth, OptionalJson(b): OptionalJson<ClaimBody>) -> ApiResult<Response> {
+async fn claim(
+    State(s): State<AppState>,
+    Auth(caller): Auth,
+    OptionalJson(b): OptionalJson<ClaimBody>,
+) -> ApiResult<Response> {
     let req = ClaimRequest {
         actions: b.actions,
         lease_secs: b.lease_secs,
@@ -91,7 +123,11 @@ async fn complete(
     PathId(id): PathId<JobId>,
     ApiJson(b): ApiJson<CompleteBody>,
 ) -> ApiResult<Json<Job>> {
-    Ok(Json(s.service.complete_job(&caller, id, b.outcome, b.message).await?))
+    Ok(Json(
+        s.service
+            .complete_job(&caller, id, b.outcome, b.message)
+            .await?,
+    ))
 }
 
 async fn cancel(

@@ -10,6 +10,7 @@ pub mod audit;
 pub mod auth;
 pub mod jobs;
 pub mod policies;
+pub mod roles;
 pub mod subjects;
 
 /// Every route of the API, including the public ops endpoints.
@@ -19,6 +20,7 @@ pub fn api(state: &AppState) -> Routes {
         .add(Method::GET, "/readyz", Gate::Public, crate::ops::readyz)
         .add(Method::GET, "/metrics", Gate::Public, crate::ops::metrics)
         .merge(auth::routes(state))
+        .merge(roles::routes(state))
         .merge(policies::routes(state))
         .merge(subjects::routes(state))
         .merge(jobs::routes(state))

@@ -15,10 +15,30 @@ use crate::state::AppState;
 
 pub fn routes(state: &AppState) -> Routes {
     Routes::new(state.clone())
-        .add(Method::POST, "/api/v1/policies", Gate::Permission(Permission::PolicyWrite), create)
-        .add(Method::GET, "/api/v1/policies", Gate::Permission(Permission::PolicyRead), list)
-        .add(Method::GET, "/api/v1/policies/{id}", Gate::Permission(Permission::PolicyRead), get)
-        .add(Method::PUT, "/api/v1/policies/{id}", Gate::Permission(Permission::PolicyWrite), update)
+        .add(
+            Method::POST,
+            "/api/v1/policies",
+            Gate::Permission(Permission::PolicyWrite),
+            create,
+        )
+        .add(
+            Method::GET,
+            "/api/v1/policies",
+            Gate::Permission(Permission::PolicyRead),
+            list,
+        )
+        .add(
+            Method::GET,
+            "/api/v1/policies/{id}",
+            Gate::Permission(Permission::PolicyRead),
+            get,
+        )
+        .add(
+            Method::PUT,
+            "/api/v1/policies/{id}",
+            Gate::Permission(Permission::PolicyWrite),
+            update,
+        )
 }
 
 #[derive(Debug, Deserialize)]
@@ -86,7 +106,11 @@ async fn list(
     Ok(Json(s.service.list_policies(&caller, &q.params()).await?))
 }
 
-async fn get(State(s): State<AppState>, Auth(caller): Auth, PathId(id): PathId<PolicyId>) -> ApiResult<Json<Policy>> {
+async fn get(
+    State(s): State<AppState>,
+    Auth(caller): Auth,
+    PathId(id): PathId<PolicyId>,
+) -> ApiResult<Json<Policy>> {
     Ok(Json(s.service.get_policy(&caller, id).await?))
 }
 
@@ -102,5 +126,9 @@ async fn update(
         rules: body.rules,
         approval_timeout_secs: body.approval_timeout_secs,
     };
-    Ok(Json(s.service.update_policy(&caller, id, input, body.generation).await?))
+    Ok(Json(
+        s.service
+            .update_policy(&caller, id, input, body.generation)
+            .await?,
+    ))
 }

@@ -19,9 +19,24 @@ use crate::state::AppState;
 
 pub fn routes(state: &AppState) -> Routes {
     Routes::new(state.clone())
-        .add(Method::POST, "/api/v1/subjects", Gate::Permission(Permission::SubjectWrite), create)
-        .add(Method::GET, "/api/v1/subjects", Gate::Permission(Permission::SubjectRead), list)
-        .add(Method::GET, "/api/v1/subjects/{id}", Gate::Permission(Permission::SubjectRead), get)
+        .add(
+            Method::POST,
+            "/api/v1/subjects",
+            Gate::Permission(Permission::SubjectWrite),
+            create,
+        )
+        .add(
+            Method::GET,
+            "/api/v1/subjects",
+            Gate::Permission(Permission::SubjectRead),
+            list,
+        )
+        .add(
+            Method::GET,
+            "/api/v1/subjects/{id}",
+            Gate::Permission(Permission::SubjectRead),
+            get,
+        )
         .add(
             Method::POST,
             "/api/v1/subjects/{id}/jobs",
@@ -71,7 +86,10 @@ async fn create(
         policy_id: b.policy_id,
         labels: b.labels,
     };
-    Ok((StatusCode::CREATED, Json(s.service.create_subject(&caller, input).await?)))
+    Ok((
+        StatusCode::CREATED,
+        Json(s.service.create_subject(&caller, input).await?),
+    ))
 }
 
 async fn list(
@@ -87,10 +105,16 @@ async fn list(
         limit: q.limit,
         cursor: q.cursor,
     };
-    Ok(Json(s.service.list_subjects(&caller, &filter, &params).await?))
+    Ok(Json(
+        s.service.list_subjects(&caller, &filter, &params).await?,
+    ))
 }
 
-async fn get(State(s): State<AppState>, Auth(caller): Auth, PathId(id): PathId<SubjectId>) -> ApiResult<Json<Subject>> {
+async fn get(
+    State(s): State<AppState>,
+    Auth(caller): Auth,
+    PathId(id): PathId<SubjectId>,
+) -> ApiResult<Json<Subject>> {
     Ok(Json(s.service.get_subject(&caller, id).await?))
 }
 

@@ -50,11 +50,20 @@ impl TestApp {
         Self::with_config(pool, ServiceConfig::default(), HttpConfig::default()).await
     }
 
-    pub async fn with_config(pool: PgPool, service_config: ServiceConfig, http: HttpConfig) -> Self {
+    pub async fn with_config(
+        pool: PgPool,
+        service_config: ServiceConfig,
+        http: HttpConfig,
+    ) -> Self {
         let store = PgStore::from_pool(pool.clone());
         let service = Service::new(Arc::new(store), service_config);
         let admin = service
-            .bootstrap_key("admin", PrincipalKind::User, Some(&"admin".parse().unwrap()), None)
+            .bootstrap_key(
+                "admin",
+                PrincipalKind::User,
+                Some(&"admin".parse().unwrap()),
+                None,
+            )
             .await
             .expect("bootstrap admin")
             .minted
@@ -70,7 +79,14 @@ impl TestApp {
     }
 
     /// Send a request through the real router.
-    pub async fn send(&self, method: Method, path: &str, key: Option<&str>, body: Option<Body>, headers: &[(&str, &str)]) -> Reply {
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        key: Option<&str>,
+        body: Option<Body>,
+        headers: &[(&str, &str)],
+    ) -> Reply {
         let mut req = Request::builder().method(method).uri(path);
         if let Some(k) = key {
             req = req.header(header::AUTHORIZATION, format!("Bearer {k}"));
@@ -102,18 +118,36 @@ impl TestApp {
     }
 
     pub async fn post(&self, path: &str, key: &str, body: Value) -> Reply {
-        self.send(Method::POST, path, Some(key), Some(Body::from(body.to_string())), &[])
-            .await
+        self.send(
+            Method::POST,
+            path,
+            Some(key),
+            Some(Body::from(body.to_string())),
+            &[],
+        )
+        .await
     }
 
     pub async fn post_raw(&self, path: &str, key: &str, body: &str) -> Reply {
-        self.send(Method::POST, path, Some(key), Some(Body::from(body.to_owned())), &[])
-            .await
+        self.send(
+            Method::POST,
+            path,
+            Some(key),
+            Some(Body::from(body.to_owned())),
+            &[],
+        )
+        .await
     }
 
     pub async fn put(&self, path: &str, key: &str, body: Value) -> Reply {
-        self.send(Method::PUT, path, Some(key), Some(Body::from(body.to_string())), &[])
-            .await
+        self.send(
+            Method::PUT,
+            path,
+            Some(key),
+            Some(Body::from(body.to_string())),
+            &[],
+        )
+        .await
     }
 
     pub async fn delete(&self, path: &str, key: &str) -> Reply {
@@ -124,19 +158,31 @@ impl TestApp {
     /// not built in) and return `(principal id, key)`.
     pub async fn principal(&self, name: &str, roles: &[&str]) -> (String, String) {
         let r = self
-            .post("/api/v1/auth/principals", &self.admin, json!({"name": name, "kind": "user"}))
+            .post(
+                "/api/v1/auth/principals",
+                &self.admin,
+                json!({"name": name, "kind": "user"}),
+            )
             .await;
         assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
         let id = r.json["id"].as_str().unwrap().to_owned();
         for role in roles {
             self.ensure_role(role).await;
             let r = self
-                .post(&format!("/api/v1/auth/principals/{id}/roles"), &self.admin, json!({"role": role}))
+                .post(
+                    &format!("/api/v1/auth/principals/{id}/roles"),
+                    &self.admin,
+                    json!({"role": role}),
+                )
                 .await;
             assert_eq!(r.status, StatusCode::OK, "{}", r.text);
         }
         let r = self
-            .post(&format!("/api/v1/auth/principals/{id}/keys"), &self.admin, json!({}))
+            .post(
+                &format!("/api/v1/auth/principals/{id}/keys"),
+                &self.admin,
+                json!({}),
+            )
             .await;
         assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
         (id, r.json["key"].as_str().unwrap().to_owned())
@@ -212,11 +258,14 @@ impl TestApp {
 
     /// Every audit event, oldest first, read straight from the table.
     pub async fn audit_events(&self) -> Vec<Value> {
-        let rows: Vec<String> = sqlx::query_scalar("SELECT body::text FROM audit_events ORDER BY ts, event_id")
-            .fetch_all(&self.pool)
-            .await
-            .unwrap();
-        rows.iter().map(|r| serde_json::from_str(r).unwrap()).collect()
+        let rows: Vec<String> =
+            sqlx::query_scalar("SELECT body::text FROM audit_events ORDER BY ts, event_id")
+                .fetch_all(&self.pool)
+                .await
+                .unwrap();
+        rows.iter()
+            .map(|r| serde_json::from_str(r).unwrap())
+            .collect()
     }
 
     /// The audit events with `action`.
@@ -295,4 +344,97 @@ pub fn metric_value(text: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
             all.then(|| value.parse::<f64>().ok()).flatten()
         })
         .sum()
+}
+
+impl TestApp {
+    /// Every identity fact a request might change — principals (and whether disabled), role
+    /// assignments, keys (and whether revoked), roles (description, generation) and their
+    /// permissions — as sorted lines, to prove a refused auth request changed nothing even
+    /// where [`TestApp::snapshot`]'s row counts would not notice.
+    pub async fn auth_state(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for (table, sql) in [
+            ("principal", "SELECT id || ' ' || name || ' disabled=' || disabled FROM principals"),
+            ("assignment", "SELECT principal_id || ' ' || role_id FROM principal_roles"),
+            (
+                "key",
+                "SELECT id || ' ' || principal_id || ' revoked=' || (revoked_at IS NOT NULL) || ' expires=' || coalesce(expires_at::text, '-') FROM api_keys",
+            ),
+            ("role", "SELECT id || ' gen=' || generation || ' builtin=' || builtin || ' ' || description FROM roles"),
+            ("permission", "SELECT role_id || ' ' || permission FROM role_permissions"),
+        ] {
+            let mut rows: Vec<String> = sqlx::query_scalar(sql).fetch_all(&self.pool).await.unwrap();
+            rows.sort();
+            out.extend(rows.into_iter().map(|r| format!("{table}: {r}")));
+        }
+        out
+    }
+}
+
+/// Audit-trail helpers (seeding, raw bodies, a real listening server).
+impl TestApp {
+    /// Store `events` straight through the store (one transaction, multi-row inserts).
+    pub async fn seed_audit(&self, events: &[countersign_domain::AuditEvent]) {
+        let mut tx = self.service.store().begin().await.unwrap();
+        for chunk in events.chunks(1000) {
+            countersign_store::AuditRepo::append_audit(&mut *tx, chunk)
+                .await
+                .unwrap();
+        }
+        countersign_store::Transaction::commit(tx).await.unwrap();
+    }
+
+    /// How many audit events are stored.
+    pub async fn audit_count(&self) -> i64 {
+        sqlx::query_scalar("SELECT count(*) FROM audit_events")
+            .fetch_one(&self.pool)
+            .await
+            .unwrap()
+    }
+
+    /// Send raw bytes with an explicit `Content-Type` (or none).
+    pub async fn send_bytes(
+        &self,
+        method: Method,
+        path: &str,
+        key: &str,
+        content_type: Option<&str>,
+        body: Vec<u8>,
+    ) -> Reply {
+        let mut req = Request::builder()
+            .method(method)
+            .uri(path)
+            .header(header::AUTHORIZATION, format!("Bearer {key}"));
+        if let Some(ct) = content_type {
+            req = req.header(header::CONTENT_TYPE, ct);
+        }
+        let resp = self
+            .router
+            .clone()
+            .oneshot(req.body(Body::from(body)).unwrap())
+            .await
+            .unwrap();
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+        let text = String::from_utf8_lossy(&bytes).into_owned();
+        let json = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        Reply {
+            status,
+            headers,
+            json,
+            text,
+        }
+    }
+
+    /// Serve the real router on `127.0.0.1:0`; abort the handle to stop it.
+    pub async fn spawn_server(&self) -> (std::net::SocketAddr, tokio::task::JoinHandle<()>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let router = self.router.clone();
+        let handle = tokio::spawn(async move {
+            axum::serve(listener, router).await.unwrap();
+        });
+        (addr, handle)
+    }
 }

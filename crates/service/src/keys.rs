@@ -1,0 +1,304 @@
+//! API keys: mint (shown once), list (never a secret or a hash), revoke, and the operator's
+//! command-line `keys list` / `keys revoke` for when nobody can reach the API.
+//!
+//! Revocation takes effect at once: authentication reads the key afresh on every request, so
+//! the next request with a revoked key is 401 (and audited as `auth.denied`). Revoking a key
+//! that is already revoked is 409 `conflict` (the key exists, so 404 would mislead); an
+//! unknown key is 404.
+
+use std::collections::hash_map::Entry;
+use std::collections::HashMap;
+
+use countersign_domain::audit::actions;
+use countersign_domain::{
+    clock, Actor, ApiKey, AuditEvent, Category, KeyId, Permission, PrincipalId, PrincipalName,
+    Resource, SystemActor,
+};
+use serde::Serialize;
+use serde_json::json;
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+
+use crate::auth::MintedKey;
+use crate::caller::Caller;
+use crate::error::{ServiceError, ServiceResult};
+use crate::paging::{ListParams, Listing};
+use crate::principals::principal_resource;
+use crate::service::Service;
+
+/// The audit action of the operator's `keys list` (an out-of-band read of who holds keys).
+pub const KEY_LISTED: &str = "key.listed";
+
+/// Whether a key can be used now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum KeyStatus {
+    Active,
+    Expired,
+    Revoked,
+}
+
+impl KeyStatus {
+    /// A key's status at `now` (revocation wins over expiry).
+    pub fn of(key: &ApiKey, now: OffsetDateTime) -> Self {
+        if key.revoked_at.is_some() {
+            KeyStatus::Revoked
+        } else if key.expires_at.is_some_and(|e| e <= now) {
+            KeyStatus::Expired
+        } else {
+            KeyStatus::Active
+        }
+    }
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            KeyStatus::Active => "active",
+            KeyStatus::Expired => "expired",
+            KeyStatus::Revoked => "revoked",
+        }
+    }
+}
+
+/// A key as lists show it: `{id, principal_id, created_at, expires_at, revoked_at, status}`.
+#[derive(Debug, Clone, Serialize)]
+pub struct KeyView {
+    #[serde(flatten)]
+    pub key: ApiKey,
+    pub status: KeyStatus,
+}
+
+impl KeyView {
+    fn at(key: ApiKey, now: OffsetDateTime) -> Self {
+        Self {
+            status: KeyStatus::of(&key, now),
+            key,
+        }
+    }
+}
+
+/// One line of the operator's `keys list`.
+#[derive(Debug, Clone)]
+pub struct OperatorKeyRow {
+    pub key: KeyView,
+    pub principal_name: Option<PrincipalName>,
+}
+
+fn key_resource(id: KeyId) -> Resource {
+    Resource::new("key", id)
+}
+
+fn rfc3339(t: Option<OffsetDateTime>) -> Option<String> {
+    t.and_then(|t| t.format(&Rfc3339).ok())
+}
+
+/// The `key.created` event: the key's id, owner and expiry, never its secret.
+pub(crate) fn key_created_event(
+    actor: Actor,
+    minted: &MintedKey,
+    request_id: Option<&str>,
+) -> AuditEvent {
+    AuditEvent::new(
+        Category::Auth,
+        actions::KEY_CREATED,
+        actor,
+        key_resource(minted.key.id),
+    )
+    .allowed_by(Permission::AuthKeyCreate.as_str())
+    .request_id(request_id)
+    .details(json!({
+        "principal_id": minted.key.principal_id,
+        "expires_at": rfc3339(minted.key.expires_at),
+    }))
+}
+
+fn key_revoked_event(actor: Actor, key: &ApiKey, request_id: Option<&str>) -> AuditEvent {
+    AuditEvent::new(
+        Category::Auth,
+        actions::KEY_REVOKED,
+        actor,
+        key_resource(key.id),
+    )
+    .allowed_by(Permission::AuthKeyRevoke.as_str())
+    .request_id(request_id)
+    .details(json!({
+        "principal_id": key.principal_id,
+        "revoked_at": rfc3339(key.revoked_at),
+    }))
+}
+
+impl Service {
+    /// `POST /api/v1/auth/principals/{id}/keys`: mint a key; the token is shown once.
+    pub async fn create_key(
+        &self,
+        caller: &Caller,
+        principal: PrincipalId,
+        expires_at: Option<OffsetDateTime>,
+    ) -> ServiceResult<MintedKey> {
+        self.require(
+            caller,
+            Permission::AuthKeyCreate,
+            principal_resource(principal),
+        )
+        .await?;
+        if expires_at.is_some_and(|e| e <= clock::now()) {
+            return Err(ServiceError::invalid("expires_at: must be in the future"));
+        }
+        let mut tx = self.begin().await?;
+        let target = tx
+            .get_principal(principal)
+            .await?
+            .ok_or(ServiceError::NotFound("principal"))?;
+        if target.disabled {
+            return Err(ServiceError::Conflict(
+                "the principal is disabled; it cannot get new keys".into(),
+            ));
+        }
+        let (minted, hash) = Service::new_key(principal, expires_at);
+        tx.insert_key(&minted.key, &hash).await?;
+        let event = key_created_event(caller.actor(), &minted, caller.request_id());
+        self.commit_with(tx, &[event]).await?;
+        Ok(minted)
+    }
+
+    /// `GET /api/v1/auth/keys[?principal_id=]`: newest first, never a secret or a hash.
+    pub async fn list_keys(
+        &self,
+        caller: &Caller,
+        principal: Option<PrincipalId>,
+        params: &ListParams,
+    ) -> ServiceResult<Listing<KeyView>> {
+        self.require(caller, Permission::AuthKeyRead, Resource::new("key", "*"))
+            .await?;
+        let page = params.to_page()?;
+        let mut tx = self.begin().await?;
+        let keys = tx.list_keys(principal, &page).await?;
+        tx.commit().await?;
+        let now = clock::now();
+        Ok(Listing::from(keys).map(|k| KeyView::at(k, now)))
+    }
+
+    /// `DELETE /api/v1/auth/keys/{id}`: revoke at once. Already revoked → 409.
+    pub async fn revoke_key(&self, caller: &Caller, id: KeyId) -> ServiceResult<KeyView> {
+        self.require(caller, Permission::AuthKeyRevoke, key_resource(id))
+            .await?;
+        let mut tx = self.begin().await?;
+        let key = revoke_in(&mut *tx, id).await?;
+        let event = key_revoked_event(caller.actor(), &key, caller.request_id());
+        self.commit_with(tx, &[event]).await?;
+        Ok(KeyView::at(key, clock::now()))
+    }
+
+    /// `countersign-server keys revoke KEY_ID`: the same, by the operator at the command line
+    /// (actor `system:bootstrap`), for when nobody can use the API.
+    pub async fn operator_revoke_key(&self, id: KeyId) -> ServiceResult<KeyView> {
+        let mut tx = self.begin().await?;
+        let key = revoke_in(&mut *tx, id).await?;
+        let event = key_revoked_event(Actor::system(SystemActor::Bootstrap), &key, None);
+        self.commit_with(tx, &[event]).await?;
+        Ok(KeyView::at(key, clock::now()))
+    }
+
+    /// `countersign-server keys list [--principal NAME]`: every key (never a secret), newest
+    /// first, with its owner's name. The read is audited (`key.listed`, category `access`,
+    /// actor `system:bootstrap`) because it bypasses the API's permission checks.
+    pub async fn operator_list_keys(
+        &self,
+        principal: Option<&str>,
+    ) -> ServiceResult<Vec<OperatorKeyRow>> {
+        let mut tx = self.begin().await?;
+        let owner = match principal {
+            None => None,
+            Some(name) => {
+                let name = PrincipalName::parse(name)?;
+                Some(
+                    tx.get_principal_by_name(&name)
+                        .await?
+                        .ok_or(ServiceError::NotFound("principal"))?,
+                )
+            }
+        };
+        let mut keys = Vec::new();
+        let mut page = ListParams {
+            limit: Some(countersign_store::page::MAX_LIMIT),
+            cursor: None,
+        }
+        .to_page()?;
+        loop {
+            let chunk = tx.list_keys(owner.as_ref().map(|p| p.id), &page).await?;
+            keys.extend(chunk.items);
+            match chunk.next {
+                Some(next) => page.after = Some(next),
+                None => break,
+            }
+        }
+        let mut names: HashMap<PrincipalId, Option<PrincipalName>> = HashMap::new();
+        if let Some(p) = &owner {
+            names.insert(p.id, Some(p.name.clone()));
+        }
+        for k in &keys {
+            if let Entry::Vacant(slot) = names.entry(k.principal_id) {
+                slot.insert(tx.get_principal(k.principal_id).await?.map(|p| p.name));
+            }
+        }
+        let event = AuditEvent::new(
+            Category::Access,
+            KEY_LISTED,
+            Actor::system(SystemActor::Bootstrap),
+            Resource::new("key", "*"),
+        )
+        .details(json!({
+            "principal": owner.as_ref().map(|p| p.name.as_str()),
+            "rows": keys.len(),
+        }));
+        self.commit_with(tx, &[event]).await?;
+        let now = clock::now();
+        Ok(keys
+            .into_iter()
+            .map(|k| OperatorKeyRow {
+                principal_name: names.get(&k.principal_id).cloned().flatten(),
+                key: KeyView::at(k, now),
+            })
+            .collect())
+    }
+}
+
+/// Revoke `id` inside `tx`: 404 when unknown, 409 when already revoked.
+async fn revoke_in(
+    tx: &mut dyn countersign_store::Transaction,
+    id: KeyId,
+) -> ServiceResult<ApiKey> {
+    let current = tx.get_key(id).await?.ok_or(ServiceError::NotFound("key"))?;
+    if current.revoked_at.is_some() {
+        return Err(ServiceError::Conflict(format!(
+            "key `{id}` is already revoked"
+        )));
+    }
+    tx.revoke_key(id, clock::now())
+        .await?
+        .ok_or_else(|| ServiceError::Conflict(format!("key `{id}` is already revoked")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_prefers_revocation_then_expiry() {
+        let now = clock::now();
+        let mut key = ApiKey {
+            id: KeyId::new(),
+            principal_id: PrincipalId::new(),
+            created_at: now - time::Duration::hours(1),
+            expires_at: None,
+            revoked_at: None,
+        };
+        assert_eq!(KeyStatus::of(&key, now), KeyStatus::Active);
+        key.expires_at = Some(now);
+        assert_eq!(KeyStatus::of(&key, now), KeyStatus::Expired);
+        key.expires_at = Some(now + time::Duration::seconds(1));
+        assert_eq!(KeyStatus::of(&key, now), KeyStatus::Active);
+        key.revoked_at = Some(now);
+        assert_eq!(KeyStatus::of(&key, now), KeyStatus::Revoked);
+        assert_eq!(serde_json::to_value(KeyStatus::Revoked).unwrap(), "revoked");
+    }
+}

@@ -1,0 +1,403 @@
+//! Roles: create, read, list, edit (optimistic concurrency on `generation`), delete, and adding
+//! or removing one permission.
+//!
+//! Rules, each refusing with nothing changed:
+//! - **Built-in roles are fixed.** They cannot be edited, deleted or have permissions added or
+//!   removed (409 `conflict`): other code and every operator rely on what `admin`, `approver`
+//!   and the rest mean, and `admin` must always hold every permission.
+//! - **Escalation guard.** Nobody puts into a role (on create, edit, or add-permission) a
+//!   permission they do not hold themselves (403 `forbidden`, audited as `auth.denied`).
+//!   Keeping or removing a permission the caller lacks is allowed.
+//! - **Roles in use by policies stay.** Deleting a role that a policy rule names is 409
+//!   `conflict` (the database's foreign key decides, so no race can slip through).
+//!
+//! The creator of a role is assigned it in the same transaction (audited `role.assigned`):
+//! nobody may grant a role they do not hold, so without this a new role could never be given
+//! to anyone. The creator already holds every permission in it (the guard), so this grants no
+//! new permission; it does make the creator a holder for approval rules naming the role, which
+//! they can give up with `DELETE /api/v1/auth/principals/{id}/roles/{role}`.
+//!
+//! Every change bumps `generation` by one and is audited `role.updated` with
+//! `previous_generation`/`new_generation`. Adding a permission the role already has, and
+//! removing one it lacks, change nothing: the former answers the role as it is (200), the
+//! latter 404.
+
+use std::collections::BTreeSet;
+
+use countersign_domain::audit::actions;
+use countersign_domain::{clock, AuditEvent, Category, Permission, Resource, Role, RoleId};
+use countersign_store::error::constraints;
+use countersign_store::StoreError;
+use serde_json::json;
+
+use crate::caller::Caller;
+use crate::error::{ServiceError, ServiceResult};
+use crate::paging::{ListParams, Listing};
+use crate::principals::principal_resource;
+use crate::service::Service;
+
+/// The longest role description (the database's limit too).
+pub const MAX_DESCRIPTION_CHARS: usize = 1024;
+
+/// The body of `POST /api/v1/auth/roles`.
+#[derive(Debug, Clone)]
+pub struct NewRole {
+    pub id: RoleId,
+    pub description: String,
+    pub permissions: BTreeSet<Permission>,
+}
+
+/// The body of `PUT /api/v1/auth/roles/{id}`: the full role plus the generation it was read at.
+#[derive(Debug, Clone)]
+pub struct RoleEdit {
+    pub description: String,
+    pub permissions: BTreeSet<Permission>,
+    pub generation: i64,
+}
+
+fn resource(id: &RoleId) -> Resource {
+    Resource::new("role", id)
+}
+
+fn validate_description(description: &str) -> ServiceResult<()> {
+    if description.chars().count() > MAX_DESCRIPTION_CHARS {
+        return Err(ServiceError::invalid(format!(
+            "description: must be at most {MAX_DESCRIPTION_CHARS} characters"
+        )));
+    }
+    if description
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\t')
+    {
+        return Err(ServiceError::invalid(
+            "description: must not contain control characters",
+        ));
+    }
+    Ok(())
+}
+
+fn builtin_refusal(id: &RoleId, what: &str) -> ServiceError {
+    ServiceError::Conflict(format!("`{id}` is a built-in role: it cannot be {what}"))
+}
+
+fn names(ps: impl IntoIterator<Item = Permission>) -> Vec<&'static str> {
+    ps.into_iter().map(Permission::as_str).collect()
+}
+
+/// The escalation guard's refusal if `wanted` holds a permission the caller lacks.
+fn escalation(
+    caller: &Caller,
+    role: &RoleId,
+    wanted: impl IntoIterator<Item = Permission>,
+) -> Option<ServiceError> {
+    let lacking: Vec<String> = wanted
+        .into_iter()
+        .filter(|p| !caller.has(*p))
+        .map(|p| format!("`{p}`"))
+        .collect();
+    (!lacking.is_empty()).then(|| {
+        ServiceError::Forbidden(format!(
+            "escalation guard: you cannot put permission(s) {} into role `{role}`: you do not hold them",
+            lacking.join(", ")
+        ))
+    })
+}
+
+impl Service {
+    /// `POST /api/v1/auth/roles`.
+    pub async fn create_role(&self, caller: &Caller, input: NewRole) -> ServiceResult<Role> {
+        let permission = Permission::AuthRoleCreate;
+        self.require(caller, permission, resource(&input.id))
+            .await?;
+        validate_description(&input.description)?;
+        if let Some(err) = escalation(caller, &input.id, input.permissions.iter().copied()) {
+            return Err(self
+                .refuse(caller, permission, resource(&input.id), err)
+                .await);
+        }
+        let now = clock::now();
+        let role = Role {
+            id: input.id,
+            description: input.description,
+            permissions: input.permissions,
+            builtin: false,
+            generation: 1,
+            created_at: now,
+            updated_at: now,
+        };
+        let mut tx = self.begin().await?;
+        tx.insert_role(&role).await.map_err(|e| match e {
+            StoreError::Conflict { ref constraint } if constraint == constraints::ROLES_PKEY => {
+                ServiceError::Conflict(format!("a role `{}` already exists", role.id))
+            }
+            other => other.into(),
+        })?;
+        tx.assign_role(caller.id(), &role.id, Some(&caller.id().to_string()), now)
+            .await?;
+        let events = [
+            AuditEvent::new(
+                Category::Auth,
+                actions::ROLE_CREATED,
+                caller.actor(),
+                resource(&role.id),
+            )
+            .allowed_by(permission.as_str())
+            .request_id(caller.request_id())
+            .generations(None, role.generation)
+            .details(json!({
+                "description": role.description,
+                "permissions": role.permissions,
+            })),
+            AuditEvent::new(
+                Category::Auth,
+                actions::ROLE_ASSIGNED,
+                caller.actor(),
+                principal_resource(caller.id()),
+            )
+            .allowed_by(permission.as_str())
+            .request_id(caller.request_id())
+            .details(json!({"role": role.id, "reason": "the creator of a role holds it"})),
+        ];
+        self.commit_with(tx, &events).await?;
+        Ok(role)
+    }
+
+    /// `GET /api/v1/auth/roles/{id}`.
+    pub async fn get_role(&self, caller: &Caller, id: &RoleId) -> ServiceResult<Role> {
+        self.require(caller, Permission::AuthRoleRead, resource(id))
+            .await?;
+        let mut tx = self.begin().await?;
+        let role = tx
+            .get_role(id)
+            .await?
+            .ok_or(ServiceError::NotFound("role"))?;
+        tx.commit().await?;
+        Ok(role)
+    }
+
+    /// `GET /api/v1/auth/roles`: newest first; the built-ins (oldest) last.
+    pub async fn list_roles(
+        &self,
+        caller: &Caller,
+        params: &ListParams,
+    ) -> ServiceResult<Listing<Role>> {
+        self.require(caller, Permission::AuthRoleRead, Resource::new("role", "*"))
+            .await?;
+        let page = params.to_page()?;
+        let mut tx = self.begin().await?;
+        let roles = tx.list_roles(&page).await?;
+        tx.commit().await?;
+        Ok(roles.into())
+    }
+
+    /// `PUT /api/v1/auth/roles/{id}`: replace description and permissions if the role is still
+    /// at `generation` (else 409 `generation_mismatch`).
+    pub async fn update_role(
+        &self,
+        caller: &Caller,
+        id: &RoleId,
+        edit: RoleEdit,
+    ) -> ServiceResult<Role> {
+        let permission = Permission::AuthRoleEdit;
+        self.require(caller, permission, resource(id)).await?;
+        validate_description(&edit.description)?;
+        let mut tx = self.begin().await?;
+        let current = tx
+            .lock_role(id)
+            .await?
+            .ok_or(ServiceError::NotFound("role"))?;
+        if current.builtin {
+            return Err(builtin_refusal(id, "edited"));
+        }
+        if let Some(err) = escalation(
+            caller,
+            id,
+            edit.permissions.difference(&current.permissions).copied(),
+        ) {
+            drop(tx);
+            return Err(self.refuse(caller, permission, resource(id), err).await);
+        }
+        if current.generation != edit.generation {
+            return Err(ServiceError::GenerationMismatch {
+                current: current.generation,
+            });
+        }
+        let wanted = Role {
+            description: edit.description,
+            permissions: edit.permissions,
+            ..current.clone()
+        };
+        let updated = self
+            .write_role(&mut *tx, wanted, current.generation)
+            .await?;
+        let event = role_updated(caller, permission, &current, &updated);
+        self.commit_with(tx, &[event]).await?;
+        Ok(updated)
+    }
+
+    /// `POST /api/v1/auth/roles/{id}/permissions`: add one permission (the caller must hold it).
+    pub async fn add_role_permission(
+        &self,
+        caller: &Caller,
+        id: &RoleId,
+        added: Permission,
+    ) -> ServiceResult<Role> {
+        let permission = Permission::AuthRoleEdit;
+        self.require(caller, permission, resource(id)).await?;
+        let mut tx = self.begin().await?;
+        let current = tx
+            .lock_role(id)
+            .await?
+            .ok_or(ServiceError::NotFound("role"))?;
+        if current.builtin {
+            return Err(builtin_refusal(id, "given permissions"));
+        }
+        if let Some(err) = escalation(caller, id, [added]) {
+            drop(tx);
+            return Err(self.refuse(caller, permission, resource(id), err).await);
+        }
+        if current.permissions.contains(&added) {
+            tx.commit().await?;
+            return Ok(current);
+        }
+        let mut wanted = current.clone();
+        wanted.permissions.insert(added);
+        let updated = self
+            .write_role(&mut *tx, wanted, current.generation)
+            .await?;
+        let event = role_updated(caller, permission, &current, &updated);
+        self.commit_with(tx, &[event]).await?;
+        Ok(updated)
+    }
+
+    /// `DELETE /api/v1/auth/roles/{id}/permissions/{perm}`: remove one permission; 404 when the
+    /// role does not have it.
+    pub async fn remove_role_permission(
+        &self,
+        caller: &Caller,
+        id: &RoleId,
+        removed: Permission,
+    ) -> ServiceResult<Role> {
+        let permission = Permission::AuthRoleEdit;
+        self.require(caller, permission, resource(id)).await?;
+        let mut tx = self.begin().await?;
+        let current = tx
+            .lock_role(id)
+            .await?
+            .ok_or(ServiceError::NotFound("role"))?;
+        if current.builtin {
+            return Err(builtin_refusal(id, "stripped of permissions"));
+        }
+        if !current.permissions.contains(&removed) {
+            return Err(ServiceError::NotFound("permission in this role"));
+        }
+        let mut wanted = current.clone();
+        wanted.permissions.remove(&removed);
+        let updated = self
+            .write_role(&mut *tx, wanted, current.generation)
+            .await?;
+        let event = role_updated(caller, permission, &current, &updated);
+        self.commit_with(tx, &[event]).await?;
+        Ok(updated)
+    }
+
+    /// `DELETE /api/v1/auth/roles/{id}`: built-ins and roles a policy rule names stay (409).
+    /// The role's assignments go with it; votes already cast keep the role name they recorded.
+    pub async fn delete_role(&self, caller: &Caller, id: &RoleId) -> ServiceResult<()> {
+        let permission = Permission::AuthRoleDelete;
+        self.require(caller, permission, resource(id)).await?;
+        let mut tx = self.begin().await?;
+        let current = tx
+            .lock_role(id)
+            .await?
+            .ok_or(ServiceError::NotFound("role"))?;
+        if current.builtin {
+            return Err(builtin_refusal(id, "deleted"));
+        }
+        let holders: Vec<String> = tx
+            .active_principals_with_role(id)
+            .await?
+            .into_iter()
+            .map(|p| p.id.to_string())
+            .collect();
+        let deleted = tx.delete_role(id).await.map_err(|e| match e {
+            StoreError::ForeignKey { .. } => ServiceError::Conflict(format!(
+                "role `{id}` is named by a policy rule; change those policies before deleting it"
+            )),
+            other => other.into(),
+        })?;
+        if !deleted {
+            return Err(ServiceError::NotFound("role"));
+        }
+        let event = AuditEvent::new(
+            Category::Auth,
+            actions::ROLE_DELETED,
+            caller.actor(),
+            resource(id),
+        )
+        .allowed_by(permission.as_str())
+        .request_id(caller.request_id())
+        .details(json!({
+            "description": current.description,
+            "permissions": current.permissions,
+            "generation": current.generation,
+            "active_holders": holders,
+        }));
+        self.commit_with(tx, &[event]).await?;
+        Ok(())
+    }
+
+    /// Compare-and-set `wanted` over `generation`, stamping `updated_at`.
+    async fn write_role(
+        &self,
+        tx: &mut dyn countersign_store::Transaction,
+        mut wanted: Role,
+        generation: i64,
+    ) -> ServiceResult<Role> {
+        wanted.generation = generation + 1;
+        wanted.updated_at = clock::now();
+        tx.update_role(&wanted, generation)
+            .await?
+            .ok_or(ServiceError::GenerationMismatch {
+                current: generation + 1,
+            })
+    }
+}
+
+/// The `role.updated` event: generations, and the role before and after.
+fn role_updated(
+    caller: &Caller,
+    permission: Permission,
+    before: &Role,
+    after: &Role,
+) -> AuditEvent {
+    AuditEvent::new(
+        Category::Auth,
+        actions::ROLE_UPDATED,
+        caller.actor(),
+        resource(&after.id),
+    )
+    .allowed_by(permission.as_str())
+    .request_id(caller.request_id())
+    .generations(Some(before.generation), after.generation)
+    .details(json!({
+        "previous": {"description": before.description, "permissions": before.permissions},
+        "new": {"description": after.description, "permissions": after.permissions},
+        "added": names(after.permissions.difference(&before.permissions).copied()),
+        "removed": names(before.permissions.difference(&after.permissions).copied()),
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn descriptions() {
+        assert!(validate_description("").is_ok());
+        assert!(validate_description("Security reviewers.\nSecond line\tok").is_ok());
+        assert!(validate_description(&"é".repeat(MAX_DESCRIPTION_CHARS)).is_ok());
+        assert!(validate_description(&"x".repeat(MAX_DESCRIPTION_CHARS + 1)).is_err());
+        assert!(validate_description("bell\u{7}").is_err());
+    }
+}
