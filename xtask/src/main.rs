@@ -36,7 +36,15 @@ fn bench(names: &[String]) -> anyhow::Result<()> {
     for suite in chosen {
         eprintln!("== bench {suite}");
         let status = Command::new(&cargo)
-            .args(["run", "--release", "--quiet", "-p", "countersign-bench", "--bin", suite])
+            .args([
+                "run",
+                "--release",
+                "--quiet",
+                "-p",
+                "countersign-bench",
+                "--bin",
+                suite,
+            ])
             .status()
             .with_context(|| format!("running the {suite} suite"))?;
         if !status.success() {

@@ -12,7 +12,11 @@ use countersign_postgres::{PgOptions, PgStore};
 use countersign_service::Service;
 
 #[derive(Debug, Parser)]
-#[command(name = "countersign-scheduler", version, about = "Countersign background loops: approval expiry and job lease reclaim")]
+#[command(
+    name = "countersign-scheduler",
+    version,
+    about = "Countersign background loops: approval expiry and job lease reclaim"
+)]
 struct Cli {
     #[command(flatten)]
     config: SchedulerConfig,
@@ -57,7 +61,11 @@ async fn main() -> anyhow::Result<()> {
             let _ = rx.wait_for(|s| *s).await;
         }
     };
-    let ops = tokio::spawn(countersign_http::serve_ops(listener, service.clone(), ops_stop));
+    let ops = tokio::spawn(countersign_http::serve_ops(
+        listener,
+        service.clone(),
+        ops_stop,
+    ));
     let loops = {
         let mut rx = stop_rx;
         let stop = async move {

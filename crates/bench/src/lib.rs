@@ -12,18 +12,25 @@ use sqlx::{Connection, Executor, PgConnection};
 
 /// The server the benchmarks use: `DATABASE_URL`, else the local PostgreSQL.
 pub fn server_url() -> String {
-    std::env::var("DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+    std::env::var("DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
 }
 
 /// Create (or recreate) database `name` on the benchmark server and return its URL.
 pub async fn fresh_database(name: &str) -> anyhow::Result<String> {
     let base = server_url();
-    let mut admin = PgConnection::connect(&base).await.context("connecting to PostgreSQL")?;
+    let mut admin = PgConnection::connect(&base)
+        .await
+        .context("connecting to PostgreSQL")?;
     admin
         .execute(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)").as_str())
         .await?;
-    admin.execute(format!("CREATE DATABASE \"{name}\"").as_str()).await?;
-    let (prefix, _) = base.rsplit_once('/').context("DATABASE_URL has no database part")?;
+    admin
+        .execute(format!("CREATE DATABASE \"{name}\"").as_str())
+        .await?;
+    let (prefix, _) = base
+        .rsplit_once('/')
+        .context("DATABASE_URL has no database part")?;
     Ok(format!("{prefix}/{name}"))
 }
 
@@ -51,7 +58,11 @@ impl Latency {
         let total: Duration = samples.iter().sum();
         Latency {
             count,
-            mean: if count == 0 { Duration::ZERO } else { total / count as u32 },
+            mean: if count == 0 {
+                Duration::ZERO
+            } else {
+                total / count as u32
+            },
             p50: pick(0.50),
             p99: pick(0.99),
             max: samples.last().copied().unwrap_or_default(),

@@ -63,7 +63,10 @@ mod tests {
         assert_eq!(u.scheme(), "postgres");
         assert!(!format!("{u:?}").contains("s3cr3t"));
         assert!(!format!("{u}").contains("s3cr3t"));
-        assert_eq!(u.redacted(), "postgres://app:***@db:5432/countersign?sslmode=require");
+        assert_eq!(
+            u.redacted(),
+            "postgres://app:***@db:5432/countersign?sslmode=require"
+        );
         assert!(u.expose().contains("s3cr3t"));
         let no_pw = DatabaseUrl::new("postgres://postgres@127.0.0.1/x");
         assert_eq!(no_pw.redacted(), "postgres://postgres@127.0.0.1/x");

@@ -39,7 +39,9 @@ pub fn parse_bool(s: &str) -> Result<bool, String> {
     match s.trim().to_ascii_lowercase().as_str() {
         "1" | "true" | "yes" | "on" => Ok(true),
         "0" | "false" | "no" | "off" | "" => Ok(false),
-        other => Err(format!("`{other}` is not a boolean (true/false, 1/0, yes/no)")),
+        other => Err(format!(
+            "`{other}` is not a boolean (true/false, 1/0, yes/no)"
+        )),
     }
 }
 

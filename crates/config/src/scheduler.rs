@@ -16,7 +16,11 @@ pub struct SchedulerConfig {
     #[command(flatten)]
     pub database: DatabaseArgs,
     /// Address for `/healthz` and `/metrics`.
-    #[arg(long, env = "COUNTERSIGN_SCHEDULER_LISTEN", default_value = "127.0.0.1:8081")]
+    #[arg(
+        long,
+        env = "COUNTERSIGN_SCHEDULER_LISTEN",
+        default_value = "127.0.0.1:8081"
+    )]
     pub listen: SocketAddr,
     /// How often every loop runs.
     #[arg(long, env = "COUNTERSIGN_SCHEDULER_TICK", default_value = "10s", value_parser = parse_duration)]
@@ -39,16 +43,28 @@ impl SchedulerConfig {
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.database.url()?;
         if self.tick < Duration::from_millis(100) {
-            return Err(ConfigError::new("COUNTERSIGN_SCHEDULER_TICK", "must be at least 100ms"));
+            return Err(ConfigError::new(
+                "COUNTERSIGN_SCHEDULER_TICK",
+                "must be at least 100ms",
+            ));
         }
         if !(1..=100).contains(&self.max_attempts) {
-            return Err(ConfigError::new("COUNTERSIGN_MAX_ATTEMPTS", "must be between 1 and 100"));
+            return Err(ConfigError::new(
+                "COUNTERSIGN_MAX_ATTEMPTS",
+                "must be between 1 and 100",
+            ));
         }
         if !(1..=10_000).contains(&self.batch) {
-            return Err(ConfigError::new("COUNTERSIGN_SCHEDULER_BATCH", "must be between 1 and 10000"));
+            return Err(ConfigError::new(
+                "COUNTERSIGN_SCHEDULER_BATCH",
+                "must be between 1 and 10000",
+            ));
         }
         if !matches!(self.log_format.as_str(), "text" | "json") {
-            return Err(ConfigError::new("COUNTERSIGN_LOG_FORMAT", "must be `text` or `json`"));
+            return Err(ConfigError::new(
+                "COUNTERSIGN_LOG_FORMAT",
+                "must be `text` or `json`",
+            ));
         }
         Ok(())
     }

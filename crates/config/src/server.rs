@@ -18,10 +18,18 @@ pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/postg
 #[derive(Debug, Clone, Args)]
 pub struct DatabaseArgs {
     /// Database URL (else DATABASE_URL, else the local PostgreSQL).
-    #[arg(long = "database-url", env = "COUNTERSIGN_DATABASE_URL", hide_env_values = true)]
+    #[arg(
+        long = "database-url",
+        env = "COUNTERSIGN_DATABASE_URL",
+        hide_env_values = true
+    )]
     pub database_url: Option<String>,
     /// Largest number of pooled database connections.
-    #[arg(long, env = "COUNTERSIGN_DATABASE_MAX_CONNECTIONS", default_value_t = 16)]
+    #[arg(
+        long,
+        env = "COUNTERSIGN_DATABASE_MAX_CONNECTIONS",
+        default_value_t = 16
+    )]
     pub database_max_connections: u32,
 }
 
@@ -81,22 +89,40 @@ impl ServerConfig {
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.database.url()?;
         if self.database.database_max_connections == 0 {
-            return Err(ConfigError::new("COUNTERSIGN_DATABASE_MAX_CONNECTIONS", "must be at least 1"));
+            return Err(ConfigError::new(
+                "COUNTERSIGN_DATABASE_MAX_CONNECTIONS",
+                "must be at least 1",
+            ));
         }
         if self.approval_timeout.as_secs() < 1 || self.approval_timeout.as_secs() > 366 * 86_400 {
-            return Err(ConfigError::new("COUNTERSIGN_APPROVAL_TIMEOUT", "must be between 1s and 366d"));
+            return Err(ConfigError::new(
+                "COUNTERSIGN_APPROVAL_TIMEOUT",
+                "must be between 1s and 366d",
+            ));
         }
         if self.export_max_window.as_secs() < 60 {
-            return Err(ConfigError::new("COUNTERSIGN_EXPORT_MAX_WINDOW", "must be at least 1m"));
+            return Err(ConfigError::new(
+                "COUNTERSIGN_EXPORT_MAX_WINDOW",
+                "must be at least 1m",
+            ));
         }
         if self.max_body < 1024 || self.max_body > 64 << 20 {
-            return Err(ConfigError::new("COUNTERSIGN_MAX_BODY", "must be between 1KiB and 64MiB"));
+            return Err(ConfigError::new(
+                "COUNTERSIGN_MAX_BODY",
+                "must be between 1KiB and 64MiB",
+            ));
         }
         if self.request_timeout < Duration::from_millis(100) {
-            return Err(ConfigError::new("COUNTERSIGN_REQUEST_TIMEOUT", "must be at least 100ms"));
+            return Err(ConfigError::new(
+                "COUNTERSIGN_REQUEST_TIMEOUT",
+                "must be at least 100ms",
+            ));
         }
         if !matches!(self.log_format.as_str(), "text" | "json") {
-            return Err(ConfigError::new("COUNTERSIGN_LOG_FORMAT", "must be `text` or `json`"));
+            return Err(ConfigError::new(
+                "COUNTERSIGN_LOG_FORMAT",
+                "must be `text` or `json`",
+            ));
         }
         Ok(())
     }

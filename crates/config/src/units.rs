@@ -42,9 +42,14 @@ pub fn parse_size(s: &str) -> Result<usize, String> {
         "KB" | "kB" => 1_000,
         "MB" => 1_000_000,
         "GB" => 1_000_000_000,
-        other => return Err(format!("`{s}`: unknown unit `{other}` (B, KiB, MiB, GiB, KB, MB, GB)")),
+        other => {
+            return Err(format!(
+                "`{s}`: unknown unit `{other}` (B, KiB, MiB, GiB, KB, MB, GB)"
+            ))
+        }
     };
-    n.checked_mul(mult).ok_or_else(|| format!("`{s}` is too large"))
+    n.checked_mul(mult)
+        .ok_or_else(|| format!("`{s}` is too large"))
 }
 
 #[cfg(test)]

@@ -132,5 +132,7 @@ pub async fn serve_ops(
         .add(Method::GET, "/metrics", Gate::Public, crate::ops::metrics)
         .into_parts();
     let app = finish(router, state);
-    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
 }

@@ -50,7 +50,9 @@ impl ApiError {
                 let status = match e {
                     ServiceError::Invalid(_) => StatusCode::BAD_REQUEST,
                     ServiceError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
-                    ServiceError::Forbidden(_) | ServiceError::TwoPersonIntegrity => StatusCode::FORBIDDEN,
+                    ServiceError::Forbidden(_) | ServiceError::TwoPersonIntegrity => {
+                        StatusCode::FORBIDDEN
+                    }
                     ServiceError::NotFound(_) => StatusCode::NOT_FOUND,
                     ServiceError::Conflict(_)
                     | ServiceError::AlreadyDecided(_)

@@ -72,7 +72,10 @@ pub struct ApiQuery<T>(pub T);
 impl<T: DeserializeOwned + Send> FromRequestParts<AppState> for ApiQuery<T> {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         Query::<T>::from_request_parts(parts, state)
             .await
             .map(|Query(q)| ApiQuery(q))
@@ -90,11 +93,16 @@ where
 {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let Path(raw) = Path::<String>::from_request_parts(parts, state)
             .await
             .map_err(|_| ApiError::not_found("resource"))?;
-        raw.parse().map(PathId).map_err(|_| ApiError::not_found("resource"))
+        raw.parse()
+            .map(PathId)
+            .map_err(|_| ApiError::not_found("resource"))
     }
 }
 
@@ -105,14 +113,19 @@ pub struct Auth(pub Caller);
 impl FromRequestParts<AppState> for Auth {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, _state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        _state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         parts
             .extensions
             .get::<Caller>()
             .cloned()
             .map(Auth)
-            .ok_or(ApiError::Service(countersign_service::ServiceError::Unauthenticated(
-                "no caller: the route has no gate",
-            )))
+            .ok_or(ApiError::Service(
+                countersign_service::ServiceError::Unauthenticated(
+                    "no caller: the route has no gate",
+                ),
+            ))
     }
 }

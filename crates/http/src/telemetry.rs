@@ -25,7 +25,9 @@ pub fn prometheus() -> &'static PrometheusHandle {
     HANDLE.get_or_init(|| {
         let builder = PrometheusBuilder::new()
             .set_buckets_for_metric(
-                Matcher::Full(countersign_service::metrics::APPROVAL_PENDING_AGE_SECONDS.to_owned()),
+                Matcher::Full(
+                    countersign_service::metrics::APPROVAL_PENDING_AGE_SECONDS.to_owned(),
+                ),
                 countersign_service::metrics::PENDING_AGE_BUCKETS,
             )
             .and_then(|b| {

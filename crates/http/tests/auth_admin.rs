@@ -603,6 +603,39 @@ async fn nobody_grants_a_role_they_do_not_hold(pool: PgPool) {
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     assert_eq!(r.json["roles"], json!(["auditor"]));
+
+    // So is a role she does not hold whose every permission she holds: it gives nothing
+    // beyond what she has.
+    let r = app
+        .post(
+            "/api/v1/auth/roles",
+            &app.admin,
+            json!({"id": "directory-reader", "permissions": ["auth.principal.read"]}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let r = app
+        .post(
+            &format!("/api/v1/auth/principals/{dave}/roles"),
+            &carol_key,
+            json!({"role": "directory-reader"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+
+    // The admin holds every permission, so it grants any role without holding it.
+    let r = app
+        .post(
+            &format!("/api/v1/auth/principals/{dave}/roles"),
+            &app.admin,
+            json!({"role": "approver"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(
+        r.json["roles"],
+        json!(["approver", "auditor", "directory-reader"])
+    );
 }
 
 #[sqlx::test(migrations = "../../migrations/postgres")]

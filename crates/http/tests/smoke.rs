@@ -14,13 +14,29 @@ async fn whoami_and_error_shapes(pool: PgPool) {
     assert_eq!(r.json["principal"]["name"], "admin");
     assert!(r.headers.contains_key("x-request-id"));
 
-    let r = app.send(Method::GET, "/api/v1/auth/whoami", None, None, &[("x-request-id", "trace-42")]).await;
+    let r = app
+        .send(
+            Method::GET,
+            "/api/v1/auth/whoami",
+            None,
+            None,
+            &[("x-request-id", "trace-42")],
+        )
+        .await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
     assert_eq!(r.code(), "unauthenticated");
     assert_eq!(r.json["error"]["request_id"], "trace-42");
     assert_eq!(r.headers["x-request-id"], "trace-42");
 
-    let r = app.send(Method::DELETE, "/api/v1/policies", Some(&app.admin), None, &[]).await;
+    let r = app
+        .send(
+            Method::DELETE,
+            "/api/v1/policies",
+            Some(&app.admin),
+            None,
+            &[],
+        )
+        .await;
     assert_eq!(r.status, StatusCode::METHOD_NOT_ALLOWED);
     assert_eq!(r.code(), "method_not_allowed");
 

@@ -59,10 +59,18 @@ fn resource(id: ApprovalId) -> Resource {
 
 impl Service {
     /// `GET /api/v1/approvals/{id}`.
-    pub async fn get_approval(&self, caller: &Caller, id: ApprovalId) -> ServiceResult<ApprovalView> {
-        self.require(caller, Permission::ApprovalRead, resource(id)).await?;
+    pub async fn get_approval(
+        &self,
+        caller: &Caller,
+        id: ApprovalId,
+    ) -> ServiceResult<ApprovalView> {
+        self.require(caller, Permission::ApprovalRead, resource(id))
+            .await?;
         let mut tx = self.begin().await?;
-        let approval = tx.get_approval(id).await?.ok_or(ServiceError::NotFound("approval"))?;
+        let approval = tx
+            .get_approval(id)
+            .await?
+            .ok_or(ServiceError::NotFound("approval"))?;
         let job = tx
             .get_job(approval.job_id)
             .await?
@@ -78,8 +86,12 @@ impl Service {
         filter: &ApprovalFilter,
         params: &ListParams,
     ) -> ServiceResult<Listing<ApprovalView>> {
-        self.require(caller, Permission::ApprovalRead, Resource::new("approval", "*"))
-            .await?;
+        self.require(
+            caller,
+            Permission::ApprovalRead,
+            Resource::new("approval", "*"),
+        )
+        .await?;
         let page = params.to_page()?;
         let mut tx = self.begin().await?;
         let approvals = tx.list_approvals(filter, &page).await?;
@@ -116,12 +128,17 @@ impl Service {
         }
         let now = clock::now();
         let mut tx = self.begin().await?;
-        let mut approval = tx.lock_approval(id).await?.ok_or(ServiceError::NotFound("approval"))?;
+        let mut approval = tx
+            .lock_approval(id)
+            .await?
+            .ok_or(ServiceError::NotFound("approval"))?;
 
         // Refusals, in the contract's order. 403s are audited as deny events.
         if approval.requested_by == caller.id() {
             release(tx).await;
-            return Err(self.deny_vote(caller, id, permission, ServiceError::TwoPersonIntegrity).await);
+            return Err(self
+                .deny_vote(caller, id, permission, ServiceError::TwoPersonIntegrity)
+                .await);
         }
         if approval.state.is_terminal() {
             release(tx).await;
@@ -131,13 +148,16 @@ impl Service {
         // a late vote must not decide it (or move its job).
         if now >= approval.expires_at {
             release(tx).await;
-            return Err(ServiceError::AlreadyDecided(ApprovalState::Expired.as_str()));
+            return Err(ServiceError::AlreadyDecided(
+                ApprovalState::Expired.as_str(),
+            ));
         }
         let roles = tx.roles_of(caller.id()).await?;
         if !approval.is_eligible(&roles) {
             release(tx).await;
             let err = ServiceError::Forbidden(
-                "not an eligible approver: you hold none of the roles this request's rules need".into(),
+                "not an eligible approver: you hold none of the roles this request's rules need"
+                    .into(),
             );
             return Err(self.deny_vote(caller, id, permission, err).await);
         }
@@ -154,7 +174,9 @@ impl Service {
             roles,
         };
         tx.insert_vote(id, &vote).await.map_err(|e| match e {
-            StoreError::Conflict { ref constraint } if constraint == constraints::VOTES_ONE_PER_PRINCIPAL => {
+            StoreError::Conflict { ref constraint }
+                if constraint == constraints::VOTES_ONE_PER_PRINCIPAL =>
+            {
                 ServiceError::AlreadyVoted
             }
             other => other.into(),
@@ -186,15 +208,28 @@ impl Service {
             .ok_or_else(|| ServiceError::Internal("an approval's job is missing".into()))?;
         if let Some(outcome) = outcome {
             let state = outcome.state();
-            if !tx.decide_approval(id, state, &caller.id().to_string(), now).await? {
+            if !tx
+                .decide_approval(id, state, &caller.id().to_string(), now)
+                .await?
+            {
                 return Err(ServiceError::AlreadyDecided("decided"));
             }
             let (to, message, action) = match outcome {
                 DecisionOutcome::Approved => (JobStatus::Pending, None, actions::APPROVAL_APPROVED),
-                _ => (JobStatus::Cancelled, Some(REJECTED_MESSAGE), actions::APPROVAL_REJECTED),
+                _ => (
+                    JobStatus::Cancelled,
+                    Some(REJECTED_MESSAGE),
+                    actions::APPROVAL_REJECTED,
+                ),
             };
             job = tx
-                .transition_job(approval.job_id, JobStatus::AwaitingApproval, to, message, now)
+                .transition_job(
+                    approval.job_id,
+                    JobStatus::AwaitingApproval,
+                    to,
+                    message,
+                    now,
+                )
                 .await?
                 .ok_or_else(|| {
                     ServiceError::InvalidTransition("the job is no longer awaiting approval".into())
@@ -230,7 +265,12 @@ impl Service {
                 );
             }
             self.commit_with(tx, &events).await?;
-            metrics::approval_decided(outcome, &approval.policy_id.to_string(), approval.created_at, now);
+            metrics::approval_decided(
+                outcome,
+                &approval.policy_id.to_string(),
+                approval.created_at,
+                now,
+            );
         } else {
             self.commit_with(tx, &events).await?;
         }

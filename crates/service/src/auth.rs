@@ -72,7 +72,8 @@ pub struct DenyContext<'a> {
 impl Service {
     /// Authenticate an `Authorization: Bearer` token.
     pub async fn authenticate(&self, token: &str) -> ServiceResult<Caller> {
-        let parsed = ApiKeyToken::parse(token).ok_or(ServiceError::Unauthenticated("malformed API key"))?;
+        let parsed =
+            ApiKeyToken::parse(token).ok_or(ServiceError::Unauthenticated("malformed API key"))?;
         let record = self
             .store
             .key_auth_record(parsed.key_id)
@@ -111,7 +112,11 @@ impl Service {
             },
             key_id: caller.key_id,
             roles: caller.roles.iter().map(ToString::to_string).collect(),
-            permissions: caller.permissions.iter().map(|p| p.as_str().to_owned()).collect(),
+            permissions: caller
+                .permissions
+                .iter()
+                .map(|p| p.as_str().to_owned())
+                .collect(),
         }
     }
 

@@ -16,7 +16,7 @@ use countersign_domain::{
     DecisionOutcome, Job, JobId, JobStatus, Permission, Resource, SubjectId, SystemActor,
 };
 use countersign_store::error::constraints;
-use countersign_store::{JobFilter, StoreError};
+use countersign_store::{JobFilter, StoreError, Transaction};
 use serde::Serialize;
 use serde_json::json;
 
@@ -72,9 +72,17 @@ fn validate_message(field: &str, m: Option<&str>) -> ServiceResult<()> {
 
 impl Service {
     /// `POST /api/v1/subjects/{id}/jobs`: the policy gate.
-    pub async fn request_job(&self, caller: &Caller, req: JobRequest) -> ServiceResult<JobRequested> {
-        self.require(caller, Permission::JobRequest, Resource::new("subject", req.subject_id))
-            .await?;
+    pub async fn request_job(
+        &self,
+        caller: &Caller,
+        req: JobRequest,
+    ) -> ServiceResult<JobRequested> {
+        self.require(
+            caller,
+            Permission::JobRequest,
+            Resource::new("subject", req.subject_id),
+        )
+        .await?;
         validate_action(&req.action)?;
         if !req.payload.is_object() {
             return Err(ServiceError::invalid("payload: must be a JSON object"));
@@ -92,11 +100,14 @@ impl Service {
 
         match self.try_request_job(caller, &req, &payload_sha256).await {
             // A concurrent request with the same idempotency key won the insert: answer its job.
-            Err(ServiceError::Conflict(ref m)) if m == IDEMPOTENCY_RACE => {
-                self.replay(caller, &req, &payload_sha256).await?.ok_or_else(|| {
-                    ServiceError::Conflict("a request with this Idempotency-Key is in flight".into())
-                })
-            }
+            Err(ServiceError::Conflict(ref m)) if m == IDEMPOTENCY_RACE => self
+                .replay(caller, &req, &payload_sha256)
+                .await?
+                .ok_or_else(|| {
+                    ServiceError::Conflict(
+                        "a request with this Idempotency-Key is in flight".into(),
+                    )
+                }),
             other => other,
         }
     }
@@ -114,7 +125,10 @@ impl Service {
         let Some(job) = tx.find_job_by_idempotency_key(caller.id(), key).await? else {
             return Ok(None);
         };
-        if job.subject_id != req.subject_id || job.action != req.action || job.payload_sha256 != payload_sha256 {
+        if job.subject_id != req.subject_id
+            || job.action != req.action
+            || job.payload_sha256 != payload_sha256
+        {
             return Err(ServiceError::Conflict(
                 "Idempotency-Key was already used with a different request".into(),
             ));
@@ -144,7 +158,9 @@ impl Service {
             .ok_or(ServiceError::NotFound("subject"))?;
         // Fail closed: no policy, no job.
         let policy = tx.get_policy(subject.policy_id).await?.ok_or_else(|| {
-            ServiceError::Internal(format!("subject {} has no readable policy; refusing", subject.id).into())
+            ServiceError::Internal(
+                format!("subject {} has no readable policy; refusing", subject.id).into(),
+            )
         })?;
         let now = clock::now();
         let mut job = Job {
@@ -168,7 +184,9 @@ impl Service {
             idempotency_key: req.idempotency_key.clone(),
         };
         tx.insert_job(&job).await.map_err(|e| match e {
-            StoreError::Conflict { ref constraint } if constraint == constraints::JOBS_IDEMPOTENCY => {
+            StoreError::Conflict { ref constraint }
+                if constraint == constraints::JOBS_IDEMPOTENCY =>
+            {
                 ServiceError::Conflict(IDEMPOTENCY_RACE.into())
             }
             other => other.into(),
@@ -229,12 +247,24 @@ impl Service {
                     .decide_approval(a.id, ApprovalState::Approved, bypass.id.as_str(), now)
                     .await?
                 {
-                    return Err(ServiceError::Internal("a fresh approval could not be bypassed".into()));
+                    return Err(ServiceError::Internal(
+                        "a fresh approval could not be bypassed".into(),
+                    ));
                 }
                 job = tx
-                    .transition_job(job.id, JobStatus::AwaitingApproval, JobStatus::Pending, None, now)
+                    .transition_job(
+                        job.id,
+                        JobStatus::AwaitingApproval,
+                        JobStatus::Pending,
+                        None,
+                        now,
+                    )
                     .await?
-                    .ok_or_else(|| ServiceError::Internal("a fresh job could not leave awaiting_approval".into()))?;
+                    .ok_or_else(|| {
+                        ServiceError::Internal(
+                            "a fresh job could not leave awaiting_approval".into(),
+                        )
+                    })?;
                 a.state = ApprovalState::Approved;
                 a.decided_at = Some(now);
                 a.decided_by = Some(bypass.id.clone());
@@ -246,7 +276,9 @@ impl Service {
                         Resource::new("approval", a.id),
                     )
                     .request_id(caller.request_id())
-                    .details(json!({"job_id": job.id, "reason": "COUNTERSIGN_APPROVAL_BYPASS is on"})),
+                    .details(
+                        json!({"job_id": job.id, "reason": "COUNTERSIGN_APPROVAL_BYPASS is on"}),
+                    ),
                 );
             }
             approval = Some(a);
@@ -255,7 +287,12 @@ impl Service {
         metrics::job_event("requested");
         if let Some(a) = &approval {
             if a.state == ApprovalState::Approved {
-                metrics::approval_decided(DecisionOutcome::Bypassed, &a.policy_id.to_string(), a.created_at, now);
+                metrics::approval_decided(
+                    DecisionOutcome::Bypassed,
+                    &a.policy_id.to_string(),
+                    a.created_at,
+                    now,
+                );
             }
         }
         Ok(JobRequested {
@@ -267,7 +304,8 @@ impl Service {
 
     /// `GET /api/v1/jobs/{id}`.
     pub async fn get_job(&self, caller: &Caller, id: JobId) -> ServiceResult<Job> {
-        self.require(caller, Permission::JobRead, resource(id)).await?;
+        self.require(caller, Permission::JobRead, resource(id))
+            .await?;
         let mut tx = self.begin().await?;
         let job = tx.get_job(id).await?.ok_or(ServiceError::NotFound("job"))?;
         tx.commit().await?;
@@ -281,7 +319,8 @@ impl Service {
         filter: &JobFilter,
         params: &ListParams,
     ) -> ServiceResult<Listing<Job>> {
-        self.require(caller, Permission::JobRead, Resource::new("job", "*")).await?;
+        self.require(caller, Permission::JobRead, Resource::new("job", "*"))
+            .await?;
         let page = params.to_page()?;
         let mut tx = self.begin().await?;
         let jobs = tx.list_jobs(filter, &page).await?;
@@ -291,8 +330,13 @@ impl Service {
 
     /// `POST /api/v1/jobs/claim`: the oldest pending job, now `running` under the caller's
     /// lease, or `None` when nothing is pending.
-    pub async fn claim_job(&self, caller: &Caller, req: ClaimRequest) -> ServiceResult<Option<Job>> {
-        self.require(caller, Permission::JobClaim, Resource::new("job", "*")).await?;
+    pub async fn claim_job(
+        &self,
+        caller: &Caller,
+        req: ClaimRequest,
+    ) -> ServiceResult<Option<Job>> {
+        self.require(caller, Permission::JobClaim, Resource::new("job", "*"))
+            .await?;
         let lease = match req.lease_secs {
             None => self.config.default_lease,
             Some(s) if s >= 1 && s <= self.config.max_lease.as_secs() => Duration::from_secs(s),
@@ -320,10 +364,15 @@ impl Service {
             tx.commit().await?;
             return Ok(None);
         };
-        let event = AuditEvent::new(Category::Lifecycle, actions::JOB_CLAIMED, caller.actor(), resource(job.id))
-            .allowed_by(Permission::JobClaim.as_str())
-            .request_id(caller.request_id())
-            .details(json!({"attempt": job.attempts, "lease_secs": lease.as_secs()}));
+        let event = AuditEvent::new(
+            Category::Lifecycle,
+            actions::JOB_CLAIMED,
+            caller.actor(),
+            resource(job.id),
+        )
+        .allowed_by(Permission::JobClaim.as_str())
+        .request_id(caller.request_id())
+        .details(json!({"attempt": job.attempts, "lease_secs": lease.as_secs()}));
         self.commit_with(tx, &[event]).await?;
         metrics::job_event("claimed");
         Ok(Some(job))
@@ -337,25 +386,37 @@ impl Service {
         outcome: CompletionOutcome,
         message: Option<String>,
     ) -> ServiceResult<Job> {
-        self.require(caller, Permission::JobComplete, resource(id)).await?;
+        self.require(caller, Permission::JobComplete, resource(id))
+            .await?;
         validate_message("message", message.as_deref())?;
         let now = clock::now();
         let mut tx = self.begin().await?;
-        let current = tx.lock_job(id).await?.ok_or(ServiceError::NotFound("job"))?;
-        let job = tx
+        let current = tx
+            .lock_job(id)
+            .await?
+            .ok_or(ServiceError::NotFound("job"))?;
+        let Some(job) = tx
             .complete_job(id, caller.id(), outcome.status(), message.as_deref(), now)
             .await?
-            .ok_or_else(|| {
-                ServiceError::InvalidTransition(if current.status != JobStatus::Running {
+        else {
+            release(tx).await;
+            return Err(ServiceError::InvalidTransition(
+                if current.status != JobStatus::Running {
                     format!("job is {}, not running", current.status)
                 } else {
                     "only the principal holding the lease can complete this job".to_owned()
-                })
-            })?;
-        let event = AuditEvent::new(Category::Lifecycle, actions::JOB_COMPLETED, caller.actor(), resource(id))
-            .allowed_by(Permission::JobComplete.as_str())
-            .request_id(caller.request_id())
-            .details(json!({"outcome": outcome.status().as_str(), "message": message}));
+                },
+            ));
+        };
+        let event = AuditEvent::new(
+            Category::Lifecycle,
+            actions::JOB_COMPLETED,
+            caller.actor(),
+            resource(id),
+        )
+        .allowed_by(Permission::JobComplete.as_str())
+        .request_id(caller.request_id())
+        .details(json!({"outcome": outcome.status().as_str(), "message": message}));
         self.commit_with(tx, &[event]).await?;
         metrics::job_event("completed");
         Ok(job)
@@ -363,13 +424,23 @@ impl Service {
 
     /// `POST /api/v1/jobs/{id}/cancel`: any non-terminal job. A job still awaiting approval
     /// takes its pending approval with it (decided `rejected` by the canceller).
-    pub async fn cancel_job(&self, caller: &Caller, id: JobId, reason: Option<String>) -> ServiceResult<Job> {
-        self.require(caller, Permission::JobCancel, resource(id)).await?;
+    pub async fn cancel_job(
+        &self,
+        caller: &Caller,
+        id: JobId,
+        reason: Option<String>,
+    ) -> ServiceResult<Job> {
+        self.require(caller, Permission::JobCancel, resource(id))
+            .await?;
         validate_message("reason", reason.as_deref())?;
         let now = clock::now();
         let mut tx = self.begin().await?;
-        let current = tx.lock_job(id).await?.ok_or(ServiceError::NotFound("job"))?;
+        let current = tx
+            .lock_job(id)
+            .await?
+            .ok_or(ServiceError::NotFound("job"))?;
         if current.status.is_terminal() {
+            release(tx).await;
             return Err(ServiceError::InvalidTransition(format!(
                 "job is already {}",
                 current.status
@@ -382,7 +453,12 @@ impl Service {
                 let a = tx.lock_approval(a.id).await?.unwrap_or(a);
                 if a.state == ApprovalState::Pending
                     && tx
-                        .decide_approval(a.id, ApprovalState::Rejected, &caller.id().to_string(), now)
+                        .decide_approval(
+                            a.id,
+                            ApprovalState::Rejected,
+                            &caller.id().to_string(),
+                            now,
+                        )
                         .await?
                 {
                     events.push(
@@ -402,21 +478,49 @@ impl Service {
         }
         let message = reason.clone().unwrap_or_else(|| "cancelled".to_owned());
         let job = tx
-            .transition_job(id, current.status, JobStatus::Cancelled, Some(&message), now)
+            .transition_job(
+                id,
+                current.status,
+                JobStatus::Cancelled,
+                Some(&message),
+                now,
+            )
             .await?
-            .ok_or_else(|| ServiceError::InvalidTransition("job changed while cancelling".into()))?;
+            .ok_or_else(|| {
+                ServiceError::InvalidTransition("job changed while cancelling".into())
+            })?;
         events.push(
-            AuditEvent::new(Category::Lifecycle, actions::JOB_CANCELLED, caller.actor(), resource(id))
-                .allowed_by(Permission::JobCancel.as_str())
-                .request_id(caller.request_id())
-                .details(json!({"from": current.status.as_str(), "reason": reason})),
+            AuditEvent::new(
+                Category::Lifecycle,
+                actions::JOB_CANCELLED,
+                caller.actor(),
+                resource(id),
+            )
+            .allowed_by(Permission::JobCancel.as_str())
+            .request_id(caller.request_id())
+            .details(json!({"from": current.status.as_str(), "reason": reason})),
         );
         self.commit_with(tx, &events).await?;
         metrics::job_event("cancelled");
         if let Some(a) = decided {
-            metrics::approval_decided(DecisionOutcome::Rejected, &a.policy_id.to_string(), a.created_at, now);
+            metrics::approval_decided(
+                DecisionOutcome::Rejected,
+                &a.policy_id.to_string(),
+                a.created_at,
+                now,
+            );
         }
         Ok(job)
+    }
+}
+
+/// End a transaction that will not commit, now. Dropping it only queues the `ROLLBACK` (sent
+/// when the pooled connection is next used), and until then its row locks stay held: a
+/// `SKIP LOCKED` claim would pass over the job and answer "nothing pending", a voter or the
+/// reaper would wait on the approval.
+pub(crate) async fn release(tx: Box<dyn Transaction>) {
+    if let Err(e) = tx.rollback().await {
+        tracing::warn!(error = %e, "rollback of a refused request failed; the connection will be reset");
     }
 }
 

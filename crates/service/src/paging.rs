@@ -24,7 +24,9 @@ impl ListParams {
         }
         let after = match self.cursor.as_deref() {
             None => None,
-            Some(c) => Some(Cursor::decode(c).map_err(|_| ServiceError::invalid("cursor: invalid cursor"))?),
+            Some(c) => Some(
+                Cursor::decode(c).map_err(|_| ServiceError::invalid("cursor: invalid cursor"))?,
+            ),
         };
         Ok(PageRequest { limit, after })
     }

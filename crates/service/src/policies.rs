@@ -38,9 +38,17 @@ impl Service {
     }
 
     /// `POST /api/v1/policies`.
-    pub async fn create_policy(&self, caller: &Caller, input: PolicyInput) -> ServiceResult<Policy> {
-        self.require(caller, Permission::PolicyWrite, Resource::new("policy", "*"))
-            .await?;
+    pub async fn create_policy(
+        &self,
+        caller: &Caller,
+        input: PolicyInput,
+    ) -> ServiceResult<Policy> {
+        self.require(
+            caller,
+            Permission::PolicyWrite,
+            Resource::new("policy", "*"),
+        )
+        .await?;
         let timeout = self.validate_policy_input(&input)?;
         let now = clock::now();
         let policy = Policy {
@@ -55,7 +63,9 @@ impl Service {
         };
         let mut tx = self.begin().await?;
         check_roles_exist(&mut *tx, &policy.rules).await?;
-        tx.insert_policy(&policy).await.map_err(|e| map_write_error(e, &policy.name))?;
+        tx.insert_policy(&policy)
+            .await
+            .map_err(|e| map_write_error(e, &policy.name))?;
         let event = AuditEvent::new(
             Category::Config,
             actions::POLICY_CREATED,
@@ -77,9 +87,13 @@ impl Service {
 
     /// `GET /api/v1/policies/{id}`.
     pub async fn get_policy(&self, caller: &Caller, id: PolicyId) -> ServiceResult<Policy> {
-        self.require(caller, Permission::PolicyRead, resource(id)).await?;
+        self.require(caller, Permission::PolicyRead, resource(id))
+            .await?;
         let mut tx = self.begin().await?;
-        let policy = tx.get_policy(id).await?.ok_or(ServiceError::NotFound("policy"))?;
+        let policy = tx
+            .get_policy(id)
+            .await?
+            .ok_or(ServiceError::NotFound("policy"))?;
         tx.commit().await?;
         Ok(policy)
     }
@@ -107,10 +121,14 @@ impl Service {
         input: PolicyInput,
         generation: i64,
     ) -> ServiceResult<Policy> {
-        self.require(caller, Permission::PolicyWrite, resource(id)).await?;
+        self.require(caller, Permission::PolicyWrite, resource(id))
+            .await?;
         let timeout = self.validate_policy_input(&input)?;
         let mut tx = self.begin().await?;
-        let current = tx.get_policy(id).await?.ok_or(ServiceError::NotFound("policy"))?;
+        let current = tx
+            .get_policy(id)
+            .await?
+            .ok_or(ServiceError::NotFound("policy"))?;
         if current.generation != generation {
             return Err(ServiceError::GenerationMismatch {
                 current: current.generation,

@@ -218,7 +218,8 @@ impl Service {
         Ok(PrincipalView { principal, roles })
     }
 
-    /// `POST /api/v1/auth/principals/{id}/roles`: assign a role the caller holds itself.
+    /// `POST /api/v1/auth/principals/{id}/roles`: assign a role the caller holds, or whose
+    /// permissions the caller holds every one of.
     pub async fn assign_role(
         &self,
         caller: &Caller,
@@ -229,19 +230,29 @@ impl Service {
         self.require(caller, permission, principal_resource(principal))
             .await?;
         let mut tx = self.begin().await?;
-        if tx.get_role(role).await?.is_none() {
+        let Some(granted) = tx.get_role(role).await? else {
             return Err(ServiceError::invalid(format!(
                 "role: role `{role}` does not exist"
             )));
-        }
+        };
         let target = tx
             .get_principal(principal)
             .await?
             .ok_or(ServiceError::NotFound("principal"))?;
-        if !caller.roles.contains(role) {
+        // Escalation guard: a role may be granted only by someone who holds it, or who holds
+        // every permission it grants — nobody hands out more than they have.
+        let missing: Vec<&str> = granted
+            .permissions
+            .iter()
+            .filter(|p| !caller.has(**p))
+            .map(|p| p.as_str())
+            .collect();
+        if !caller.roles.contains(role) && !missing.is_empty() {
             drop(tx);
             let err = ServiceError::Forbidden(format!(
-                "escalation guard: you cannot grant role `{role}`, which you do not hold"
+                "escalation guard: you cannot grant role `{role}`: you neither hold it nor the \
+                 permission(s) it grants ({})",
+                missing.join(", ")
             ));
             return Err(self
                 .refuse(caller, permission, principal_resource(principal), err)
@@ -345,69 +356,110 @@ impl Service {
         expires_at: Option<OffsetDateTime>,
     ) -> ServiceResult<Bootstrapped> {
         let name = PrincipalName::parse(name)?;
-        let actor = Actor::system(SystemActor::Bootstrap);
         let mut tx = self.begin().await?;
-        let mut events = Vec::new();
-        let (principal, created_principal) = match tx.get_principal_by_name(&name).await? {
-            Some(p) => (p, false),
-            None => {
-                let p = Principal {
-                    id: PrincipalId::new(),
-                    name,
-                    kind,
-                    disabled: false,
-                    created_at: clock::now(),
-                };
-                insert_principal(&mut *tx, &p).await?;
-                events.push(
-                    AuditEvent::new(
-                        Category::Auth,
-                        actions::PRINCIPAL_CREATED,
-                        actor.clone(),
-                        principal_resource(p.id),
-                    )
-                    .details(json!({"name": p.name, "kind": p.kind})),
-                );
-                (p, true)
+        let (done, events) = bootstrap_in(&mut *tx, name, kind, role, expires_at).await?;
+        self.commit_with(tx, &events).await?;
+        Ok(done)
+    }
+
+    /// First start: when no enabled principal holds `admin`, create one (named `admin`, or
+    /// `admin-2`, … when that name is taken) with a key, and answer it; otherwise `None`.
+    /// The admin role row is locked first, so servers starting together mint one admin.
+    pub async fn bootstrap_first_admin(&self) -> ServiceResult<Option<Bootstrapped>> {
+        let admin = admin_role();
+        let mut tx = self.begin().await?;
+        tx.lock_role(&admin).await?;
+        if !tx.active_principals_with_role(&admin).await?.is_empty() {
+            tx.rollback().await?;
+            return Ok(None);
+        }
+        let mut name = PrincipalName::parse("admin")?;
+        for n in 2.. {
+            match tx.get_principal_by_name(&name).await? {
+                Some(p) if !p.disabled => break,
+                None => break,
+                Some(_) => name = PrincipalName::parse(&format!("admin-{n}"))?,
             }
-        };
-        if principal.disabled {
-            return Err(ServiceError::Conflict(format!(
-                "principal `{}` is disabled",
-                principal.name
+        }
+        let (done, events) =
+            bootstrap_in(&mut *tx, name, PrincipalKind::User, Some(&admin), None).await?;
+        self.commit_with(tx, &events).await?;
+        Ok(Some(done))
+    }
+}
+
+/// Create `name` if needed, give it `role`, mint a key — inside `tx`, audited by
+/// `system:bootstrap`. Answers what was done and the events to commit with it.
+async fn bootstrap_in(
+    tx: &mut dyn Transaction,
+    name: PrincipalName,
+    kind: PrincipalKind,
+    role: Option<&RoleId>,
+    expires_at: Option<OffsetDateTime>,
+) -> ServiceResult<(Bootstrapped, Vec<AuditEvent>)> {
+    let actor = Actor::system(SystemActor::Bootstrap);
+    let mut events = Vec::new();
+    let (principal, created_principal) = match tx.get_principal_by_name(&name).await? {
+        Some(p) => (p, false),
+        None => {
+            let p = Principal {
+                id: PrincipalId::new(),
+                name,
+                kind,
+                disabled: false,
+                created_at: clock::now(),
+            };
+            insert_principal(tx, &p).await?;
+            events.push(
+                AuditEvent::new(
+                    Category::Auth,
+                    actions::PRINCIPAL_CREATED,
+                    actor.clone(),
+                    principal_resource(p.id),
+                )
+                .details(json!({"name": p.name, "kind": p.kind})),
+            );
+            (p, true)
+        }
+    };
+    if principal.disabled {
+        return Err(ServiceError::Conflict(format!(
+            "principal `{}` is disabled",
+            principal.name
+        )));
+    }
+    if let Some(role) = role {
+        if tx.get_role(role).await?.is_none() {
+            return Err(ServiceError::invalid(format!(
+                "role: role `{role}` does not exist"
             )));
         }
-        if let Some(role) = role {
-            if tx.get_role(role).await?.is_none() {
-                return Err(ServiceError::invalid(format!(
-                    "role: role `{role}` does not exist"
-                )));
-            }
-            if tx
-                .assign_role(principal.id, role, Some(actor.id.as_str()), clock::now())
-                .await?
-            {
-                events.push(
-                    AuditEvent::new(
-                        Category::Auth,
-                        actions::ROLE_ASSIGNED,
-                        actor.clone(),
-                        principal_resource(principal.id),
-                    )
-                    .details(json!({"role": role})),
-                );
-            }
+        if tx
+            .assign_role(principal.id, role, Some(actor.id.as_str()), clock::now())
+            .await?
+        {
+            events.push(
+                AuditEvent::new(
+                    Category::Auth,
+                    actions::ROLE_ASSIGNED,
+                    actor.clone(),
+                    principal_resource(principal.id),
+                )
+                .details(json!({"role": role})),
+            );
         }
-        let (minted, hash) = Service::new_key(principal.id, expires_at);
-        tx.insert_key(&minted.key, &hash).await?;
-        events.push(key_created_event(actor, &minted, None));
-        self.commit_with(tx, &events).await?;
-        Ok(Bootstrapped {
+    }
+    let (minted, hash) = Service::new_key(principal.id, expires_at);
+    tx.insert_key(&minted.key, &hash).await?;
+    events.push(key_created_event(actor, &minted, None));
+    Ok((
+        Bootstrapped {
             principal,
             created_principal,
             minted,
-        })
-    }
+        },
+        events,
+    ))
 }
 
 /// Whether an enabled principal other than `except` holds `admin`. Call with the admin role

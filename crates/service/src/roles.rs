@@ -11,11 +11,9 @@
 //! - **Roles in use by policies stay.** Deleting a role that a policy rule names is 409
 //!   `conflict` (the database's foreign key decides, so no race can slip through).
 //!
-//! The creator of a role is assigned it in the same transaction (audited `role.assigned`):
-//! nobody may grant a role they do not hold, so without this a new role could never be given
-//! to anyone. The creator already holds every permission in it (the guard), so this grants no
-//! new permission; it does make the creator a holder for approval rules naming the role, which
-//! they can give up with `DELETE /api/v1/auth/principals/{id}/roles/{role}`.
+//! Creating a role does not assign it to anyone — not even its creator, who would otherwise
+//! become eligible for every approval rule naming it. The creator can grant it because it
+//! holds every permission the role grants (see `Service::assign_role`).
 //!
 //! Every change bumps `generation` by one and is audited `role.updated` with
 //! `previous_generation`/`new_generation`. Adding a permission the role already has, and
@@ -33,7 +31,6 @@ use serde_json::json;
 use crate::caller::Caller;
 use crate::error::{ServiceError, ServiceResult};
 use crate::paging::{ListParams, Listing};
-use crate::principals::principal_resource;
 use crate::service::Service;
 
 /// The longest role description (the database's limit too).
@@ -132,32 +129,19 @@ impl Service {
             }
             other => other.into(),
         })?;
-        tx.assign_role(caller.id(), &role.id, Some(&caller.id().to_string()), now)
-            .await?;
-        let events = [
-            AuditEvent::new(
-                Category::Auth,
-                actions::ROLE_CREATED,
-                caller.actor(),
-                resource(&role.id),
-            )
-            .allowed_by(permission.as_str())
-            .request_id(caller.request_id())
-            .generations(None, role.generation)
-            .details(json!({
-                "description": role.description,
-                "permissions": role.permissions,
-            })),
-            AuditEvent::new(
-                Category::Auth,
-                actions::ROLE_ASSIGNED,
-                caller.actor(),
-                principal_resource(caller.id()),
-            )
-            .allowed_by(permission.as_str())
-            .request_id(caller.request_id())
-            .details(json!({"role": role.id, "reason": "the creator of a role holds it"})),
-        ];
+        let events = [AuditEvent::new(
+            Category::Auth,
+            actions::ROLE_CREATED,
+            caller.actor(),
+            resource(&role.id),
+        )
+        .allowed_by(permission.as_str())
+        .request_id(caller.request_id())
+        .generations(None, role.generation)
+        .details(json!({
+            "description": role.description,
+            "permissions": role.permissions,
+        }))];
         self.commit_with(tx, &events).await?;
         Ok(role)
     }

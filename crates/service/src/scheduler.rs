@@ -42,7 +42,10 @@ impl Service {
             let mut events = Vec::new();
             let mut decided = Vec::new();
             for a in &due {
-                if !tx.decide_approval(a.id, ApprovalState::Expired, &reaper.id, now).await? {
+                if !tx
+                    .decide_approval(a.id, ApprovalState::Expired, &reaper.id, now)
+                    .await?
+                {
                     continue;
                 }
                 let moved = tx
@@ -83,7 +86,12 @@ impl Service {
             self.commit_with(tx, &events).await?;
             for a in &decided {
                 tracing::info!(approval.id = %a.id, job.id = %a.job_id, "approval expired");
-                metrics::approval_decided(DecisionOutcome::Expired, &a.policy_id.to_string(), a.created_at, now);
+                metrics::approval_decided(
+                    DecisionOutcome::Expired,
+                    &a.policy_id.to_string(),
+                    a.created_at,
+                    now,
+                );
             }
             total += decided.len();
             if (due.len() as u32) < batch {

@@ -4,7 +4,9 @@ use std::collections::BTreeMap;
 
 use countersign_domain::audit::actions;
 use countersign_domain::subject::{validate_kind, validate_labels, validate_name};
-use countersign_domain::{clock, AuditEvent, Category, Permission, PolicyId, Resource, Subject, SubjectId};
+use countersign_domain::{
+    clock, AuditEvent, Category, Permission, PolicyId, Resource, Subject, SubjectId,
+};
 use countersign_store::error::constraints;
 use countersign_store::{StoreError, SubjectFilter};
 use serde_json::json;
@@ -25,9 +27,17 @@ pub struct SubjectInput {
 
 impl Service {
     /// `POST /api/v1/subjects`.
-    pub async fn create_subject(&self, caller: &Caller, input: SubjectInput) -> ServiceResult<Subject> {
-        self.require(caller, Permission::SubjectWrite, Resource::new("subject", "*"))
-            .await?;
+    pub async fn create_subject(
+        &self,
+        caller: &Caller,
+        input: SubjectInput,
+    ) -> ServiceResult<Subject> {
+        self.require(
+            caller,
+            Permission::SubjectWrite,
+            Resource::new("subject", "*"),
+        )
+        .await?;
         validate_kind(&input.kind)?;
         validate_name(&input.name)?;
         validate_labels(&input.labels)?;
@@ -47,13 +57,17 @@ impl Service {
             )));
         }
         tx.insert_subject(&subject).await.map_err(|e| match e {
-            StoreError::Conflict { ref constraint } if constraint == constraints::SUBJECTS_KIND_NAME => {
+            StoreError::Conflict { ref constraint }
+                if constraint == constraints::SUBJECTS_KIND_NAME =>
+            {
                 ServiceError::Conflict(format!(
                     "a subject of kind `{}` named `{}` already exists",
                     subject.kind, subject.name
                 ))
             }
-            StoreError::ForeignKey { .. } => ServiceError::invalid("policy_id: the policy does not exist"),
+            StoreError::ForeignKey { .. } => {
+                ServiceError::invalid("policy_id: the policy does not exist")
+            }
             other => other.into(),
         })?;
         let event = AuditEvent::new(
@@ -64,17 +78,26 @@ impl Service {
         )
         .allowed_by(Permission::SubjectWrite.as_str())
         .request_id(caller.request_id())
-        .details(json!({"kind": subject.kind, "name": subject.name, "policy_id": subject.policy_id}));
+        .details(
+            json!({"kind": subject.kind, "name": subject.name, "policy_id": subject.policy_id}),
+        );
         self.commit_with(tx, &[event]).await?;
         Ok(subject)
     }
 
     /// `GET /api/v1/subjects/{id}`.
     pub async fn get_subject(&self, caller: &Caller, id: SubjectId) -> ServiceResult<Subject> {
-        self.require(caller, Permission::SubjectRead, Resource::new("subject", id))
-            .await?;
+        self.require(
+            caller,
+            Permission::SubjectRead,
+            Resource::new("subject", id),
+        )
+        .await?;
         let mut tx = self.begin().await?;
-        let subject = tx.get_subject(id).await?.ok_or(ServiceError::NotFound("subject"))?;
+        let subject = tx
+            .get_subject(id)
+            .await?
+            .ok_or(ServiceError::NotFound("subject"))?;
         tx.commit().await?;
         Ok(subject)
     }
@@ -86,8 +109,12 @@ impl Service {
         filter: &SubjectFilter,
         params: &ListParams,
     ) -> ServiceResult<Listing<Subject>> {
-        self.require(caller, Permission::SubjectRead, Resource::new("subject", "*"))
-            .await?;
+        self.require(
+            caller,
+            Permission::SubjectRead,
+            Resource::new("subject", "*"),
+        )
+        .await?;
         if let Some(kind) = &filter.kind {
             validate_kind(kind)?;
         }

@@ -152,18 +152,23 @@ pub async fn approvals_decide_is_compare_and_set(store: TestStore) {
     assert_eq!(got.decided_at, Some(when));
     assert_eq!(got.decided_by, Some(decider.id.to_string()));
     assert_eq!(got.rules, approval.rules);
-    // Two transactions racing to decide: exactly one wins.
+    drop(tx);
+    // Two transactions racing to decide: exactly one wins. The second one begins in its own
+    // task: on a single-writer backend (SQLite) `begin` itself waits for the first to end.
     let (_, raced) = w.create_approval(&store).await;
     let mut t1 = begin(&store).await;
-    let mut t2 = begin(&store).await;
     assert!(t1
         .decide_approval(raced.id, ApprovalState::Rejected, "prn_a", when)
         .await
         .unwrap());
-    let loser = tokio::spawn(async move {
-        t2.decide_approval(raced.id, ApprovalState::Approved, "prn_b", when)
-            .await
-            .unwrap()
+    let loser = tokio::spawn({
+        let store = store.clone();
+        async move {
+            let mut t2 = store.begin().await.expect("begin");
+            t2.decide_approval(raced.id, ApprovalState::Approved, "prn_b", when)
+                .await
+                .unwrap()
+        }
     });
     tokio::time::sleep(StdDuration::from_millis(50)).await;
     t1.commit().await.unwrap();
@@ -191,9 +196,11 @@ pub async fn approvals_newest_for_job(store: TestStore) {
     let second = w.approval(&job, now());
     tx.insert_approval(&second).await.unwrap();
     commit(tx).await;
+    // Created before the transaction below opens (a single-writer backend cannot begin a
+    // second read-write transaction while this task holds one).
+    let plain = w.create_job(&store, JobStatus::Pending).await;
     let mut tx = begin(&store).await;
     assert_eq!(tx.approval_for_job(job.id).await.unwrap(), Some(second));
-    let plain = w.create_job(&store, JobStatus::Pending).await;
     assert_eq!(tx.approval_for_job(plain.id).await.unwrap(), None);
 }
 
@@ -284,7 +291,11 @@ pub async fn approvals_filter_and_pagination(store: TestStore) {
 }
 
 /// `lock_due_approvals` locks pending approvals whose `expires_at <= now`, oldest first, up
-/// to `limit`, skipping rows another open transaction holds.
+/// to `limit`, and never hands one approval to two reapers at once: reapers running side by
+/// side, each expiring what it locked, find every approval they got still pending and
+/// together take each due approval exactly once. (PostgreSQL lets them run concurrently,
+/// each skipping the rows another holds; a single-writer backend such as SQLite runs them one
+/// after another, each seeing the previous one's commit. The promise is the same.)
 pub async fn approvals_lock_due_skips_locked(store: TestStore) {
     let w = world(&store).await;
     let base = now();
@@ -322,33 +333,9 @@ pub async fn approvals_lock_due_skips_locked(store: TestStore) {
         .map(|a| a.id)
         .collect();
     assert_eq!(got, order);
-    drop(tx);
-
-    let mut voter = begin(&store).await;
-    assert!(voter.lock_approval(order[0]).await.unwrap().is_some());
-    let mut reaper1 = begin(&store).await;
-    let first = reaper1.lock_due_approvals(base, 1).await.unwrap();
+    let first = tx.lock_due_approvals(base, 1).await.unwrap();
     assert_eq!(first.len(), 1);
-    assert_eq!(first[0].id, order[1]);
-    assert_eq!(first[0], due[2]);
-    let mut reaper2 = begin(&store).await;
-    let second: Vec<_> = reaper2
-        .lock_due_approvals(base, 10)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|a| a.id)
-        .collect();
-    assert_eq!(
-        second,
-        vec![order[2]],
-        "skips rows held by the voter and reaper1"
-    );
-    drop(reaper2);
-    drop(reaper1);
-    drop(voter);
-
-    let mut tx = begin(&store).await;
+    assert_eq!(first[0], due[1], "the oldest expiry, whole");
     let exact = tx.lock_due_approvals(due[0].expires_at, 10).await.unwrap();
     assert_eq!(exact.len(), 3, "expires_at <= now is due");
     assert!(tx
@@ -356,6 +343,42 @@ pub async fn approvals_lock_due_skips_locked(store: TestStore) {
         .await
         .unwrap()
         .is_empty());
+    drop(tx);
+
+    // Four reapers at once, one approval each at most, for three due approvals.
+    let reapers: Vec<_> = (0..4)
+        .map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let mut tx = store.begin().await.expect("begin");
+                let got = tx.lock_due_approvals(base, 1).await.expect("lock due");
+                for a in &got {
+                    assert!(
+                        tx.decide_approval(a.id, ApprovalState::Expired, "system:reaper", base)
+                            .await
+                            .unwrap(),
+                        "a locked approval is still pending: no other reaper had it"
+                    );
+                }
+                // Hold the rows a moment, so reapers overlap wherever the backend lets them.
+                tokio::time::sleep(StdDuration::from_millis(20)).await;
+                tx.commit().await.expect("commit");
+                got.into_iter().map(|a| a.id).collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    let mut taken = Vec::new();
+    for r in futures::future::join_all(reapers).await {
+        let got = r.expect("reaper");
+        assert!(got.len() <= 1, "limit 1: {got:?}");
+        taken.extend(got);
+    }
+    taken.sort_by_key(|id| id.to_string());
+    let mut want = order.to_vec();
+    want.sort_by_key(|id| id.to_string());
+    assert_eq!(taken, want, "every due approval taken, none twice");
+    let mut tx = begin(&store).await;
+    assert!(tx.lock_due_approvals(base, 10).await.unwrap().is_empty());
 }
 
 /// `lock_approval` serializes voters: a second locker waits until the first commits and then

@@ -469,7 +469,11 @@ pub async fn jobs_complete_only_by_holder(store: TestStore) {
 }
 
 /// `lock_expired_leases` locks running jobs whose lease ended, oldest lease first, up to
-/// `limit`, skipping rows another open transaction holds, so replicas split the work.
+/// `limit`, and never hands one job to two reapers at once, so replicas split the work:
+/// reapers running side by side, each putting back what it locked, find every job they got
+/// still running and together take each expired lease exactly once. (PostgreSQL lets them run
+/// concurrently, each skipping the rows another holds; a single-writer backend such as SQLite
+/// runs them one after another, each seeing the previous one's commit.)
 pub async fn jobs_lock_expired_leases_skips_locked(store: TestStore) {
     let w = world(&store).await;
     let worker = create_principal_with(&store, &["worker"]).await;
@@ -504,44 +508,55 @@ pub async fn jobs_lock_expired_leases_skips_locked(store: TestStore) {
         .map(|j| j.id)
         .collect();
     assert_eq!(got, order);
-    drop(all);
-
-    // Another replica holds the oldest.
-    let mut holder = begin(&store).await;
-    assert!(holder.lock_job(order[0]).await.unwrap().is_some());
-    let mut reaper1 = begin(&store).await;
-    let first: Vec<_> = reaper1
-        .lock_expired_leases(base, 1)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|j| j.id)
-        .collect();
-    assert_eq!(first, vec![order[1]]);
-    let mut reaper2 = begin(&store).await;
-    let second: Vec<_> = reaper2
-        .lock_expired_leases(base, 10)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|j| j.id)
-        .collect();
-    assert_eq!(
-        second,
-        vec![order[2]],
-        "skips rows locked by the holder and reaper1"
-    );
-    drop(reaper2);
-    drop(reaper1);
-    drop(holder);
-
-    let mut tx = begin(&store).await;
-    let got = tx.lock_expired_leases(base, 1).await.unwrap();
+    let got = all.lock_expired_leases(base, 1).await.unwrap();
     assert_eq!(got.len(), 1);
     assert_eq!(got[0], expired[0]);
-    assert!(tx
+    assert!(all
         .lock_expired_leases(base - Duration::minutes(4), 10)
         .await
         .unwrap()
         .is_empty());
+    drop(all);
+
+    // Four reapers at once, one job each at most, for three expired leases.
+    let reapers: Vec<_> = (0..4)
+        .map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let mut tx = store.begin().await.expect("begin");
+                let got = tx.lock_expired_leases(base, 1).await.expect("lock leases");
+                for j in &got {
+                    let back = tx
+                        .transition_job(j.id, Running, Pending, Some("lease expired"), base)
+                        .await
+                        .unwrap();
+                    assert!(
+                        back.is_some(),
+                        "a locked job is still running: no other reaper had it"
+                    );
+                }
+                // Hold the rows a moment, so reapers overlap wherever the backend lets them.
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                tx.commit().await.expect("commit");
+                got.into_iter().map(|j| j.id).collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    let mut taken = Vec::new();
+    for r in futures::future::join_all(reapers).await {
+        let got = r.expect("reaper");
+        assert!(got.len() <= 1, "limit 1: {got:?}");
+        taken.extend(got);
+    }
+    taken.sort_by_key(|id| id.to_string());
+    let mut want = order.to_vec();
+    want.sort_by_key(|id| id.to_string());
+    assert_eq!(taken, want, "every expired lease taken, none twice");
+    let mut tx = begin(&store).await;
+    assert!(tx.lock_expired_leases(base, 10).await.unwrap().is_empty());
+    assert_eq!(
+        tx.get_job(live.id).await.unwrap().map(|j| j.status),
+        Some(Running),
+        "a live lease is left alone"
+    );
 }

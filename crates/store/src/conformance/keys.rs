@@ -91,11 +91,13 @@ pub async fn keys_revoke_is_compare_and_set(store: TestStore) {
 pub async fn keys_auth_record(store: TestStore) {
     let custom = create_role(&store, &[Permission::AuditExport, Permission::JobRead]).await;
     let p = create_principal_with(&store, &["worker", "requester"]).await;
+    // Fixtures are committed before the transaction below opens: a backend with a single
+    // writer (SQLite) cannot begin a second read-write transaction while one task holds one.
+    let bare = create_principal(&store).await;
     let mut tx = begin(&store).await;
     tx.assign_role(p.id, &custom.id, None, now()).await.unwrap();
     let k = api_key(p.id, now());
     tx.insert_key(&k, &secret_hash(9)).await.unwrap();
-    let bare = create_principal(&store).await;
     let bare_key = api_key(bare.id, now());
     tx.insert_key(&bare_key, &secret_hash(10)).await.unwrap();
     commit(tx).await;

@@ -1,0 +1,321 @@
+//! `countersign audit export`: stream `GET /api/v1/audit/export` (NDJSON) to a file or stdout
+//! chunk by chunk as it arrives (memory stays flat), with a progress line on stderr.
+//!
+//! `--resume` continues an existing file: a torn last line (an interrupted write) is cut off,
+//! the last complete line's `event_id` becomes `after=`, and new events are appended, so an
+//! interrupted export finished with `--resume` holds every event exactly once.
+
+use std::fs::{File, OpenOptions};
+use std::io::{ErrorKind, IsTerminal, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use clap::Args;
+use http_body_util::BodyExt;
+
+use crate::client::{error_chain, Query};
+use crate::commands::progress::{self, Progress};
+use crate::commands::Ctx;
+use crate::error::CliError;
+use crate::timearg;
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// Window start (RFC 3339, `2026-05-20`, `now-7d`).
+    #[arg(long, value_name = "TIME", value_parser = timearg::clap_parse, allow_hyphen_values = true)]
+    pub from: String,
+    /// Window end (same forms; the server caps the window, 90 days by default).
+    #[arg(long, value_name = "TIME", value_parser = timearg::clap_parse, allow_hyphen_values = true)]
+    pub to: String,
+    /// Only this category (`lifecycle`, `auth`, `config`, `access`, `audit`).
+    #[arg(long)]
+    pub category: Option<String>,
+    /// At most this many events.
+    #[arg(long)]
+    pub limit: Option<u64>,
+    /// Write here instead of stdout.
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Continue FILE after its last complete event (it is created when missing).
+    #[arg(long, requires = "output")]
+    pub resume: bool,
+    /// Overwrite FILE when it already holds data.
+    #[arg(long, conflicts_with = "resume")]
+    pub force: bool,
+}
+
+/// Where the export goes.
+enum Sink {
+    File(File, PathBuf),
+    Stdout(std::io::Stdout),
+}
+
+impl Sink {
+    fn write_all(&mut self, chunk: &[u8]) -> std::io::Result<()> {
+        match self {
+            Sink::File(f, _) => f.write_all(chunk),
+            Sink::Stdout(out) => {
+                let mut out = out.lock();
+                out.write_all(chunk)?;
+                out.flush()
+            }
+        }
+    }
+
+    fn finish(&mut self) -> std::io::Result<()> {
+        match self {
+            Sink::File(f, _) => f.sync_all(),
+            Sink::Stdout(out) => out.flush(),
+        }
+    }
+}
+
+pub async fn run(ctx: &Ctx, a: ExportArgs) -> Result<(), CliError> {
+    let (mut sink, after) = open_sink(&a)?;
+    let query = Query::new()
+        .opt("from", Some(&a.from))
+        .opt("to", Some(&a.to))
+        .opt("category", a.category.as_ref())
+        .opt("limit", a.limit)
+        .opt("after", after.as_ref());
+    let resp = ctx
+        .client
+        .stream(
+            &format!("/api/v1/audit/export{}", query.render()),
+            "application/x-ndjson",
+        )
+        .await?;
+    let to_terminal = matches!(sink, Sink::Stdout(_)) && std::io::stdout().is_terminal();
+    let mut progress = Progress::new(std::io::stderr().is_terminal() && !to_terminal);
+    let mut body = resp.into_body();
+    let mut torn = false;
+    while let Some(frame) = body.frame().await {
+        let frame = match frame {
+            Ok(f) => f,
+            Err(e) => {
+                progress.finish();
+                let _ = sink.finish();
+                return Err(interrupted(&sink, &progress, &error_chain(&e)));
+            }
+        };
+        if let Ok(chunk) = frame.into_data() {
+            match sink.write_all(&chunk) {
+                Ok(()) => {}
+                // `| head`: the reader has all it wants.
+                Err(e) if e.kind() == ErrorKind::BrokenPipe && matches!(sink, Sink::Stdout(_)) => {
+                    return Ok(())
+                }
+                Err(e) => {
+                    let what = format!("writing {}", sink_name(&sink));
+                    return Err(anyhow::Error::new(e).context(what).into());
+                }
+            }
+            progress.add(&chunk);
+            torn = !chunk.ends_with(b"\n");
+        }
+    }
+    progress.finish();
+    sink.finish()
+        .with_context(|| format!("writing {}", sink_name(&sink)))?;
+    if torn {
+        return Err(interrupted(
+            &sink,
+            &progress,
+            "the answer ended inside an event",
+        ));
+    }
+    let resumed = after.map(|id| format!(" after {id}")).unwrap_or_default();
+    eprintln!(
+        "exported {} events ({}){resumed} to {} in {:.1}s",
+        progress.events,
+        progress::bytes(progress.bytes),
+        sink_name(&sink),
+        progress.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+fn sink_name(sink: &Sink) -> String {
+    match sink {
+        Sink::File(_, p) => p.display().to_string(),
+        Sink::Stdout(_) => "stdout".to_owned(),
+    }
+}
+
+fn interrupted(sink: &Sink, progress: &Progress, why: &str) -> CliError {
+    let hint = match sink {
+        Sink::File(..) => "; run the same command with --resume to continue",
+        Sink::Stdout(_) => "; export to a file with --output to be able to --resume",
+    };
+    CliError::Other(anyhow::anyhow!(
+        "the export was interrupted after {} events ({why}){hint}",
+        progress.events
+    ))
+}
+
+/// Open the output; with `--resume`, also the event id to continue after.
+fn open_sink(a: &ExportArgs) -> Result<(Sink, Option<String>), CliError> {
+    let Some(path) = &a.output else {
+        return Ok((Sink::Stdout(std::io::stdout()), None));
+    };
+    if a.resume {
+        let mut file = OpenOptions::new()
+            .read(true)
+            .append(true)
+            .create(true)
+            .open(path)
+            .with_context(|| format!("opening {}", path.display()))?;
+        let after = resume_point(&mut file, path)?;
+        return Ok((Sink::File(file, path.clone()), after));
+    }
+    let has_data = std::fs::metadata(path)
+        .map(|m| m.len() > 0)
+        .unwrap_or(false);
+    if has_data && !a.force {
+        return Err(CliError::Usage(format!(
+            "{} already holds data: pass --resume to continue it or --force to overwrite it",
+            path.display()
+        )));
+    }
+    let file = File::create(path).with_context(|| format!("creating {}", path.display()))?;
+    Ok((Sink::File(file, path.clone()), None))
+}
+
+/// Cut a torn last line off `file` and return the `event_id` of its last complete line
+/// (`None` for an empty file).
+pub fn resume_point(file: &mut File, path: &Path) -> Result<Option<String>, CliError> {
+    let len = file
+        .metadata()
+        .with_context(|| format!("reading {}", path.display()))?
+        .len();
+    let (start, tail) =
+        read_tail(file, len).with_context(|| format!("reading {}", path.display()))?;
+    // `tail` holds the last complete line whole (or starts at the file's start).
+    let Some(last_nl) = tail.iter().rposition(|&b| b == b'\n') else {
+        file.set_len(0)
+            .with_context(|| format!("truncating {}", path.display()))?;
+        return Ok(None);
+    };
+    let keep = start + last_nl as u64 + 1;
+    if keep < len {
+        file.set_len(keep)
+            .with_context(|| format!("truncating {}", path.display()))?;
+        eprintln!(
+            "note: dropped a torn last line ({} bytes) from {}",
+            len - keep,
+            path.display()
+        );
+    }
+    let line_start = tail[..last_nl]
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |i| i + 1);
+    let line = &tail[line_start..last_nl];
+    let event: serde_json::Value = serde_json::from_slice(line).map_err(|e| {
+        CliError::Usage(format!(
+            "cannot resume {}: its last line is not an audit event ({e})",
+            path.display()
+        ))
+    })?;
+    match event["event_id"].as_str() {
+        Some(id) => Ok(Some(id.to_owned())),
+        None => Err(CliError::Usage(format!(
+            "cannot resume {}: its last line has no event_id",
+            path.display()
+        ))),
+    }
+}
+
+/// Read enough of the end of a `len`-byte file to hold its last complete line: two newlines
+/// (or one and the start of the file). Returns the offset the bytes start at.
+fn read_tail(file: &mut File, len: u64) -> std::io::Result<(u64, Vec<u8>)> {
+    let mut size: u64 = 64 * 1024;
+    loop {
+        let start = len.saturating_sub(size);
+        file.seek(SeekFrom::Start(start))?;
+        let mut buf = Vec::with_capacity((len - start) as usize);
+        Read::by_ref(file).take(len - start).read_to_end(&mut buf)?;
+        let enough = match buf.iter().rposition(|&b| b == b'\n') {
+            None => false,
+            Some(last) => buf[..last].contains(&b'\n'),
+        };
+        if start == 0 || enough {
+            return Ok((start, buf));
+        }
+        size = size.saturating_mul(4);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file_with(name: &str, content: &[u8]) -> (PathBuf, File) {
+        let path = std::env::temp_dir().join(format!(
+            "countersign-cli-{name}-{}.ndjson",
+            std::process::id()
+        ));
+        std::fs::write(&path, content).unwrap();
+        let file = OpenOptions::new()
+            .read(true)
+            .append(true)
+            .open(&path)
+            .unwrap();
+        (path, file)
+    }
+
+    #[test]
+    fn resume_takes_the_last_complete_line_and_cuts_a_torn_one() {
+        let (path, mut f) = file_with(
+            "torn",
+            b"{\"event_id\":\"evt_1\"}\n{\"event_id\":\"evt_2\"}\n{\"event_id\":\"ev",
+        );
+        assert_eq!(
+            resume_point(&mut f, &path).unwrap().as_deref(),
+            Some("evt_2")
+        );
+        assert_eq!(
+            std::fs::read(&path).unwrap(),
+            b"{\"event_id\":\"evt_1\"}\n{\"event_id\":\"evt_2\"}\n"
+        );
+        // Appending continues right after the kept line.
+        f.write_all(b"{\"event_id\":\"evt_3\"}\n").unwrap();
+        assert_eq!(
+            resume_point(&mut f, &path).unwrap().as_deref(),
+            Some("evt_3")
+        );
+        std::fs::remove_file(&path).unwrap();
+    }
+
+    #[test]
+    fn resume_of_an_empty_or_wholly_torn_file_starts_over() {
+        let (path, mut f) = file_with("empty", b"");
+        assert_eq!(resume_point(&mut f, &path).unwrap(), None);
+        let (path2, mut f2) = file_with("onlytorn", b"{\"event_id\":\"e");
+        assert_eq!(resume_point(&mut f2, &path2).unwrap(), None);
+        assert_eq!(std::fs::metadata(&path2).unwrap().len(), 0);
+        std::fs::remove_file(&path).unwrap();
+        std::fs::remove_file(&path2).unwrap();
+    }
+
+    #[test]
+    fn resume_finds_a_long_last_line_and_refuses_junk() {
+        let long = format!(
+            "{{\"event_id\":\"evt_9\",\"pad\":\"{}\"}}\n",
+            "x".repeat(200_000)
+        );
+        let (path, mut f) = file_with(
+            "long",
+            format!("{{\"event_id\":\"evt_8\"}}\n{long}").as_bytes(),
+        );
+        assert_eq!(
+            resume_point(&mut f, &path).unwrap().as_deref(),
+            Some("evt_9")
+        );
+        let (path2, mut f2) = file_with("junk", b"hello\n");
+        let err = resume_point(&mut f2, &path2).unwrap_err();
+        assert!(err.to_string().contains("is not an audit event"), "{err}");
+        std::fs::remove_file(&path).unwrap();
+        std::fs::remove_file(&path2).unwrap();
+    }
+}

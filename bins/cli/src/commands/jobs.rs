@@ -1,0 +1,281 @@
+//! `countersign jobs request|list|show|cancel`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand};
+use hyper::{Method, StatusCode};
+use serde_json::{json, Value};
+use time::OffsetDateTime;
+
+use crate::client::Query;
+use crate::commands::{fetch_list, item_path, json_arg, Ctx, Paging};
+use crate::error::CliError;
+use crate::output::{
+    self, field, indented_json, relative_field, rules, short_field, time_field, Fields, Table,
+};
+
+#[derive(Debug, Subcommand)]
+pub enum JobsCommand {
+    /// Ask for a job on a subject; its policy decides whether it waits for approval.
+    Request(RequestArgs),
+    /// List jobs, newest first.
+    #[command(visible_alias = "ls")]
+    List(ListArgs),
+    /// One job with its payload.
+    Show {
+        /// The job id (`job_…`).
+        id: String,
+    },
+    /// Cancel a job that has not finished.
+    Cancel {
+        /// The job id (`job_…`).
+        id: String,
+        /// Why (kept on the job and in the audit trail).
+        #[arg(long)]
+        reason: Option<String>,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct RequestArgs {
+    /// The subject (`sub_…`).
+    pub subject_id: String,
+    /// What to do, e.g. `certificate.renew`.
+    #[arg(long)]
+    pub action: String,
+    /// The payload, a JSON object (default `{}`).
+    #[arg(long, conflicts_with = "payload_file", value_name = "JSON")]
+    pub payload: Option<String>,
+    /// Read the payload from a file (`-` for stdin).
+    #[arg(long, value_name = "FILE")]
+    pub payload_file: Option<PathBuf>,
+    /// Send `Idempotency-Key`: repeating the same request returns the first result.
+    #[arg(long, value_name = "KEY")]
+    pub idempotency_key: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Only jobs on this subject (`sub_…`).
+    #[arg(long, value_name = "ID")]
+    pub subject: Option<String>,
+    /// `awaiting_approval`, `pending`, `running`, `succeeded`, `failed` or `cancelled`.
+    #[arg(long)]
+    pub status: Option<String>,
+    #[command(flatten)]
+    pub paging: Paging,
+}
+
+pub async fn run(ctx: &Ctx, command: JobsCommand) -> Result<(), CliError> {
+    match command {
+        JobsCommand::Request(a) => request(ctx, a).await,
+        JobsCommand::List(a) => list(ctx, a).await,
+        JobsCommand::Show { id } => show(ctx, &id).await,
+        JobsCommand::Cancel { id, reason } => cancel(ctx, &id, reason).await,
+    }
+}
+
+async fn request(ctx: &Ctx, a: RequestArgs) -> Result<(), CliError> {
+    let payload = json_arg(a.payload.as_deref(), a.payload_file.as_deref(), "payload")?
+        .unwrap_or_else(|| json!({}));
+    if !payload.is_object() {
+        return Err(CliError::Usage(
+            "the payload must be a JSON object (`{...}`)".into(),
+        ));
+    }
+    let body = json!({ "action": a.action, "payload": payload });
+    let headers: Vec<(&'static str, String)> = a
+        .idempotency_key
+        .into_iter()
+        .map(|k| ("idempotency-key", k))
+        .collect();
+    let path = item_path("subjects", &a.subject_id, "/jobs");
+    let answer = ctx
+        .client
+        .call(Method::POST, &path, Some(&body), &headers)
+        .await?;
+    if ctx.json {
+        output::print_raw_json(&answer.body);
+        return Ok(());
+    }
+    let replayed = answer.status == StatusCode::OK;
+    output::print(&request_summary(
+        &answer.json()?,
+        replayed,
+        OffsetDateTime::now_utc(),
+    ));
+    Ok(())
+}
+
+/// What a request created, and what happens next.
+fn request_summary(v: &Value, replayed: bool, now: OffsetDateTime) -> String {
+    let job = &v["job"];
+    let mut out = format!(
+        "job {} ({} on {}) is {}\n",
+        field(job, "id"),
+        field(job, "action"),
+        field(job, "subject_id"),
+        field(job, "status")
+    );
+    if replayed {
+        out.push_str("(the same Idempotency-Key was used before: this is that request; nothing new was created)\n");
+    }
+    let approval = &v["approval"];
+    if approval.is_object() {
+        match approval["state"].as_str() {
+            Some("pending") => {
+                out.push_str(&format!(
+                    "approval {} needs {}, expires {}\n",
+                    field(approval, "id"),
+                    rules(&approval["remaining"]),
+                    time_field(approval, "expires_at", now)
+                ));
+                out.push_str(&format!(
+                    "someone else approves it with: countersign approvals approve {}\n",
+                    field(approval, "id")
+                ));
+            }
+            _ => out.push_str(&format!(
+                "approval {} is {}\n",
+                field(approval, "id"),
+                field(approval, "state")
+            )),
+        }
+    }
+    out
+}
+
+async fn list(ctx: &Ctx, a: ListArgs) -> Result<(), CliError> {
+    let query = Query::new()
+        .opt("subject_id", a.subject)
+        .opt("status", a.status);
+    let listing = fetch_list(ctx, "/api/v1/jobs", query, &a.paging).await?;
+    if ctx.json {
+        listing.print_json();
+        return Ok(());
+    }
+    let now = OffsetDateTime::now_utc();
+    let mut t = Table::new(&[
+        "ID",
+        "STATUS",
+        "ACTION",
+        "SUBJECT",
+        "REQUESTED BY",
+        "ATTEMPTS",
+        "UPDATED",
+        "CREATED",
+    ]);
+    for v in listing.values() {
+        t.row(vec![
+            field(v, "id"),
+            field(v, "status"),
+            field(v, "action"),
+            short_field(v, "subject_id"),
+            short_field(v, "requested_by"),
+            field(v, "attempts"),
+            relative_field(v, "updated_at", now),
+            relative_field(v, "created_at", now),
+        ]);
+    }
+    listing.print_table(&t, "jobs");
+    Ok(())
+}
+
+async fn show(ctx: &Ctx, id: &str) -> Result<(), CliError> {
+    let answer = ctx.client.get(&item_path("jobs", id, "")).await?;
+    if ctx.json {
+        output::print_raw_json(&answer.body);
+        return Ok(());
+    }
+    output::print(&render(&answer.json()?, OffsetDateTime::now_utc()));
+    Ok(())
+}
+
+/// The full view of one job.
+fn render(v: &Value, now: OffsetDateTime) -> String {
+    let mut f = Fields::new();
+    f.add("id", field(v, "id"))
+        .add("status", field(v, "status"))
+        .add("action", field(v, "action"))
+        .add("subject", field(v, "subject_id"))
+        .add("requested by", field(v, "requested_by"))
+        .add("attempts", field(v, "attempts"))
+        .add("claimed by", field(v, "claimed_by"))
+        .add("lease expires", time_field(v, "lease_expires_at", now))
+        .add("result", field(v, "result_message"))
+        .add("created", time_field(v, "created_at", now))
+        .add("updated", time_field(v, "updated_at", now))
+        .add("payload sha256", field(v, "payload_sha256"));
+    let mut out = f.render();
+    out.push_str("\npayload:\n");
+    out.push_str(&indented_json(&v["payload"]));
+    out
+}
+
+async fn cancel(ctx: &Ctx, id: &str, reason: Option<String>) -> Result<(), CliError> {
+    let body = match reason {
+        Some(r) => json!({ "reason": r }),
+        None => json!({}),
+    };
+    let answer = ctx
+        .client
+        .post(&item_path("jobs", id, "/cancel"), &body)
+        .await?;
+    if ctx.json {
+        output::print_raw_json(&answer.body);
+        return Ok(());
+    }
+    let v = answer.json()?;
+    output::print(&format!(
+        "job {} is {}\n",
+        field(&v, "id"),
+        field(&v, "status")
+    ));
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    #[test]
+    fn a_request_says_what_waits_and_how_to_approve_it() {
+        let v = json!({
+            "job": {"id": "job_1", "action": "certificate.renew", "subject_id": "sub_1", "status": "awaiting_approval"},
+            "approval": {"id": "apr_1", "state": "pending", "remaining": [{"role": "approver", "count": 1}],
+                         "expires_at": "2026-05-21T12:00:00Z"}
+        });
+        let now = datetime!(2026-05-20 12:00:00 UTC);
+        let text = request_summary(&v, false, now);
+        assert_eq!(
+            text,
+            "job job_1 (certificate.renew on sub_1) is awaiting_approval\n\
+             approval apr_1 needs approver×1, expires 2026-05-21 12:00:00 UTC (in 1d 0h)\n\
+             someone else approves it with: countersign approvals approve apr_1\n"
+        );
+        assert!(request_summary(&v, true, now).contains("nothing new was created"));
+        let direct = json!({"job": {"id": "job_2", "action": "a", "subject_id": "s", "status": "pending"}, "approval": null});
+        assert_eq!(
+            request_summary(&direct, false, now),
+            "job job_2 (a on s) is pending\n"
+        );
+    }
+
+    #[test]
+    fn show_lists_every_field_and_the_payload() {
+        let v = json!({"id": "job_1", "status": "pending", "payload": {"k": 1}, "attempts": 0,
+                       "claimed_by": null, "created_at": "2026-05-20T11:59:00Z"});
+        let text = render(&v, datetime!(2026-05-20 12:00:00 UTC));
+        assert!(text.contains("status          pending\n"), "{text}");
+        assert!(text.contains("claimed by      -\n"), "{text}");
+        assert!(
+            text.contains("created         2026-05-20 11:59:00 UTC (1m ago)\n"),
+            "{text}"
+        );
+        assert!(
+            text.ends_with("payload:\n  {\n    \"k\": 1\n  }\n"),
+            "{text}"
+        );
+    }
+}
