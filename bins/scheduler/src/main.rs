@@ -2,13 +2,10 @@
 //! the background loops (approval expiry, lease reclaim) until SIGTERM — or once with
 //! `--once`. It serves `/healthz` and `/metrics` on `COUNTERSIGN_SCHEDULER_LISTEN`.
 
-use std::sync::Arc;
-
 use anyhow::Context;
 use clap::Parser;
 use countersign_config::process::{init_tracing, shutdown_signal};
-use countersign_config::SchedulerConfig;
-use countersign_postgres::{PgOptions, PgStore};
+use countersign_config::{Database, SchedulerConfig};
 use countersign_service::Service;
 
 #[derive(Debug, Parser)]
@@ -28,16 +25,13 @@ async fn main() -> anyhow::Result<()> {
     cli.config.validate()?;
     init_tracing(&cli.config.log_format);
     let url = cli.config.database.url()?;
-    let store = PgStore::connect_with(
-        url.expose(),
-        PgOptions {
-            max_connections: cli.config.database.database_max_connections.min(4),
-            ..PgOptions::default()
-        },
-    )
-    .await
-    .with_context(|| format!("connecting to {url}"))?;
-    let service = Service::new(Arc::new(store), cli.config.service());
+    let db = Database::open(&url, cli.config.database.database_max_connections.min(4))
+        .await
+        .with_context(|| format!("opening {url}"))?;
+    if cli.config.auto_migrate {
+        db.migrate().await.context("applying migrations")?;
+    }
+    let service = Service::new(db.store(), cli.config.service());
 
     if cli.config.once {
         let report = service.run_scheduler_once().await?;

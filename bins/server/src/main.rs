@@ -3,14 +3,11 @@
 //! `migrate`, `keys create` for bootstrapping an empty database, and `keys list` /
 //! `keys revoke` for operators locked out of the API (audited as `system:bootstrap`).
 
-use std::sync::Arc;
-
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use countersign_config::process::{init_tracing, shutdown_signal};
-use countersign_config::ServerConfig;
+use countersign_config::{Database, ServerConfig};
 use countersign_domain::{KeyId, PrincipalKind, RoleId};
-use countersign_postgres::{PgOptions, PgStore};
 use countersign_service::keys::OperatorKeyRow;
 use countersign_service::Service;
 use time::format_description::well_known::Rfc3339;
@@ -79,22 +76,21 @@ async fn main() -> anyhow::Result<()> {
     init_tracing(&cli.config.log_format);
     let url = cli.config.database.url()?;
     tracing::debug!(config = ?cli.config, database = %url, "configuration");
-    let store = PgStore::connect_with(
-        url.expose(),
-        PgOptions {
-            max_connections: cli.config.database.database_max_connections,
-            ..PgOptions::default()
-        },
-    )
-    .await
-    .with_context(|| format!("connecting to {url}"))?;
+    let db = Database::open(&url, cli.config.database.database_max_connections)
+        .await
+        .with_context(|| format!("opening {url}"))?;
+    let service = || Service::new(db.store(), cli.config.service());
 
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => {
             if cli.config.auto_migrate {
-                store.migrate().await.context("applying migrations")?;
+                db.migrate().await.context("applying migrations")?;
             }
-            let service = Service::new(Arc::new(store), cli.config.service());
+            let service = service();
+            if cli.config.bootstrap_admin {
+                announce_first_admin(&service).await?;
+            }
+            tracing::info!(database = %url, "database ready");
             let listener = tokio::net::TcpListener::bind(cli.config.listen)
                 .await
                 .with_context(|| format!("binding {}", cli.config.listen))?;
@@ -102,7 +98,7 @@ async fn main() -> anyhow::Result<()> {
                 .await?;
         }
         Command::Migrate => {
-            store.migrate().await.context("applying migrations")?;
+            db.migrate().await.context("applying migrations")?;
             tracing::info!("migrations applied");
         }
         Command::Keys { command } => match command {
@@ -112,14 +108,14 @@ async fn main() -> anyhow::Result<()> {
                 kind,
                 expires_at,
             } => {
-                store.migrate().await.context("applying migrations")?;
+                db.migrate().await.context("applying migrations")?;
                 let kind: PrincipalKind = kind.parse()?;
                 let role = role.map(|r| RoleId::parse(&r)).transpose()?;
                 let expires_at = expires_at
                     .map(|t| OffsetDateTime::parse(&t, &Rfc3339))
                     .transpose()
                     .context("--expires-at must be RFC 3339")?;
-                let service = Service::new(Arc::new(store), cli.config.service());
+                let service = service();
                 let done = service
                     .bootstrap_key(&principal, kind, role.as_ref(), expires_at)
                     .await?;
@@ -132,7 +128,7 @@ async fn main() -> anyhow::Result<()> {
                 println!("{}", done.minted.token.expose());
             }
             KeysCommand::List { principal } => {
-                let service = Service::new(Arc::new(store), cli.config.service());
+                let service = service();
                 let rows = service.operator_list_keys(principal.as_deref()).await?;
                 print!("{}", key_table(&rows));
             }
@@ -140,13 +136,40 @@ async fn main() -> anyhow::Result<()> {
                 let id: KeyId = key_id
                     .parse()
                     .with_context(|| format!("`{key_id}` is not a key id (key_…)"))?;
-                let service = Service::new(Arc::new(store), cli.config.service());
+                let service = service();
                 let key = service.operator_revoke_key(id).await?;
                 tracing::info!(key.id = %id, principal.id = %key.key.principal_id, "key revoked");
                 println!("revoked {id}");
             }
         },
     }
+    Ok(())
+}
+
+/// On a database with no enabled admin, mint one and print its key — once — with how to make
+/// more. The key goes to stdout only; the log line names the principal, never the key.
+async fn announce_first_admin(service: &Service) -> anyhow::Result<()> {
+    let Some(done) = service
+        .bootstrap_first_admin()
+        .await
+        .context("creating the first admin")?
+    else {
+        return Ok(());
+    };
+    tracing::warn!(
+        principal.id = %done.principal.id,
+        principal.name = %done.principal.name,
+        key.id = %done.minted.key.id,
+        "no admin existed: created one; its key is printed once on stdout"
+    );
+    println!(
+        "No admin existed, so `{name}` was created with the admin role.\n\
+         Its API key is shown this once — store it now:\n\n    {key}\n\n\
+         Make more keys with `countersign-server keys create --principal NAME --role ROLE`\n\
+         (same database settings), or over the API as this admin.",
+        name = done.principal.name,
+        key = done.minted.token.expose(),
+    );
     Ok(())
 }
 

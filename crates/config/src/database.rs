@@ -17,9 +17,18 @@ impl DatabaseUrl {
         &self.0
     }
 
-    /// The scheme (`postgres`), which picks the backend.
+    /// The scheme (`postgres`, `sqlite`), which picks the backend.
     pub fn scheme(&self) -> &str {
-        self.0.split_once("://").map(|(s, _)| s).unwrap_or("")
+        self.0.split_once(':').map(|(s, _)| s).unwrap_or("")
+    }
+
+    /// The backend the scheme names, if any.
+    pub fn backend(&self) -> Option<crate::backend::Backend> {
+        match self.scheme() {
+            "postgres" | "postgresql" => Some(crate::backend::Backend::Postgres),
+            "sqlite" => Some(crate::backend::Backend::Sqlite),
+            _ => None,
+        }
     }
 
     /// The URL with any password replaced by `***`.
@@ -68,6 +77,12 @@ mod tests {
             "postgres://app:***@db:5432/countersign?sslmode=require"
         );
         assert!(u.expose().contains("s3cr3t"));
+        assert_eq!(
+            DatabaseUrl::new("sqlite://countersign.db?mode=rwc").backend(),
+            Some(crate::backend::Backend::Sqlite)
+        );
+        assert_eq!(DatabaseUrl::new("sqlite::memory:").scheme(), "sqlite");
+        assert_eq!(DatabaseUrl::new("mysql://x").backend(), None);
         let no_pw = DatabaseUrl::new("postgres://postgres@127.0.0.1/x");
         assert_eq!(no_pw.redacted(), "postgres://postgres@127.0.0.1/x");
     }

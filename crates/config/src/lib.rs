@@ -3,16 +3,19 @@
 //!
 //! - [`units`] — `10s`, `168h`, `90d` durations and `1MiB` sizes.
 //! - [`database`] — [`DatabaseUrl`], whose `Debug` and `Display` hide the password.
+//! - [`backend`] — [`Database`]: the URL's scheme picks PostgreSQL or SQLite.
 //! - [`server`] — [`ServerConfig`] for `countersign-server`.
 //! - [`scheduler`] — [`SchedulerConfig`] for `countersign-scheduler`.
 //! - [`process`] — tracing setup and the SIGTERM/Ctrl-C shutdown future.
 
+pub mod backend;
 pub mod database;
 pub mod process;
 pub mod scheduler;
 pub mod server;
 pub mod units;
 
+pub use backend::Database;
 pub use database::DatabaseUrl;
 pub use scheduler::SchedulerConfig;
 pub use server::ServerConfig;

@@ -31,6 +31,9 @@ pub struct SchedulerConfig {
     /// Rows one loop handles per transaction.
     #[arg(long, env = "COUNTERSIGN_SCHEDULER_BATCH", default_value_t = 100)]
     pub batch: u32,
+    /// Apply pending migrations at start (so a scheduler started first finds its tables).
+    #[arg(long, env = "COUNTERSIGN_AUTO_MIGRATE", default_value = "true", value_parser = crate::parse_bool)]
+    pub auto_migrate: bool,
     /// Run every loop once and exit.
     #[arg(long)]
     pub once: bool,

@@ -11,13 +11,14 @@ use crate::database::DatabaseUrl;
 use crate::units::{parse_duration, parse_size};
 use crate::{parse_bool, ConfigError};
 
-/// The local PostgreSQL the quick start and the tests use when nothing is configured.
-pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+/// With nothing configured: a SQLite file in the working directory, created on first start.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://countersign.db?mode=rwc";
 
 /// Where the database is: `COUNTERSIGN_DATABASE_URL`, else `DATABASE_URL`.
 #[derive(Debug, Clone, Args)]
 pub struct DatabaseArgs {
-    /// Database URL (else DATABASE_URL, else the local PostgreSQL).
+    /// Database URL: `postgres://…` or `sqlite://FILE?mode=rwc` (else DATABASE_URL, else
+    /// `sqlite://countersign.db?mode=rwc` in the working directory).
     #[arg(
         long = "database-url",
         env = "COUNTERSIGN_DATABASE_URL",
@@ -34,7 +35,8 @@ pub struct DatabaseArgs {
 }
 
 impl DatabaseArgs {
-    /// The configured URL, falling back to `DATABASE_URL`, then to the local default.
+    /// The configured URL, falling back to `DATABASE_URL`, then to a SQLite file in the
+    /// working directory.
     pub fn url(&self) -> Result<DatabaseUrl, ConfigError> {
         let url = self
             .database_url
@@ -43,11 +45,14 @@ impl DatabaseArgs {
             .or_else(|| std::env::var("DATABASE_URL").ok().filter(|u| !u.is_empty()))
             .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned());
         let url = DatabaseUrl::new(url);
-        match url.scheme() {
-            "postgres" | "postgresql" => Ok(url),
-            other => Err(ConfigError::new(
+        match url.backend() {
+            Some(_) => Ok(url),
+            None => Err(ConfigError::new(
                 "COUNTERSIGN_DATABASE_URL",
-                format!("unsupported scheme `{other}` (postgres://)"),
+                format!(
+                    "unsupported scheme `{}` (postgres://… or sqlite://…)",
+                    url.scheme()
+                ),
             )),
         }
     }
@@ -79,6 +84,9 @@ pub struct ServerConfig {
     /// Apply pending migrations when `serve` starts.
     #[arg(long, env = "COUNTERSIGN_AUTO_MIGRATE", default_value = "true", value_parser = parse_bool)]
     pub auto_migrate: bool,
+    /// On a database with no enabled admin, create one at start and print its key once.
+    #[arg(long, env = "COUNTERSIGN_BOOTSTRAP_ADMIN", default_value = "true", value_parser = parse_bool)]
+    pub bootstrap_admin: bool,
     /// `text` or `json` logs.
     #[arg(long, env = "COUNTERSIGN_LOG_FORMAT", default_value = "text")]
     pub log_format: String,

@@ -435,7 +435,8 @@ async fn a_closed_pool_is_unavailable(pool: PgPool) {
 
 #[tokio::test]
 async fn connect_with_applies_the_pool_options() {
-    let url = std::env::var("DATABASE_URL").expect("DATABASE_URL");
+    let url = std::env::var("DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
     let options = PgOptions {
         max_connections: 3,
         acquire_timeout: StdDuration::from_secs(3),
