@@ -10,59 +10,7 @@ use axum::body::Body;
 use axum::http::{Method, StatusCode};
 use serde_json::{json, Value};
 use sqlx::PgPool;
-use support::{Reply, TestApp};
-
-fn s(v: &Value) -> String {
-    v.as_str()
-        .unwrap_or_else(|| panic!("not a string: {v}"))
-        .to_owned()
-}
-
-async fn call(
-    app: &TestApp,
-    method: Method,
-    path: &str,
-    key: &str,
-    body: Option<Value>,
-    rid: &str,
-) -> Reply {
-    app.send(
-        method,
-        path,
-        Some(key),
-        body.map(|b| Body::from(b.to_string())),
-        &[("x-request-id", rid)],
-    )
-    .await
-}
-
-/// The one `auth.denied` event of request `rid`.
-async fn denial(app: &TestApp, rid: &str) -> Value {
-    let events: Vec<Value> = app
-        .events("auth.denied")
-        .await
-        .into_iter()
-        .filter(|e| e["request_id"] == rid)
-        .collect();
-    assert_eq!(
-        events.len(),
-        1,
-        "exactly one auth.denied for {rid}: {events:?}"
-    );
-    let e = events.into_iter().next().unwrap();
-    assert_eq!(e["category"], "auth", "{e}");
-    assert_eq!(e["authorization"]["decision"], "deny", "{e}");
-    e
-}
-
-/// The events of `action` written by request `rid`.
-async fn events_of(app: &TestApp, action: &str, rid: &str) -> Vec<Value> {
-    app.events(action)
-        .await
-        .into_iter()
-        .filter(|e| e["request_id"] == rid)
-        .collect()
-}
+use support::{call, denial, events_of, s, TestApp};
 
 async fn state(app: &TestApp) -> (Vec<(String, i64)>, Vec<String>) {
     (app.snapshot().await, app.auth_state().await)

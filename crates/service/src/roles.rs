@@ -186,13 +186,7 @@ impl Service {
         self.require(caller, permission, resource(id)).await?;
         validate_description(&edit.description)?;
         let mut tx = self.begin().await?;
-        let current = tx
-            .lock_role(id)
-            .await?
-            .ok_or(ServiceError::NotFound("role"))?;
-        if current.builtin {
-            return Err(builtin_refusal(id, "edited"));
-        }
+        let current = lock_custom_role(&mut *tx, id, "edited").await?;
         if let Some(err) = escalation(
             caller,
             id,
@@ -211,12 +205,8 @@ impl Service {
             permissions: edit.permissions,
             ..current.clone()
         };
-        let updated = self
-            .write_role(&mut *tx, wanted, current.generation)
-            .await?;
-        let event = role_updated(caller, permission, &current, &updated);
-        self.commit_with(tx, &[event]).await?;
-        Ok(updated)
+        self.save_role(tx, caller, permission, &current, wanted)
+            .await
     }
 
     /// `POST /api/v1/auth/roles/{id}/permissions`: add one permission (the caller must hold it).
@@ -229,13 +219,7 @@ impl Service {
         let permission = Permission::AuthRoleEdit;
         self.require(caller, permission, resource(id)).await?;
         let mut tx = self.begin().await?;
-        let current = tx
-            .lock_role(id)
-            .await?
-            .ok_or(ServiceError::NotFound("role"))?;
-        if current.builtin {
-            return Err(builtin_refusal(id, "given permissions"));
-        }
+        let current = lock_custom_role(&mut *tx, id, "given permissions").await?;
         if let Some(err) = escalation(caller, id, [added]) {
             drop(tx);
             return Err(self.refuse(caller, permission, resource(id), err).await);
@@ -246,12 +230,8 @@ impl Service {
         }
         let mut wanted = current.clone();
         wanted.permissions.insert(added);
-        let updated = self
-            .write_role(&mut *tx, wanted, current.generation)
-            .await?;
-        let event = role_updated(caller, permission, &current, &updated);
-        self.commit_with(tx, &[event]).await?;
-        Ok(updated)
+        self.save_role(tx, caller, permission, &current, wanted)
+            .await
     }
 
     /// `DELETE /api/v1/auth/roles/{id}/permissions/{perm}`: remove one permission; 404 when the
@@ -265,24 +245,14 @@ impl Service {
         let permission = Permission::AuthRoleEdit;
         self.require(caller, permission, resource(id)).await?;
         let mut tx = self.begin().await?;
-        let current = tx
-            .lock_role(id)
-            .await?
-            .ok_or(ServiceError::NotFound("role"))?;
-        if current.builtin {
-            return Err(builtin_refusal(id, "stripped of permissions"));
-        }
+        let current = lock_custom_role(&mut *tx, id, "stripped of permissions").await?;
         if !current.permissions.contains(&removed) {
             return Err(ServiceError::NotFound("permission in this role"));
         }
         let mut wanted = current.clone();
         wanted.permissions.remove(&removed);
-        let updated = self
-            .write_role(&mut *tx, wanted, current.generation)
-            .await?;
-        let event = role_updated(caller, permission, &current, &updated);
-        self.commit_with(tx, &[event]).await?;
-        Ok(updated)
+        self.save_role(tx, caller, permission, &current, wanted)
+            .await
     }
 
     /// `DELETE /api/v1/auth/roles/{id}`: built-ins and roles a policy rule names stay (409).
@@ -291,13 +261,7 @@ impl Service {
         let permission = Permission::AuthRoleDelete;
         self.require(caller, permission, resource(id)).await?;
         let mut tx = self.begin().await?;
-        let current = tx
-            .lock_role(id)
-            .await?
-            .ok_or(ServiceError::NotFound("role"))?;
-        if current.builtin {
-            return Err(builtin_refusal(id, "deleted"));
-        }
+        let current = lock_custom_role(&mut *tx, id, "deleted").await?;
         let holders: Vec<String> = tx
             .active_principals_with_role(id)
             .await?
@@ -331,21 +295,46 @@ impl Service {
         Ok(())
     }
 
-    /// Compare-and-set `wanted` over `generation`, stamping `updated_at`.
-    async fn write_role(
+    /// Compare-and-set `wanted` over `current`'s generation (stamping `updated_at`), audit
+    /// `role.updated`, and commit.
+    async fn save_role(
         &self,
-        tx: &mut dyn countersign_store::Transaction,
+        mut tx: Box<dyn countersign_store::Transaction>,
+        caller: &Caller,
+        permission: Permission,
+        current: &Role,
         mut wanted: Role,
-        generation: i64,
     ) -> ServiceResult<Role> {
+        let generation = current.generation;
         wanted.generation = generation + 1;
         wanted.updated_at = clock::now();
-        tx.update_role(&wanted, generation)
-            .await?
-            .ok_or(ServiceError::GenerationMismatch {
-                current: generation + 1,
-            })
+        let updated =
+            tx.update_role(&wanted, generation)
+                .await?
+                .ok_or(ServiceError::GenerationMismatch {
+                    current: generation + 1,
+                })?;
+        let event = role_updated(caller, permission, current, &updated);
+        self.commit_with(tx, &[event]).await?;
+        Ok(updated)
     }
+}
+
+/// Lock role `id` for the rest of the transaction; 404 when missing, 409 when built in (it
+/// cannot be `what`).
+async fn lock_custom_role(
+    tx: &mut dyn countersign_store::Transaction,
+    id: &RoleId,
+    what: &str,
+) -> ServiceResult<Role> {
+    let role = tx
+        .lock_role(id)
+        .await?
+        .ok_or(ServiceError::NotFound("role"))?;
+    if role.builtin {
+        return Err(builtin_refusal(id, what));
+    }
+    Ok(role)
 }
 
 /// The `role.updated` event: generations, and the role before and after.

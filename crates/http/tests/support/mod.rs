@@ -438,3 +438,53 @@ impl TestApp {
         (addr, handle)
     }
 }
+
+/// A JSON string value as an owned `String` (panics on anything else).
+pub fn s(v: &Value) -> String {
+    v.as_str()
+        .unwrap_or_else(|| panic!("not a string: {v}"))
+        .to_owned()
+}
+
+/// Send with an `x-request-id`, so the request's audit events can be found.
+pub async fn call(
+    app: &TestApp,
+    method: Method,
+    path: &str,
+    key: &str,
+    body: Option<Value>,
+    rid: &str,
+) -> Reply {
+    app.send(
+        method,
+        path,
+        Some(key),
+        body.map(|b| Body::from(b.to_string())),
+        &[("x-request-id", rid)],
+    )
+    .await
+}
+
+/// The events of `action` written by request `rid`.
+pub async fn events_of(app: &TestApp, action: &str, rid: &str) -> Vec<Value> {
+    app.events(action)
+        .await
+        .into_iter()
+        .filter(|e| e["request_id"] == rid)
+        .collect()
+}
+
+/// The one `auth.denied` event of request `rid`, checked to be a deny with an error result.
+pub async fn denial(app: &TestApp, rid: &str) -> Value {
+    let events = events_of(app, "auth.denied", rid).await;
+    assert_eq!(
+        events.len(),
+        1,
+        "exactly one auth.denied for {rid}: {events:?}"
+    );
+    let e = events.into_iter().next().unwrap();
+    assert_eq!(e["category"], "auth", "{e}");
+    assert_eq!(e["authorization"]["decision"], "deny", "{e}");
+    assert_eq!(e["result"]["outcome"], "error", "{e}");
+    e
+}
