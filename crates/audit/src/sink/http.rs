@@ -48,6 +48,9 @@ const MAX_ERROR_BODY: usize = 512;
 /// The most of any answer read.
 const MAX_ANSWER_BYTES: usize = 64 * 1024;
 
+/// The most events the server's ingest endpoint takes in one request; bigger batches are split.
+pub const MAX_EVENTS_PER_REQUEST: usize = 1_000;
+
 /// How to reach the server.
 #[derive(Debug, Clone)]
 pub struct HttpSinkConfig {
@@ -205,18 +208,24 @@ impl HttpSink {
         &self.endpoint
     }
 
-    /// Split a batch into NDJSON bodies of at most `max_body_bytes` (a single larger event
-    /// goes alone; the server will answer 413 for it).
+    /// Split a batch into NDJSON bodies of at most `max_body_bytes` and
+    /// [`MAX_EVENTS_PER_REQUEST`] events (a single larger event goes alone; the server will
+    /// answer 413 for it).
     fn bodies(&self, events: &[AuditEvent]) -> Vec<Bytes> {
         let mut bodies = Vec::new();
         let mut current = String::new();
+        let mut count = 0;
         for e in events {
             let line = e.to_json_line();
-            if !current.is_empty() && current.len() + line.len() + 1 > self.max_body_bytes {
+            let full = count == MAX_EVENTS_PER_REQUEST
+                || current.len() + line.len() + 1 > self.max_body_bytes;
+            if !current.is_empty() && full {
                 bodies.push(Bytes::from(std::mem::take(&mut current)));
+                count = 0;
             }
             current.push_str(&line);
             current.push('\n');
+            count += 1;
         }
         if !current.is_empty() {
             bodies.push(Bytes::from(current));
@@ -430,5 +439,35 @@ mod tests {
         assert_eq!(error_message(b""), "(no message)");
         let long = "é".repeat(1000);
         assert!(error_message(long.as_bytes()).len() <= MAX_ERROR_BODY + '…'.len_utf8());
+    }
+
+    #[tokio::test]
+    async fn batches_split_by_count_and_by_size() {
+        use countersign_domain::{Actor, Category, Resource, SystemActor};
+        let events: Vec<AuditEvent> = (0..2_500)
+            .map(|i| {
+                AuditEvent::new(
+                    Category::Audit,
+                    "test.event",
+                    Actor::system(SystemActor::Scheduler),
+                    Resource::new("thing", i),
+                )
+            })
+            .collect();
+        let lines = |b: &Bytes| b.iter().filter(|c| **c == b'\n').count();
+        let sink = HttpSink::new("http://127.0.0.1:9", "k").unwrap();
+        let bodies = sink.bodies(&events);
+        assert_eq!(
+            bodies.iter().map(lines).collect::<Vec<_>>(),
+            vec![1_000, 1_000, 500]
+        );
+        let one = events[0].to_json_line().len() + 1;
+        let small = HttpSink::from_config(
+            HttpSinkConfig::new("http://127.0.0.1:9", "k").max_body_bytes(one * 3),
+        )
+        .unwrap();
+        let bodies = small.bodies(&events[..7]);
+        assert_eq!(bodies.iter().map(lines).collect::<Vec<_>>(), vec![3, 3, 1]);
+        assert!(bodies.iter().all(|b| b.len() <= one * 3));
     }
 }
