@@ -1,12 +1,25 @@
 //! End to end over real processes: the real `countersign-server` and `countersign-scheduler`
-//! binaries on one fresh PostgreSQL database, driven over real HTTP.
+//! binaries sharing one fresh database, driven over real HTTP — on each backend.
 //!
-//! The test creates a uniquely named database next to `DATABASE_URL` (dropped at the end,
-//! even on failure), bootstraps an admin key with `countersign-server keys create`, starts
-//! `serve` and the scheduler on free loopback ports, walks the approval flow (roles,
-//! principals, a two-rule policy, two-person integrity, one person who holds both roles,
-//! claim and completion, the audit trail), lets the running scheduler expire a one-second
-//! approval, and stops both processes with SIGTERM, which they must survive with exit 0.
+//! Every scenario runs twice, as `<scenario>_on_postgres` and `<scenario>_on_sqlite`:
+//!
+//! - PostgreSQL: a uniquely named database on the server `DATABASE_URL` names (the
+//!   environment, else the workspace's `.env`), dropped at the end, even on failure.
+//! - SQLite: `countersign.db` in a fresh temporary directory
+//!   (`sqlite://<dir>/countersign.db?mode=rwc`), removed at the end. The server and the
+//!   scheduler are two processes on that one file, which is what WAL mode and the busy
+//!   timeout are there for.
+//!
+//! A scenario bootstraps an admin key with `countersign-server keys create`, starts `serve`
+//! and the scheduler on free loopback ports, and ends by stopping both with SIGTERM, which
+//! they must survive with exit 0. The scenarios:
+//!
+//! - `walk`: the approval flow (roles, principals, a two-rule policy, two-person integrity,
+//!   one person who holds both roles, claim and completion) and its audit trail, and the
+//!   server's metrics. The admin holds only `admin` and still grants every role.
+//! - `expiry`: the running scheduler expires a one-second approval, audits it, counts it.
+//! - `restart`: after SIGTERM both come back on the same database with everything in it,
+//!   and `serve` creates no second admin.
 //!
 //! HTTP is a small HTTP/1.1 client over a tokio `TcpStream` (one request per connection).
 
@@ -14,6 +27,8 @@ use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::{json, Value};
@@ -28,10 +43,39 @@ const EXPIRY: Duration = Duration::from_secs(15);
 /// Upper bound for a process to exit after SIGTERM.
 const SHUTDOWN: Duration = Duration::from_secs(20);
 
-// --- database ------------------------------------------------------------------------------
+// --- databases -----------------------------------------------------------------------------
 
+/// The backends a scenario runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Backend {
+    Postgres,
+    Sqlite,
+}
+
+impl Backend {
+    fn name(self) -> &'static str {
+        match self {
+            Backend::Postgres => "postgres",
+            Backend::Sqlite => "sqlite",
+        }
+    }
+}
+
+/// A name no other test (in this process or another) uses at the same time.
+fn unique(tag: &str) -> String {
+    static SEQ: AtomicUsize = AtomicUsize::new(0);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let seq = SEQ.fetch_add(1, Ordering::Relaxed);
+    format!("{tag}_{}_{nanos}_{seq}", std::process::id())
+}
+
+/// The PostgreSQL server to make test databases on: `DATABASE_URL` from the environment or
+/// the workspace's `.env` (as `#[sqlx::test]` finds it), else the documented default.
 fn admin_url() -> String {
-    std::env::var("DATABASE_URL")
+    dotenvy::var("DATABASE_URL")
         .ok()
         .filter(|u| !u.is_empty())
         .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
@@ -54,21 +98,17 @@ fn with_database(url: &str, db: &str) -> String {
     }
 }
 
-/// A database made for this test and dropped when this is dropped.
-struct Database {
+/// A PostgreSQL database made for one test and dropped when this is dropped.
+struct PgDatabase {
     admin: String,
     name: String,
     url: String,
 }
 
-impl Database {
+impl PgDatabase {
     async fn create() -> Self {
         let admin = admin_url();
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .as_nanos();
-        let name = format!("countersign_e2e_{}_{nanos}", std::process::id());
+        let name = unique("countersign_e2e");
         let mut conn = PgConnection::connect(&admin)
             .await
             .unwrap_or_else(|e| panic!("connecting to DATABASE_URL ({admin}): {e}"));
@@ -82,7 +122,7 @@ impl Database {
     }
 }
 
-impl Drop for Database {
+impl Drop for PgDatabase {
     fn drop(&mut self) {
         let admin = self.admin.clone();
         let name = self.name.clone();
@@ -107,26 +147,97 @@ impl Drop for Database {
     }
 }
 
+/// A directory made for one test and removed, with everything in it, when this is dropped.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(tag: &str) -> Self {
+        let dir = std::env::temp_dir().join(unique(tag));
+        std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("create {}: {e}", dir.display()));
+        Self(dir)
+    }
+
+    fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        if let Err(e) = std::fs::remove_dir_all(&self.0) {
+            eprintln!("could not remove {}: {e}", self.0.display());
+        }
+    }
+}
+
+/// A fresh, empty database on one backend, gone when this is dropped.
+enum Fresh {
+    Postgres(PgDatabase),
+    /// The directory that holds `countersign.db` (and its `-wal` and `-shm` companions).
+    Sqlite(TempDir),
+}
+
+impl Fresh {
+    async fn create(backend: Backend) -> Self {
+        match backend {
+            Backend::Postgres => Fresh::Postgres(PgDatabase::create().await),
+            Backend::Sqlite => Fresh::Sqlite(TempDir::new("countersign-e2e-sqlite")),
+        }
+    }
+
+    /// The URL both processes get as `COUNTERSIGN_DATABASE_URL`.
+    fn url(&self) -> String {
+        match self {
+            Fresh::Postgres(db) => db.url.clone(),
+            Fresh::Sqlite(dir) => format!("sqlite://{}?mode=rwc", sqlite_file(dir).display()),
+        }
+    }
+
+    /// On SQLite: the file exists and is in WAL mode (its header's file format read and write
+    /// versions, bytes 18 and 19, are 2), so two processes can share it.
+    fn assert_shareable(&self) {
+        let Fresh::Sqlite(dir) = self else { return };
+        let file = sqlite_file(dir);
+        let mut header = [0u8; 100];
+        File::open(&file)
+            .and_then(|mut f| f.read_exact(&mut header))
+            .unwrap_or_else(|e| panic!("reading the header of {}: {e}", file.display()));
+        assert_eq!(&header[..16], b"SQLite format 3\0", "{}", file.display());
+        assert_eq!((header[18], header[19]), (2, 2), "not in WAL mode");
+    }
+}
+
+fn sqlite_file(dir: &TempDir) -> PathBuf {
+    dir.path().join("countersign.db")
+}
+
 // --- processes -----------------------------------------------------------------------------
 
-/// A child process, killed if still running when dropped; its stderr goes to a log file that
-/// is printed if the test fails.
+/// A child process, killed if still running when dropped. Its stdout and stderr go to files
+/// in a scratch directory; the log (stderr) is printed if the test fails.
 struct Proc {
     name: &'static str,
     child: Option<Child>,
+    out: PathBuf,
     log: PathBuf,
 }
 
 impl Proc {
-    fn spawn(name: &'static str, bin: &Path, args: &[&str], env: &[(&str, String)]) -> Self {
-        let log = Path::new(env!("CARGO_TARGET_TMPDIR"))
-            .join(format!("e2e-{name}-{}.log", std::process::id()));
-        let stderr = File::create(&log).expect("create the log file");
+    fn spawn(
+        name: &'static str,
+        bin: &Path,
+        args: &[&str],
+        env: &[(&str, String)],
+        scratch: &Path,
+    ) -> Self {
+        let stem = unique(name);
+        let out = scratch.join(format!("{stem}.out"));
+        let log = scratch.join(format!("{stem}.log"));
         let mut cmd = Command::new(bin);
         cmd.args(args)
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(stderr);
+            .stdout(File::create(&out).expect("create the stdout file"))
+            .stderr(File::create(&log).expect("create the log file"));
         clean_env(&mut cmd);
         for (k, v) in env {
             cmd.env(k, v);
@@ -137,6 +248,7 @@ impl Proc {
         Self {
             name,
             child: Some(child),
+            out,
             log,
         }
     }
@@ -182,6 +294,11 @@ impl Proc {
         }
     }
 
+    /// Everything the process has written to stdout so far.
+    fn stdout(&self) -> String {
+        std::fs::read_to_string(&self.out).unwrap_or_default()
+    }
+
     fn log_tail(&self) -> String {
         let mut f = match File::open(&self.log) {
             Ok(f) => f,
@@ -203,17 +320,15 @@ impl Drop for Proc {
         }
         if std::thread::panicking() {
             eprintln!("--- {} log (tail) ---\n{}", self.name, self.log_tail());
-        } else {
-            let _ = std::fs::remove_file(&self.log);
         }
     }
 }
 
-/// Clear any `COUNTERSIGN_*` setting inherited from the developer's shell: the test sets
-/// what it needs.
+/// Clear any `COUNTERSIGN_*` and `DATABASE_URL` setting inherited from the developer's
+/// shell: the test sets what it needs.
 fn clean_env(cmd: &mut Command) {
     for (k, _) in std::env::vars() {
-        if k.starts_with("COUNTERSIGN_") {
+        if k.starts_with("COUNTERSIGN_") || k == "DATABASE_URL" {
             cmd.env_remove(k);
         }
     }
@@ -224,9 +339,15 @@ fn server_binary() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_countersign-server"))
 }
 
-/// The scheduler lives in another package: build it (a no-op when fresh) with the same
-/// cargo, profile and target directory as this test, and find it next to the server.
-fn scheduler_binary() -> PathBuf {
+/// The scheduler lives in another package: build it (once per test process; a no-op when
+/// fresh) with the same cargo, profile and target directory as this test, and find it next
+/// to the server.
+fn scheduler_binary() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(build_scheduler)
+}
+
+fn build_scheduler() -> PathBuf {
     let server = server_binary();
     let dir = server.parent().expect("the server binary's directory");
     let profile = dir.file_name().and_then(|p| p.to_str()).unwrap_or("debug");
@@ -557,13 +678,15 @@ impl Api {
     }
 }
 
-/// `countersign-server keys create --principal admin --role <role>`: the printed key.
-fn keys_create(db: &Database, role: &str) -> String {
+// --- a deployment: both processes on one database --------------------------------------------
+
+/// `countersign-server keys create --principal admin --role <role>` on `url`: the printed key.
+fn keys_create(url: &str, role: &str) -> String {
     let mut cmd = Command::new(server_binary());
     clean_env(&mut cmd);
     let out = cmd
         .args(["keys", "create", "--principal", "admin", "--role", role])
-        .env("COUNTERSIGN_DATABASE_URL", &db.url)
+        .env("COUNTERSIGN_DATABASE_URL", url)
         .output()
         .expect("run keys create");
     assert!(
@@ -579,60 +702,115 @@ fn keys_create(db: &Database, role: &str) -> String {
     key
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_approval_flow_over_real_processes() {
-    let started = Instant::now();
-    let scheduler_bin = scheduler_binary();
-    eprintln!("e2e: scheduler binary ready after {:?}", started.elapsed());
-    let db = Database::create().await;
+/// The server and the scheduler running on one database, with an admin key. Fields drop in
+/// order: the processes go before their logs and their database.
+struct Deployment {
+    backend: Backend,
+    api: Api,
+    sched_port: u16,
+    server: Proc,
+    scheduler: Proc,
+    scratch: TempDir,
+    db: Fresh,
+}
 
-    // Bootstrap: the key alone on stdout.
-    let admin = keys_create(&db, "admin");
-    // Nobody may grant a role they do not hold (the escalation guard), and the bootstrap
-    // admin holds only `admin`: the operator gives it the built-in roles it will hand out,
-    // with the same command (an existing principal gets the role and another key).
-    for role in ["requester", "worker"] {
-        let other = keys_create(&db, role);
-        assert_ne!(other, admin);
+impl Deployment {
+    /// A fresh database, an admin key from `keys create`, and both processes answering.
+    async fn start(backend: Backend) -> Self {
+        let started = Instant::now();
+        let db = Fresh::create(backend).await;
+        let admin = keys_create(&db.url(), "admin");
+        let scratch = TempDir::new("countersign-e2e-logs");
+        let (server, port, scheduler, sched_port) = launch(&db.url(), scratch.path()).await;
+        eprintln!(
+            "e2e[{}]: both processes answering after {:?}",
+            backend.name(),
+            started.elapsed()
+        );
+        Self {
+            backend,
+            api: Api { port, admin },
+            sched_port,
+            server,
+            scheduler,
+            scratch,
+            db,
+        }
     }
 
-    // The server and the scheduler.
+    /// SIGTERM to both: each must exit 0.
+    fn stop(&mut self) {
+        let status = self.scheduler.terminate();
+        assert!(status.success(), "the scheduler exited with {status}");
+        let status = self.server.terminate();
+        assert!(status.success(), "the server exited with {status}");
+    }
+
+    /// Start both again on the same database (after [`Deployment::stop`]).
+    async fn restart(&mut self) {
+        let (server, port, scheduler, sched_port) =
+            launch(&self.db.url(), self.scratch.path()).await;
+        self.server = server;
+        self.scheduler = scheduler;
+        self.api.port = port;
+        self.sched_port = sched_port;
+    }
+}
+
+/// `serve` and the scheduler on `url`, each on a free port, once both answer.
+async fn launch(url: &str, scratch: &Path) -> (Proc, u16, Proc, u16) {
     let port = free_port();
     let mut server = Proc::spawn(
         "countersign-server",
         &server_binary(),
         &["serve"],
         &[
-            ("COUNTERSIGN_DATABASE_URL", db.url.clone()),
+            ("COUNTERSIGN_DATABASE_URL", url.to_owned()),
             ("COUNTERSIGN_LISTEN", format!("127.0.0.1:{port}")),
         ],
+        scratch,
     );
     wait_ready(&mut server, port, "/readyz").await;
+    // `serve` would announce a first admin before it listens; one exists, so it says nothing.
+    assert_eq!(server.stdout(), "", "serve printed on stdout");
     let sched_port = free_port();
     let mut scheduler = Proc::spawn(
         "countersign-scheduler",
-        &scheduler_bin,
+        scheduler_binary(),
         &[],
         &[
-            ("COUNTERSIGN_DATABASE_URL", db.url.clone()),
+            ("COUNTERSIGN_DATABASE_URL", url.to_owned()),
             (
                 "COUNTERSIGN_SCHEDULER_LISTEN",
                 format!("127.0.0.1:{sched_port}"),
             ),
             ("COUNTERSIGN_SCHEDULER_TICK", "200ms".to_owned()),
         ],
+        scratch,
     );
     wait_ready(&mut scheduler, sched_port, "/healthz").await;
-    eprintln!(
-        "e2e: both processes answering after {:?}",
-        started.elapsed()
-    );
+    (server, port, scheduler, sched_port)
+}
 
-    let api = Api { port, admin };
+fn id_of(v: &Value) -> String {
+    v["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no id in {v}"))
+        .to_owned()
+}
+
+// --- scenarios -----------------------------------------------------------------------------
+
+/// The approval flow and its audit trail, with the scheduler running beside the server.
+async fn walk(backend: Backend) {
+    let mut d = Deployment::start(backend).await;
+    let api = &d.api;
     let who = api
         .expect("GET", "/api/v1/auth/whoami", &api.admin, None, 200)
         .await;
     assert_eq!(who["principal"]["name"], "admin");
+    // The bootstrap admin holds `admin` alone, and grants every role below with it.
+    assert_eq!(who["roles"], json!(["admin"]), "{who}");
     let admin_id = who["principal"]["id"].as_str().unwrap().to_owned();
 
     // Roles, principals, keys.
@@ -655,7 +833,7 @@ async fn the_approval_flow_over_real_processes() {
             201,
         )
         .await;
-    let policy_id = policy["id"].as_str().unwrap().to_owned();
+    let policy_id = id_of(&policy);
     assert_eq!(policy["generation"], 1);
     let subject = api
         .expect(
@@ -666,7 +844,7 @@ async fn the_approval_flow_over_real_processes() {
             201,
         )
         .await;
-    let subject_id = subject["id"].as_str().unwrap().to_owned();
+    let subject_id = id_of(&subject);
 
     // The request.
     let requested = api
@@ -680,8 +858,8 @@ async fn the_approval_flow_over_real_processes() {
         .await;
     assert_eq!(requested["job"]["status"], "awaiting_approval");
     assert_eq!(requested["approval"]["state"], "pending");
-    let job_id = requested["job"]["id"].as_str().unwrap().to_owned();
-    let approval_id = requested["approval"]["id"].as_str().unwrap().to_owned();
+    let job_id = id_of(&requested["job"]);
+    let approval_id = id_of(&requested["approval"]);
     let approve = format!("/api/v1/approvals/{approval_id}/approve");
 
     // Two-person integrity.
@@ -793,7 +971,8 @@ async fn the_approval_flow_over_real_processes() {
     );
     assert_eq!(about[2]["result"]["kind"], "two_person_integrity");
     assert_eq!(about[7]["details"]["outcome"], "succeeded");
-    // The setup is in the trail too: the bootstrap, the roles, the grants.
+    // The setup is in the trail too: the bootstrap, the roles, the grants — every grant of a
+    // built-in role made by the admin through the API.
     let actions: Vec<&str> = trail
         .iter()
         .map(|e| e["action"].as_str().unwrap())
@@ -811,112 +990,18 @@ async fn the_approval_flow_over_real_processes() {
     assert!(trail
         .iter()
         .any(|e| e["action"] == "policy.created" && e["actor"]["id"] == admin_id.as_str()));
-
-    // The running scheduler expires a one-second approval.
-    let short = api
-        .expect(
-            "POST",
-            "/api/v1/policies",
-            &api.admin,
-            Some(json!({"name": "short", "requires_approval": true,
-                        "rules": [{"role": "security", "count": 1}], "approval_timeout_secs": 1})),
-            201,
-        )
-        .await;
-    let short_id = short["id"].as_str().unwrap().to_owned();
-    let s2 = api
-        .expect(
-            "POST",
-            "/api/v1/subjects",
-            &api.admin,
-            Some(
-                json!({"kind": "certificate", "name": "short.example.com", "policy_id": short_id}),
-            ),
-            201,
-        )
-        .await;
-    let r = api
-        .expect(
-            "POST",
-            &format!("/api/v1/subjects/{}/jobs", s2["id"].as_str().unwrap()),
-            &rita,
-            Some(json!({"action": "certificate.renew", "payload": {}})),
-            201,
-        )
-        .await;
-    let short_job = r["job"]["id"].as_str().unwrap().to_owned();
-    let short_approval = r["approval"]["id"].as_str().unwrap().to_owned();
-    let deadline = Instant::now() + EXPIRY;
-    let job = loop {
-        let job = api
-            .expect(
-                "GET",
-                &format!("/api/v1/jobs/{short_job}"),
-                &rita,
-                None,
-                200,
-            )
-            .await;
-        if job["status"] == "cancelled" {
-            break job;
-        }
-        assert_eq!(job["status"], "awaiting_approval");
+    for (who, role) in [(&rita_id, "requester"), (&wendy_id, "worker")] {
         assert!(
-            Instant::now() < deadline,
-            "not expired within {EXPIRY:?}:\n{}",
-            scheduler.log_tail()
+            trail.iter().any(|e| e["action"] == "role.assigned"
+                && e["actor"]["id"] == admin_id.as_str()
+                && e["resource"]["id"] == who.as_str()
+                && e["details"]["role"] == role),
+            "no grant of {role} to {who} by the admin in {trail:#?}"
         );
-        scheduler.assert_running();
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
-    assert_eq!(job["result_message"], "approval expired");
-    eprintln!("e2e: flow and expiry done after {:?}", started.elapsed());
-    let a = api
-        .expect(
-            "GET",
-            &format!("/api/v1/approvals/{short_approval}"),
-            &rita,
-            None,
-            200,
-        )
-        .await;
-    assert_eq!(a["state"], "expired");
-    assert_eq!(a["decided_by"], "system:reaper");
-    let expired = api
-        .expect(
-            "GET",
-            &format!("/api/v1/audit?action=approval.expired&resource_id={short_approval}"),
-            &api.admin,
-            None,
-            200,
-        )
-        .await;
-    assert_eq!(expired["data"].as_array().unwrap().len(), 1, "{expired}");
-    assert_eq!(expired["data"][0]["actor"]["id"], "system:reaper");
+    }
 
-    // The scheduler's ops endpoints answer, and its metrics saw the expiry.
-    let h = http(sched_port, "GET", "/healthz", None, None).await;
-    assert_eq!(h.status, 200, "{}", h.text);
-    let m = http(sched_port, "GET", "/metrics", None, None).await;
-    assert_eq!(m.status, 200);
-    assert_eq!(
-        metric(
-            &m.text,
-            "countersign_approval_decisions_total",
-            &[("outcome", "expired"), ("policy", &short_id)]
-        ),
-        Some(1.0),
-        "{}",
-        m.text
-    );
-    assert!(metric(
-        &m.text,
-        "countersign_scheduler_runs_total",
-        &[("loop", "approval_expiry"), ("status", "ok")]
-    )
-    .is_some_and(|n| n >= 1.0));
-    // And the server's.
-    let m = http(port, "GET", "/metrics", None, None).await;
+    // The server's metrics saw the approval and the refusal.
+    let m = http(api.port, "GET", "/metrics", None, None).await;
     assert_eq!(m.status, 200);
     assert_eq!(
         metric(
@@ -939,13 +1024,268 @@ async fn the_approval_flow_over_real_processes() {
     )
     .is_some_and(|n| n >= 1.0));
 
-    // SIGTERM: both stop cleanly.
-    let status = scheduler.terminate();
-    assert!(status.success(), "the scheduler exited with {status}");
-    let status = server.terminate();
-    assert!(status.success(), "the server exited with {status}");
-    eprintln!("e2e: both processes stopped after {:?}", started.elapsed());
-    drop(db);
+    d.db.assert_shareable();
+    d.stop();
+}
+
+/// The running scheduler expires a one-second approval, audits it as `system:reaper`, and
+/// counts it.
+async fn expiry(backend: Backend) {
+    let mut d = Deployment::start(backend).await;
+    let api = &d.api;
+    let started = Instant::now();
+    let (_, rita) = api.principal("rita", &["requester"]).await;
+    let short = api
+        .expect(
+            "POST",
+            "/api/v1/policies",
+            &api.admin,
+            Some(json!({"name": "short", "requires_approval": true,
+                        "rules": [{"role": "approver", "count": 1}], "approval_timeout_secs": 1})),
+            201,
+        )
+        .await;
+    let short_id = id_of(&short);
+    let subject = api
+        .expect(
+            "POST",
+            "/api/v1/subjects",
+            &api.admin,
+            Some(
+                json!({"kind": "certificate", "name": "short.example.com", "policy_id": short_id}),
+            ),
+            201,
+        )
+        .await;
+    let r = api
+        .expect(
+            "POST",
+            &format!("/api/v1/subjects/{}/jobs", id_of(&subject)),
+            &rita,
+            Some(json!({"action": "certificate.renew", "payload": {}})),
+            201,
+        )
+        .await;
+    let job_id = id_of(&r["job"]);
+    let approval_id = id_of(&r["approval"]);
+    let deadline = Instant::now() + EXPIRY;
+    let job = loop {
+        let job = api
+            .expect("GET", &format!("/api/v1/jobs/{job_id}"), &rita, None, 200)
+            .await;
+        if job["status"] == "cancelled" {
+            break job;
+        }
+        assert_eq!(job["status"], "awaiting_approval");
+        assert!(
+            Instant::now() < deadline,
+            "not expired within {EXPIRY:?}:\n{}",
+            d.scheduler.log_tail()
+        );
+        d.scheduler.assert_running();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(job["result_message"], "approval expired");
+    eprintln!(
+        "e2e[{}]: expired {:?} after the request",
+        d.backend.name(),
+        started.elapsed()
+    );
+    let a = api
+        .expect(
+            "GET",
+            &format!("/api/v1/approvals/{approval_id}"),
+            &rita,
+            None,
+            200,
+        )
+        .await;
+    assert_eq!(a["state"], "expired");
+    assert_eq!(a["decided_by"], "system:reaper");
+    let expired = api
+        .expect(
+            "GET",
+            &format!("/api/v1/audit?action=approval.expired&resource_id={approval_id}"),
+            &api.admin,
+            None,
+            200,
+        )
+        .await;
+    assert_eq!(expired["data"].as_array().unwrap().len(), 1, "{expired}");
+    assert_eq!(expired["data"][0]["actor"]["id"], "system:reaper");
+
+    // The scheduler's ops endpoints answer, and its metrics saw the expiry.
+    let h = http(d.sched_port, "GET", "/healthz", None, None).await;
+    assert_eq!(h.status, 200, "{}", h.text);
+    let m = http(d.sched_port, "GET", "/metrics", None, None).await;
+    assert_eq!(m.status, 200);
+    assert_eq!(
+        metric(
+            &m.text,
+            "countersign_approval_decisions_total",
+            &[("outcome", "expired"), ("policy", &short_id)]
+        ),
+        Some(1.0),
+        "{}",
+        m.text
+    );
+    assert!(metric(
+        &m.text,
+        "countersign_scheduler_runs_total",
+        &[("loop", "approval_expiry"), ("status", "ok")]
+    )
+    .is_some_and(|n| n >= 1.0));
+
+    d.db.assert_shareable();
+    d.stop();
+}
+
+/// SIGTERM stops both cleanly; both start again on the same database, which still holds
+/// everything (keys, the waiting request, its trail), and `serve` makes no second admin.
+async fn restart(backend: Backend) {
+    let mut d = Deployment::start(backend).await;
+    let (rita_id, rita) = d.api.principal("rita", &["requester"]).await;
+    let policy = d
+        .api
+        .expect(
+            "POST",
+            "/api/v1/policies",
+            &d.api.admin,
+            Some(json!({"name": "deploys", "requires_approval": true,
+                        "rules": [{"role": "approver", "count": 1}]})),
+            201,
+        )
+        .await;
+    let subject = d
+        .api
+        .expect(
+            "POST",
+            "/api/v1/subjects",
+            &d.api.admin,
+            Some(json!({"kind": "deployment", "name": "web", "policy_id": id_of(&policy)})),
+            201,
+        )
+        .await;
+    let requested = d
+        .api
+        .expect(
+            "POST",
+            &format!("/api/v1/subjects/{}/jobs", id_of(&subject)),
+            &rita,
+            Some(json!({"action": "deploy", "payload": {"version": "1.2.3"}})),
+            201,
+        )
+        .await;
+    let job_id = id_of(&requested["job"]);
+    let approval_id = id_of(&requested["approval"]);
+
+    d.stop();
+    d.restart().await;
+    let api = &d.api;
+
+    // The keys made before still work; there is still one admin.
+    let who = api
+        .expect("GET", "/api/v1/auth/whoami", &api.admin, None, 200)
+        .await;
+    assert_eq!(who["principal"]["name"], "admin");
+    let who = api
+        .expect("GET", "/api/v1/auth/whoami", &rita, None, 200)
+        .await;
+    assert_eq!(who["principal"]["id"], rita_id.as_str());
+    let people = api
+        .expect(
+            "GET",
+            "/api/v1/auth/principals?limit=100",
+            &api.admin,
+            None,
+            200,
+        )
+        .await;
+    let names: Vec<&str> = people["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names.iter().filter(|n| **n == "admin").count(),
+        1,
+        "{people}"
+    );
+    assert!(names.contains(&"rita"), "{people}");
+
+    // The request still waits, with its trail, and can be decided now.
+    let job = api
+        .expect("GET", &format!("/api/v1/jobs/{job_id}"), &rita, None, 200)
+        .await;
+    assert_eq!(job["status"], "awaiting_approval");
+    let trail = api
+        .expect(
+            "GET",
+            &format!("/api/v1/audit?resource_id={job_id}"),
+            &api.admin,
+            None,
+            200,
+        )
+        .await;
+    assert!(
+        trail["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["action"] == "job.requested" && e["actor"]["id"] == rita_id.as_str()),
+        "{trail}"
+    );
+    let (_, carol) = api.principal("carol", &["approver"]).await;
+    let a = api
+        .expect(
+            "POST",
+            &format!("/api/v1/approvals/{approval_id}/approve"),
+            &carol,
+            Some(json!({})),
+            200,
+        )
+        .await;
+    assert_eq!(a["state"], "approved");
+    let job = api
+        .expect("GET", &format!("/api/v1/jobs/{job_id}"), &rita, None, 200)
+        .await;
+    assert_eq!(job["status"], "pending");
+
+    d.db.assert_shareable();
+    d.stop();
+}
+
+// --- the tests: every scenario on every backend --------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn walk_on_postgres() {
+    walk(Backend::Postgres).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn walk_on_sqlite() {
+    walk(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expiry_on_postgres() {
+    expiry(Backend::Postgres).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expiry_on_sqlite() {
+    expiry(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restart_on_postgres() {
+    restart(Backend::Postgres).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restart_on_sqlite() {
+    restart(Backend::Sqlite).await;
 }
 
 #[test]
