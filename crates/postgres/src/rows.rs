@@ -5,56 +5,16 @@
 //! schema's CHECKs should make impossible) is a [`CorruptRow`] inside `StoreError::Other`.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt::Display;
-use std::str::FromStr;
 
 use countersign_domain::{
     ApiKey, ApprovalRequest, ApprovalRule, AuditEvent, Job, Permission, Policy, Principal,
     PrincipalName, Role, Subject, Vote,
 };
+pub(crate) use countersign_store::decode::{parse, CorruptRow};
+use countersign_store::decode::{parse_all, parse_opt};
 use countersign_store::{StoreError, StoreResult};
 use sqlx::types::Json;
 use time::OffsetDateTime;
-
-/// A stored value that does not parse as its domain type.
-#[derive(Debug, thiserror::Error)]
-#[error("stored {column} value {value:?} is invalid: {reason}")]
-pub struct CorruptRow {
-    column: &'static str,
-    value: String,
-    reason: String,
-}
-
-/// Parse a stored string into a domain type.
-pub(crate) fn parse<T>(column: &'static str, value: &str) -> StoreResult<T>
-where
-    T: FromStr,
-    T::Err: Display,
-{
-    value.parse().map_err(|e: T::Err| {
-        StoreError::other(CorruptRow {
-            column,
-            value: value.to_owned(),
-            reason: e.to_string(),
-        })
-    })
-}
-
-fn parse_all<T>(column: &'static str, values: &[String]) -> StoreResult<Vec<T>>
-where
-    T: FromStr,
-    T::Err: Display,
-{
-    values.iter().map(|v| parse(column, v)).collect()
-}
-
-fn parse_opt<T>(column: &'static str, value: Option<&str>) -> StoreResult<Option<T>>
-where
-    T: FromStr,
-    T::Err: Display,
-{
-    value.map(|v| parse(column, v)).transpose()
-}
 
 /// Column list for [`PrincipalRow`].
 pub(crate) const PRINCIPAL_COLUMNS: &str = "id, name, kind, disabled, created_at";
@@ -73,11 +33,7 @@ impl PrincipalRow {
         Ok(Principal {
             id: parse("principals.id", &self.id)?,
             name: PrincipalName::parse(&self.name).map_err(|e| {
-                StoreError::other(CorruptRow {
-                    column: "principals.name",
-                    value: self.name.clone(),
-                    reason: e.to_string(),
-                })
+                StoreError::other(CorruptRow::new("principals.name", &self.name, e))
             })?,
             kind: parse("principals.kind", &self.kind)?,
             disabled: self.disabled,
@@ -322,13 +278,8 @@ pub(crate) struct AuditRow {
 
 impl AuditRow {
     pub fn into_domain(self) -> StoreResult<AuditEvent> {
-        serde_json::from_str(&self.body).map_err(|e| {
-            StoreError::other(CorruptRow {
-                column: "audit_events.body",
-                value: self.event_id.clone(),
-                reason: e.to_string(),
-            })
-        })
+        serde_json::from_str(&self.body)
+            .map_err(|e| StoreError::other(CorruptRow::new("audit_events.body", &self.event_id, e)))
     }
 }
 

@@ -13,48 +13,12 @@ use countersign_domain::{
     ApiKey, ApprovalRequest, ApprovalRule, AuditEvent, Job, Permission, Policy, Principal,
     PrincipalName, Role, Subject, Vote,
 };
+use countersign_store::decode::parse_opt;
+pub(crate) use countersign_store::decode::{parse, CorruptRow};
 use countersign_store::{KeyAuthRecord, StoreError, StoreResult};
 use serde::de::DeserializeOwned;
 
 use crate::timestamp::{decode, decode_opt};
-
-/// A stored value that does not parse as its domain type.
-#[derive(Debug, thiserror::Error)]
-#[error("stored {column} value {value:?} is invalid: {reason}")]
-pub struct CorruptRow {
-    column: &'static str,
-    value: String,
-    reason: String,
-}
-
-impl CorruptRow {
-    pub(crate) fn new(column: &'static str, value: &str, reason: impl Display) -> Self {
-        Self {
-            column,
-            value: value.to_owned(),
-            reason: reason.to_string(),
-        }
-    }
-}
-
-/// Parse a stored string into a domain type.
-pub(crate) fn parse<T>(column: &'static str, value: &str) -> StoreResult<T>
-where
-    T: FromStr,
-    T::Err: Display,
-{
-    value
-        .parse()
-        .map_err(|e: T::Err| StoreError::other(CorruptRow::new(column, value, e)))
-}
-
-fn parse_opt<T>(column: &'static str, value: Option<&str>) -> StoreResult<Option<T>>
-where
-    T: FromStr,
-    T::Err: Display,
-{
-    value.map(|v| parse(column, v)).transpose()
-}
 
 /// Parse a stored JSON text column.
 pub(crate) fn json<T: DeserializeOwned>(column: &'static str, value: &str) -> StoreResult<T> {

@@ -10,6 +10,7 @@
 //!   [`subjects`], [`jobs`], [`approvals`], [`audit`].
 //! - [`page`] — keyset pagination (`limit` + opaque cursor; no OFFSET anywhere).
 //! - [`error`] — [`StoreError`]; database facts become these variants at the backend.
+//! - [`decode`] — parsing stored values into domain types, shared by the backends.
 //! - `conformance` (feature `conformance`): the backend-agnostic test suite every backend runs.
 //!
 //! Every state transition is a compare-and-set: the backend changes a row only if it is still
@@ -18,6 +19,7 @@
 
 pub mod approvals;
 pub mod audit;
+pub mod decode;
 pub mod error;
 pub mod jobs;
 pub mod keys;
