@@ -62,6 +62,23 @@ impl JobRepo for PgTransaction {
             .transpose()
     }
 
+    async fn get_jobs(&mut self, ids: &[JobId]) -> StoreResult<Vec<Job>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<String> = ids.iter().map(ToString::to_string).collect();
+        sqlx::query_as::<_, JobRow>(&format!(
+            "SELECT {JOB_COLUMNS} FROM jobs WHERE id = ANY($1)"
+        ))
+        .bind(ids)
+        .fetch_all(self.conn())
+        .await
+        .map_err(map_sqlx)?
+        .into_iter()
+        .map(JobRow::into_domain)
+        .collect()
+    }
+
     async fn lock_job(&mut self, id: JobId) -> StoreResult<Option<Job>> {
         sqlx::query_as::<_, JobRow>(&format!(
             "SELECT {JOB_COLUMNS} FROM jobs WHERE id = $1 FOR UPDATE"

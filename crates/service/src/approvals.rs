@@ -95,13 +95,20 @@ impl Service {
         let page = params.to_page()?;
         let mut tx = self.begin().await?;
         let approvals = tx.list_approvals(filter, &page).await?;
+        // Every approval's job in one query, not one per row.
+        let job_ids: Vec<_> = approvals.items.iter().map(|a| a.job_id).collect();
+        let jobs: std::collections::HashMap<_, _> = tx
+            .get_jobs(&job_ids)
+            .await?
+            .into_iter()
+            .map(|j| (j.id, j))
+            .collect();
         let mut views = Vec::with_capacity(approvals.items.len());
         for a in approvals.items {
-            let job = tx
-                .get_job(a.job_id)
-                .await?
+            let job = jobs
+                .get(&a.job_id)
                 .ok_or_else(|| ServiceError::Internal("an approval's job is missing".into()))?;
-            views.push(ApprovalView::new(a, &job));
+            views.push(ApprovalView::new(a, job));
         }
         tx.commit().await?;
         Ok(Listing {

@@ -67,6 +67,23 @@ impl JobRepo for SqliteTransaction {
             .transpose()
     }
 
+    async fn get_jobs(&mut self, ids: &[JobId]) -> StoreResult<Vec<Job>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        // One bound parameter however many ids: a JSON array unpacked by json_each.
+        let ids: Vec<String> = ids.iter().map(ToString::to_string).collect();
+        let ids = json_array(ids.iter().map(String::as_str));
+        let rows = sqlx::query_as::<_, JobRow>(&format!(
+            "SELECT {JOB_COLUMNS} FROM jobs WHERE id IN (SELECT value FROM json_each($1))"
+        ))
+        .bind(ids)
+        .fetch_all(self.conn())
+        .await
+        .map_err(map_sqlx)?;
+        into_jobs(rows)
+    }
+
     async fn lock_job(&mut self, id: JobId) -> StoreResult<Option<Job>> {
         // The write lock is already held (see the module docs).
         self.get_job(id).await

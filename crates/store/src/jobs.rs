@@ -22,6 +22,10 @@ pub trait JobRepo {
 
     async fn get_job(&mut self, id: JobId) -> StoreResult<Option<Job>>;
 
+    /// The jobs among `ids` that exist, in one round trip, in no particular order (callers
+    /// index them by id). Unknown ids are skipped.
+    async fn get_jobs(&mut self, ids: &[JobId]) -> StoreResult<Vec<Job>>;
+
     /// Lock a job's row for the rest of the transaction.
     async fn lock_job(&mut self, id: JobId) -> StoreResult<Option<Job>>;
 

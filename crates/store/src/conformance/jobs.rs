@@ -40,6 +40,18 @@ pub async fn jobs_insert_get_and_lock(store: TestStore) {
     );
     assert_eq!(tx.get_job(JobId::new()).await.unwrap(), None);
     assert_eq!(tx.lock_job(JobId::new()).await.unwrap(), None);
+
+    // Several at once, unknown ids skipped.
+    let mut got = tx
+        .get_jobs(&[running.id, JobId::new(), awaiting.id])
+        .await
+        .unwrap();
+    got.sort_by_key(|j| j.id);
+    let mut want = vec![awaiting.clone(), running.clone()];
+    want.sort_by_key(|j| j.id);
+    assert_eq!(got, want);
+    assert!(tx.get_jobs(&[]).await.unwrap().is_empty());
+    assert!(tx.get_jobs(&[JobId::new()]).await.unwrap().is_empty());
 }
 
 /// A repeated `(requested_by, idempotency_key)` is a conflict on `jobs_idempotency_key`; the
