@@ -27,10 +27,36 @@ pub struct ApiKey {
     pub revoked_at: Option<OffsetDateTime>,
 }
 
+/// Whether a key can be used now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum KeyStatus {
+    Active,
+    Expired,
+    Revoked,
+}
+
+impl KeyStatus {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            KeyStatus::Active => "active",
+            KeyStatus::Expired => "expired",
+            KeyStatus::Revoked => "revoked",
+        }
+    }
+}
+
 impl ApiKey {
-    /// Whether the key may authenticate at `now`.
-    pub fn is_usable_at(&self, now: OffsetDateTime) -> bool {
-        self.revoked_at.is_none() && self.expires_at.is_none_or(|e| e > now)
+    /// The key's status at `now`; revocation wins over expiry, and a key expires at its
+    /// `expires_at` instant.
+    pub fn status_at(&self, now: OffsetDateTime) -> KeyStatus {
+        if self.revoked_at.is_some() {
+            KeyStatus::Revoked
+        } else if self.expires_at.is_some_and(|e| e <= now) {
+            KeyStatus::Expired
+        } else {
+            KeyStatus::Active
+        }
     }
 }
 
@@ -88,6 +114,29 @@ impl fmt::Debug for ApiKeyToken {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn status_revocation_wins_over_expiry() {
+        let now = time::macros::datetime!(2026-05-20 00:00:00 UTC);
+        let mut key = ApiKey {
+            id: KeyId::new(),
+            principal_id: PrincipalId::new(),
+            created_at: now - time::Duration::days(1),
+            expires_at: None,
+            revoked_at: None,
+        };
+        assert_eq!(key.status_at(now), KeyStatus::Active);
+        key.expires_at = Some(now);
+        assert_eq!(key.status_at(now), KeyStatus::Expired);
+        assert_eq!(
+            key.status_at(now - time::Duration::SECOND),
+            KeyStatus::Active
+        );
+        key.revoked_at = Some(now);
+        assert_eq!(key.status_at(now), KeyStatus::Revoked);
+        assert_eq!(serde_json::to_value(KeyStatus::Revoked).unwrap(), "revoked");
+        assert_eq!(KeyStatus::Expired.as_str(), "expired");
+    }
 
     #[test]
     fn token_round_trip() {

@@ -36,7 +36,7 @@ pub use approval::{ApprovalRequest, ApprovalState, DecisionOutcome, Vote, VoteDe
 pub use audit::{AuditEvent, AuditResult, Authorization, Category, Decision, Resource};
 pub use id::{ApprovalId, EventId, IdError, JobId, KeyId, PolicyId, PrincipalId, SubjectId};
 pub use job::{Job, JobStatus};
-pub use key::{ApiKey, ApiKeyToken};
+pub use key::{ApiKey, ApiKeyToken, KeyStatus};
 pub use permission::Permission;
 pub use policy::{ApprovalRule, Policy};
 pub use principal::{Principal, PrincipalKind, PrincipalName};

@@ -9,7 +9,7 @@ mod support;
 use axum::http::{Method, StatusCode};
 use serde_json::{json, Value};
 use sqlx::PgPool;
-use support::{call, denial, s, TestApp};
+use support::{assert_refused, call, denial, s, TestApp};
 
 async fn admin_id(app: &TestApp) -> String {
     s(&app.get("/api/v1/auth/whoami", &app.admin).await.json["principal"]["id"])
@@ -380,27 +380,15 @@ async fn a_disabled_principal_is_refused_at_once(pool: PgPool) {
     );
 
     // Bob's very next request is refused and audited.
-    let r = app
-        .send(
-            Method::GET,
-            "/api/v1/auth/whoami",
-            Some(&bob_key),
-            None,
-            &[("x-request-id", "bob-after")],
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.text);
-    assert_eq!(r.code(), "unauthenticated");
-    let e = denial(&app, "bob-after").await;
-    assert_eq!(e["actor"]["key_id"], bob_key_id.as_str());
-    assert_eq!(e["result"]["kind"], "unauthenticated");
-    assert!(
-        e["authorization"]["reason"]
-            .as_str()
-            .unwrap()
-            .contains("disabled"),
-        "{e}"
-    );
+    assert_refused(
+        &app,
+        &bob_key,
+        &bob_key_id,
+        "/api/v1/auth/whoami",
+        "bob-after",
+        "disabled",
+    )
+    .await;
 
     // Disabling twice is a conflict; a disabled principal gets no new key.
     let before = (app.snapshot().await, app.auth_state().await);

@@ -5,6 +5,7 @@
 //! compare-and-set in the store as a second line of defence.
 
 use countersign_domain::audit::actions;
+use countersign_domain::job::MESSAGE_APPROVAL_REJECTED;
 use countersign_domain::{
     approval::validate_note, clock, ApprovalId, ApprovalRequest, ApprovalRule, ApprovalState,
     AuditEvent, Category, DecisionOutcome, Job, JobStatus, Permission, Resource, Vote,
@@ -18,7 +19,7 @@ use serde_json::json;
 use crate::auth::DenyContext;
 use crate::caller::Caller;
 use crate::error::{ServiceError, ServiceResult};
-use crate::jobs::{release, REJECTED_MESSAGE};
+use crate::jobs::release;
 use crate::metrics;
 use crate::paging::{ListParams, Listing};
 use crate::service::Service;
@@ -225,7 +226,7 @@ impl Service {
                 DecisionOutcome::Approved => (JobStatus::Pending, None, actions::APPROVAL_APPROVED),
                 _ => (
                     JobStatus::Cancelled,
-                    Some(REJECTED_MESSAGE),
+                    Some(MESSAGE_APPROVAL_REJECTED),
                     actions::APPROVAL_REJECTED,
                 ),
             };
@@ -268,7 +269,7 @@ impl Service {
                     )
                     .allowed_by(permission.as_str())
                     .request_id(caller.request_id())
-                    .details(json!({"from": JobStatus::AwaitingApproval.as_str(), "reason": REJECTED_MESSAGE})),
+                    .details(json!({"from": JobStatus::AwaitingApproval.as_str(), "reason": MESSAGE_APPROVAL_REJECTED})),
                 );
             }
             self.commit_with(tx, &events).await?;

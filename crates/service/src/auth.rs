@@ -9,7 +9,7 @@
 use countersign_domain::audit::actions;
 use countersign_domain::{
     clock, Actor, ApiKey, ApiKeyToken, AuditEvent, AuditResult, Authorization, Category, KeyId,
-    Permission, Resource,
+    KeyStatus, Permission, Resource,
 };
 use rand::RngCore;
 use serde::Serialize;
@@ -83,12 +83,10 @@ impl Service {
         if !bool::from(presented.as_slice().ct_eq(record.secret_hash.as_slice())) {
             return Err(ServiceError::Unauthenticated("unknown API key"));
         }
-        let now = clock::now();
-        if record.key.revoked_at.is_some() {
-            return Err(ServiceError::Unauthenticated("revoked API key"));
-        }
-        if record.key.expires_at.is_some_and(|e| e <= now) {
-            return Err(ServiceError::Unauthenticated("expired API key"));
+        match record.key.status_at(clock::now()) {
+            KeyStatus::Active => {}
+            KeyStatus::Revoked => return Err(ServiceError::Unauthenticated("revoked API key")),
+            KeyStatus::Expired => return Err(ServiceError::Unauthenticated("expired API key")),
         }
         if record.principal.disabled {
             return Err(ServiceError::Unauthenticated("disabled principal"));

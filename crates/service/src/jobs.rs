@@ -8,9 +8,7 @@
 use std::time::Duration;
 
 use countersign_domain::audit::actions;
-use countersign_domain::job::{
-    validate_action, validate_idempotency_key, CompletionOutcome, MESSAGE_APPROVAL_REJECTED,
-};
+use countersign_domain::job::{validate_action, validate_idempotency_key, CompletionOutcome};
 use countersign_domain::{
     canonical, clock, Actor, ApprovalId, ApprovalRequest, ApprovalState, AuditEvent, Category,
     DecisionOutcome, Job, JobId, JobStatus, Permission, Resource, SubjectId, SystemActor,
@@ -526,6 +524,3 @@ pub(crate) async fn release(tx: Box<dyn Transaction>) {
 
 /// Internal marker: the idempotency key's unique index refused a concurrent duplicate.
 const IDEMPOTENCY_RACE: &str = "idempotency-key race";
-
-/// Re-exported for the approval module's rejection path.
-pub(crate) const REJECTED_MESSAGE: &str = MESSAGE_APPROVAL_REJECTED;

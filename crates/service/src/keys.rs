@@ -29,35 +29,7 @@ use crate::service::Service;
 /// The audit action of the operator's `keys list` (an out-of-band read of who holds keys).
 pub const KEY_LISTED: &str = "key.listed";
 
-/// Whether a key can be used now.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum KeyStatus {
-    Active,
-    Expired,
-    Revoked,
-}
-
-impl KeyStatus {
-    /// A key's status at `now` (revocation wins over expiry).
-    pub fn of(key: &ApiKey, now: OffsetDateTime) -> Self {
-        if key.revoked_at.is_some() {
-            KeyStatus::Revoked
-        } else if key.expires_at.is_some_and(|e| e <= now) {
-            KeyStatus::Expired
-        } else {
-            KeyStatus::Active
-        }
-    }
-
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            KeyStatus::Active => "active",
-            KeyStatus::Expired => "expired",
-            KeyStatus::Revoked => "revoked",
-        }
-    }
-}
+pub use countersign_domain::KeyStatus;
 
 /// A key as lists show it: `{id, principal_id, created_at, expires_at, revoked_at, status}`.
 #[derive(Debug, Clone, Serialize)]
@@ -70,7 +42,7 @@ pub struct KeyView {
 impl KeyView {
     fn at(key: ApiKey, now: OffsetDateTime) -> Self {
         Self {
-            status: KeyStatus::of(&key, now),
+            status: key.status_at(now),
             key,
         }
     }
@@ -276,29 +248,4 @@ async fn revoke_in(
     tx.revoke_key(id, clock::now())
         .await?
         .ok_or_else(|| ServiceError::Conflict(format!("key `{id}` is already revoked")))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn status_prefers_revocation_then_expiry() {
-        let now = clock::now();
-        let mut key = ApiKey {
-            id: KeyId::new(),
-            principal_id: PrincipalId::new(),
-            created_at: now - time::Duration::hours(1),
-            expires_at: None,
-            revoked_at: None,
-        };
-        assert_eq!(KeyStatus::of(&key, now), KeyStatus::Active);
-        key.expires_at = Some(now);
-        assert_eq!(KeyStatus::of(&key, now), KeyStatus::Expired);
-        key.expires_at = Some(now + time::Duration::seconds(1));
-        assert_eq!(KeyStatus::of(&key, now), KeyStatus::Active);
-        key.revoked_at = Some(now);
-        assert_eq!(KeyStatus::of(&key, now), KeyStatus::Revoked);
-        assert_eq!(serde_json::to_value(KeyStatus::Revoked).unwrap(), "revoked");
-    }
 }

@@ -33,11 +33,6 @@ impl StoreError {
     pub fn other(e: impl std::error::Error + Send + Sync + 'static) -> Self {
         StoreError::Other(Box::new(e))
     }
-
-    /// Whether this is a unique violation on `constraint`.
-    pub fn is_conflict_on(&self, constraint: &str) -> bool {
-        matches!(self, StoreError::Conflict { constraint: c } if c == constraint)
-    }
 }
 
 /// The result of a repository operation.

@@ -188,9 +188,8 @@ impl TestApp {
         (id, r.json["key"].as_str().unwrap().to_owned())
     }
 
-    /// Make sure `role` exists. Custom roles get the approver's permissions and are given to
-    /// the admin too (nobody may grant a role they do not hold). Created directly in the
-    /// database so these tests do not depend on the role administration API.
+    /// Make sure `role` exists. Custom roles get the approver's permissions. Created directly
+    /// in the database so these tests do not depend on the role administration API.
     pub async fn ensure_role(&self, role: &str) {
         let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM roles WHERE id = $1)")
             .bind(role)
@@ -209,11 +208,6 @@ impl TestApp {
                 .await
                 .unwrap();
         }
-        sqlx::query("INSERT INTO principal_roles (principal_id, role_id, granted_at) SELECT id, $1, now() FROM principals WHERE name = 'admin' ON CONFLICT DO NOTHING")
-            .bind(role)
-            .execute(&self.pool)
-            .await
-            .unwrap();
     }
 
     /// A policy (by the admin); returns its id.
@@ -486,5 +480,33 @@ pub async fn denial(app: &TestApp, rid: &str) -> Value {
     assert_eq!(e["category"], "auth", "{e}");
     assert_eq!(e["authorization"]["decision"], "deny", "{e}");
     assert_eq!(e["result"]["outcome"], "error", "{e}");
+    e
+}
+
+/// `key` is refused on its next request (`GET path`, request id `rid`): 401
+/// `unauthenticated`, and one `auth.denied` event naming the key and a reason containing
+/// `reason`. Answers the event.
+pub async fn assert_refused(
+    app: &TestApp,
+    key: &str,
+    key_id: &str,
+    path: &str,
+    rid: &str,
+    reason: &str,
+) -> Value {
+    let r = app
+        .send(Method::GET, path, Some(key), None, &[("x-request-id", rid)])
+        .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.text);
+    assert_eq!(r.code(), "unauthenticated");
+    let e = denial(app, rid).await;
+    assert_eq!(e["actor"]["key_id"], key_id, "{e}");
+    assert_eq!(e["result"]["kind"], "unauthenticated", "{e}");
+    assert!(
+        e["authorization"]["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains(reason)),
+        "reason should mention {reason}: {e}"
+    );
     e
 }
