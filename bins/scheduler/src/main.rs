@@ -103,7 +103,7 @@ async fn main() -> anyhow::Result<()> {
             tokio::select! {
                 _ = &mut stop => return,
                 ready = prepare => if let Err(e) = ready {
-                    tracing::error!(error = %e, "the database could not be prepared; stopping");
+                    tracing::error!(error = format!("{e:#}"), "the database could not be prepared; stopping");
                     std::process::exit(1);
                 },
             }

@@ -139,7 +139,9 @@ async fn main() -> anyhow::Result<()> {
                 kind,
                 expires_at,
             } => {
-                db.migrate().await.context("applying migrations")?;
+                startup::migrate(&db, &url, &migrate_url)
+                    .await
+                    .context("applying migrations")?;
                 let kind: PrincipalKind = kind.parse()?;
                 let role = role.map(|r| RoleId::parse(&r)).transpose()?;
                 let expires_at = expires_at
@@ -215,7 +217,11 @@ async fn serve(
                     tracing::info!(database = %url, "database ready");
                 }
                 Err(e) => {
-                    tracing::error!(error = %e, "the database could not be prepared; stopping");
+                    let e = anyhow::Error::from(e);
+                    tracing::error!(
+                        error = format!("{e:#}"),
+                        "the database could not be prepared; stopping"
+                    );
                     std::process::exit(1);
                 }
             }

@@ -100,7 +100,10 @@ async fn posture_tells_the_owner_from_the_runtime_role(owner: PgPool) {
     let app = as_runtime_role(&owner).await;
     let p = role_posture(&app).await.unwrap();
     assert_eq!(p.role, RUNTIME_ROLE);
-    assert!(!p.superuser && !p.owns_audit_table && !p.is_unsafe(), "{p:?}");
+    assert!(
+        !p.superuser && !p.owns_audit_table && !p.is_unsafe(),
+        "{p:?}"
+    );
     // Through the store trait too.
     use countersign_store::Store;
     let posture = PgStore::from_pool(app).role_posture().await.unwrap();
