@@ -45,11 +45,15 @@ async fn main() -> anyhow::Result<()> {
         .await
         .with_context(|| format!("opening {url}"))?;
     let service = Service::new(db.store(), cli.config.service());
+    // `--once` (a cron job) fails at once on an unreachable database; the long-running
+    // scheduler waits for it.
     let prepare = {
         let service = service.clone();
         let auto_migrate = cli.config.auto_migrate;
+        let once = cli.config.once;
         async move {
-            retry_unavailable("starting", service_unavailable, || async {
+            let retry = |e: &countersign_service::ServiceError| !once && service_unavailable(e);
+            retry_unavailable("starting", retry, || async {
                 if auto_migrate {
                     startup::migrate(&db, &url, &migrate_url).await?;
                 }

@@ -64,6 +64,23 @@ fn processes_started_while_postgres_is_down_wait_for_it() {
     );
 }
 
+/// `countersign-scheduler --once` (a cron job) does not wait: an unreachable database is an
+/// error exit naming it.
+#[test]
+fn scheduler_once_fails_on_an_unreachable_database() {
+    let scratch = TempDir::new("ops-once");
+    let url = format!("postgres://postgres@127.0.0.1:{}/countersign", free_port());
+    let out = run(
+        scheduler_binary(),
+        &["--once"],
+        &[("COUNTERSIGN_DATABASE_URL", url)],
+        scratch.path(),
+    );
+    assert!(!out.status.success(), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("unavailable"), "{stderr}");
+}
+
 /// Bonus of the item above: once the database answers, the server comes ready by itself.
 /// The database "appears" when the test starts forwarding a port, which refused connections
 /// until then, to the real PostgreSQL.

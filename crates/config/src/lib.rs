@@ -82,6 +82,38 @@ mod tests {
         config: SchedulerConfig,
     }
 
+    /// The configuration prints (as the binaries log it at debug level) without the database
+    /// passwords.
+    #[test]
+    fn configuration_debug_hides_database_passwords() {
+        use clap::Parser;
+        let s = Server::try_parse_from([
+            "countersign-server",
+            "--database-url=postgres://app:s3cr3t@db/cs",
+            "--migrate-database-url=postgres://owner:0wn3r@db/cs",
+        ])
+        .unwrap();
+        let shown = format!("{:?}", s.config);
+        assert!(
+            !shown.contains("s3cr3t") && !shown.contains("0wn3r"),
+            "{shown}"
+        );
+        assert_eq!(
+            s.config.database.url().unwrap().expose(),
+            "postgres://app:s3cr3t@db/cs"
+        );
+        assert_eq!(
+            s.config.database.migrate_url().unwrap().expose(),
+            "postgres://owner:0wn3r@db/cs"
+        );
+        let s = Server::try_parse_from(["countersign-server", "--database-url=postgres://a@h/x"])
+            .unwrap();
+        assert_eq!(
+            s.config.database.migrate_url().unwrap().expose(),
+            "postgres://a@h/x"
+        );
+    }
+
     /// `--flag=false`, `--flag=off`, bare `--flag`, and the default, for every boolean flag.
     #[test]
     fn boolean_flags_parse_one_way() {
