@@ -56,6 +56,8 @@ fn processes_started_while_postgres_is_down_wait_for_it() {
         assert_eq!(get(p, "/healthz").0, 200, "{name} /healthz");
         let (status, body) = get(p, "/readyz");
         assert_eq!(status, 503, "{name} /readyz: {body}");
+        // Metrics are still served (the gauges keep their last values).
+        assert_eq!(get(p, "/metrics").0, 200, "{name} /metrics");
     }
     assert!(
         server.log().contains("retrying"),

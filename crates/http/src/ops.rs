@@ -40,12 +40,18 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
     Json(body).into_response()
 }
 
+/// How long a scrape waits for the gauges' queries before serving the last values.
+const GAUGE_REFRESH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// Prometheus text, with the current-state gauges refreshed first (a database that does not
-/// answer leaves them at their last value; the page is served regardless).
+/// answer within [`GAUGE_REFRESH_TIMEOUT`] leaves them at their last value; the page is
+/// served regardless).
 pub async fn metrics(State(state): State<AppState>) -> Response {
     let handle = telemetry::prometheus();
-    if let Err(e) = state.service.refresh_gauges().await {
-        tracing::debug!(error = %e, "gauges not refreshed");
+    match tokio::time::timeout(GAUGE_REFRESH_TIMEOUT, state.service.refresh_gauges()).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => tracing::debug!(error = %e, "gauges not refreshed"),
+        Err(_) => tracing::debug!("gauges not refreshed: the database did not answer in time"),
     }
     (
         StatusCode::OK,
