@@ -1,10 +1,13 @@
 //! `countersign-scheduler`: parse configuration, set up tracing, open the database, and run
 //! the background loops (approval expiry, lease reclaim) until SIGTERM — or once with
-//! `--once`. It serves `/healthz` and `/metrics` on `COUNTERSIGN_SCHEDULER_LISTEN`.
+//! `--once`. It serves `/healthz`, `/readyz` and `/metrics` on `COUNTERSIGN_SCHEDULER_LISTEN`
+//! from the start; while the database is unreachable it retries with backoff (`/readyz`
+//! 503). It never creates a database: a missing SQLite file is an error naming the path.
 
 use anyhow::Context;
 use clap::Parser;
 use countersign_config::process::{init_tracing, shutdown_signal};
+use countersign_config::startup::{self, retry_unavailable, service_unavailable};
 use countersign_config::{Database, SchedulerConfig};
 use countersign_service::Service;
 
@@ -25,15 +28,45 @@ async fn main() -> anyhow::Result<()> {
     cli.config.validate()?;
     init_tracing(&cli.config.log_format);
     let url = cli.config.database.url()?;
-    let db = Database::open(&url, cli.config.database.database_max_connections.min(4))
+    let migrate_url = cli.config.database.migrate_url()?;
+    // The scheduler works on the server's database and never creates one.
+    if let Some(path) = url.sqlite_path() {
+        if !path.exists() {
+            anyhow::bail!(
+                "the SQLite database {path} does not exist, and the scheduler never creates one: \
+                 start `countersign-server` first (it creates the file), and give the scheduler \
+                 the same COUNTERSIGN_DATABASE_URL, e.g. sqlite://{path}?mode=rwc",
+                path = path.display()
+            );
+        }
+        tracing::info!(database.path = %path.display(), "SQLite database file");
+    }
+    let db = Database::open_lazy(&url, cli.config.database.database_max_connections.min(4))
         .await
         .with_context(|| format!("opening {url}"))?;
-    if cli.config.auto_migrate {
-        db.migrate().await.context("applying migrations")?;
-    }
     let service = Service::new(db.store(), cli.config.service());
+    // `--once` (a cron job) fails at once on an unreachable database; the long-running
+    // scheduler waits for it.
+    let prepare = {
+        let service = service.clone();
+        let auto_migrate = cli.config.auto_migrate;
+        let once = cli.config.once;
+        async move {
+            let retry = |e: &countersign_service::ServiceError| !once && service_unavailable(e);
+            retry_unavailable("starting", retry, || async {
+                if auto_migrate {
+                    startup::migrate(&db, &url, &migrate_url).await?;
+                }
+                service.readiness().await
+            })
+            .await?;
+            startup::check_role_posture(&service).await;
+            anyhow::Ok(())
+        }
+    };
 
     if cli.config.once {
+        prepare.await.context("preparing the database")?;
         let report = service.run_scheduler_once().await?;
         tracing::info!(
             scheduler.approvals_expired = report.approvals_expired,
@@ -60,6 +93,8 @@ async fn main() -> anyhow::Result<()> {
         service.clone(),
         ops_stop,
     ));
+    // The loops start once the database is ready (retried with backoff while it is
+    // unreachable; `/readyz` answers 503 meanwhile).
     let loops = {
         let mut rx = stop_rx;
         let stop = async move {
@@ -67,7 +102,17 @@ async fn main() -> anyhow::Result<()> {
         };
         let service = service.clone();
         let tick = cli.config.tick;
-        tokio::spawn(async move { service.run_scheduler(tick, stop).await })
+        tokio::spawn(async move {
+            tokio::pin!(stop);
+            tokio::select! {
+                _ = &mut stop => return,
+                ready = prepare => if let Err(e) = ready {
+                    tracing::error!(error = format!("{e:#}"), "the database could not be prepared; stopping");
+                    std::process::exit(1);
+                },
+            }
+            service.run_scheduler(tick, stop).await
+        })
     };
     shutdown_signal().await;
     let _ = stop_tx.send(true);

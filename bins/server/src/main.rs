@@ -1,12 +1,17 @@
 //! `countersign-server`: parse configuration, set up tracing, open the database, and hand
 //! over to the library (`countersign_http::serve`). Subcommands: `serve` (the default),
-//! `migrate`, `keys create` for bootstrapping an empty database, and `keys list` /
-//! `keys revoke` for operators locked out of the API (audited as `system:bootstrap`).
+//! `migrate`, `db grant-runtime` (the PostgreSQL runtime role), `keys create` for
+//! bootstrapping an empty database, and `keys list` / `keys revoke` for operators locked out
+//! of the API (audited as `system:bootstrap`).
+//!
+//! `serve` listens at once: while the database is unreachable it answers `/healthz` 200 and
+//! `/readyz` 503, and retries migrations and the first-admin bootstrap with backoff.
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use countersign_config::process::{init_tracing, shutdown_signal};
-use countersign_config::{Database, ServerConfig};
+use countersign_config::startup::{self, retry_unavailable, service_unavailable};
+use countersign_config::{Database, DatabaseUrl, ServerConfig};
 use countersign_domain::{KeyId, PrincipalKind, RoleId};
 use countersign_service::keys::OperatorKeyRow;
 use countersign_service::Service;
@@ -30,12 +35,34 @@ struct Cli {
 enum Command {
     /// Serve the HTTP API (the default).
     Serve,
-    /// Apply pending database migrations and exit.
+    /// Apply pending database migrations and exit (as `COUNTERSIGN_MIGRATE_DATABASE_URL`'s
+    /// role when set: the schema's owner).
     Migrate,
+    /// Database roles (PostgreSQL).
+    Db {
+        #[command(subcommand)]
+        command: DbCommand,
+    },
     /// Manage API keys without the API (bootstrap, lock-out recovery).
     Keys {
         #[command(subcommand)]
         command: KeysCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum DbCommand {
+    /// Create (if missing) the role the service runs as, owning nothing, and grant it exactly
+    /// what the service needs (the audit table: SELECT and INSERT only). Idempotent: run it
+    /// again after every migration. Connects as the owner (COUNTERSIGN_MIGRATE_DATABASE_URL,
+    /// else COUNTERSIGN_DATABASE_URL).
+    GrantRuntime {
+        /// The runtime role's name.
+        #[arg(long, default_value = "countersign_app")]
+        role: String,
+        /// Print the SQL on stdout instead of running it.
+        #[arg(long)]
+        print: bool,
     },
 }
 
@@ -75,32 +102,36 @@ async fn main() -> anyhow::Result<()> {
     cli.config.validate()?;
     init_tracing(&cli.config.log_format);
     let url = cli.config.database.url()?;
+    let migrate_url = cli.config.database.migrate_url()?;
     tracing::debug!(config = ?cli.config, database = %url, "configuration");
+    if let Some(path) = url.sqlite_path() {
+        tracing::info!(database.path = %path.display(), "SQLite database file");
+    }
+    let command = cli.command.unwrap_or(Command::Serve);
+    if let Command::Serve = command {
+        return serve(&cli.config, url, migrate_url).await;
+    }
+    if let Command::Migrate = command {
+        let db = Database::open(&migrate_url, 1)
+            .await
+            .with_context(|| format!("opening {migrate_url}"))?;
+        db.migrate().await.context("applying migrations")?;
+        tracing::info!("migrations applied");
+        return Ok(());
+    }
+    if let Command::Db {
+        command: DbCommand::GrantRuntime { role, print },
+    } = command
+    {
+        return grant_runtime(&migrate_url, &role, print).await;
+    }
     let db = Database::open(&url, cli.config.database.database_max_connections)
         .await
         .with_context(|| format!("opening {url}"))?;
     let service = || Service::new(db.store(), cli.config.service());
 
-    match cli.command.unwrap_or(Command::Serve) {
-        Command::Serve => {
-            if cli.config.auto_migrate {
-                db.migrate().await.context("applying migrations")?;
-            }
-            let service = service();
-            if cli.config.bootstrap_admin {
-                announce_first_admin(&service).await?;
-            }
-            tracing::info!(database = %url, "database ready");
-            let listener = tokio::net::TcpListener::bind(cli.config.listen)
-                .await
-                .with_context(|| format!("binding {}", cli.config.listen))?;
-            countersign_http::serve(listener, service, cli.config.http(), shutdown_signal())
-                .await?;
-        }
-        Command::Migrate => {
-            db.migrate().await.context("applying migrations")?;
-            tracing::info!("migrations applied");
-        }
+    match command {
+        Command::Serve | Command::Migrate | Command::Db { .. } => unreachable!("handled above"),
         Command::Keys { command } => match command {
             KeysCommand::Create {
                 principal,
@@ -108,7 +139,9 @@ async fn main() -> anyhow::Result<()> {
                 kind,
                 expires_at,
             } => {
-                db.migrate().await.context("applying migrations")?;
+                startup::migrate(&db, &url, &migrate_url)
+                    .await
+                    .context("applying migrations")?;
                 let kind: PrincipalKind = kind.parse()?;
                 let role = role.map(|r| RoleId::parse(&r)).transpose()?;
                 let expires_at = expires_at
@@ -146,16 +179,91 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// On a database with no enabled admin, mint one and print its key — once — with how to make
-/// more. The key goes to stdout only; the log line names the principal, never the key.
-async fn announce_first_admin(service: &Service) -> anyhow::Result<()> {
-    let Some(done) = service
-        .bootstrap_first_admin()
+/// `serve`: listen at once, and get the database ready (migrations as the owner, the first
+/// admin) in the background, retrying with backoff while it is unreachable. Until then
+/// `/readyz` answers 503.
+async fn serve(
+    config: &ServerConfig,
+    url: DatabaseUrl,
+    migrate_url: DatabaseUrl,
+) -> anyhow::Result<()> {
+    let db = Database::open_lazy(&url, config.database.database_max_connections)
         .await
-        .context("creating the first admin")?
-    else {
-        return Ok(());
+        .with_context(|| format!("opening {url}"))?;
+    let service = Service::new(db.store(), config.service());
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("binding {}", config.listen))?;
+    tracing::info!(listen = %config.listen, "listening; /readyz answers 503 until the database is ready");
+    let prepare = {
+        let service = service.clone();
+        let (auto_migrate, bootstrap_admin) = (config.auto_migrate, config.bootstrap_admin);
+        async move {
+            let ready = retry_unavailable("starting", service_unavailable, || async {
+                if auto_migrate {
+                    startup::migrate(&db, &url, &migrate_url).await?;
+                }
+                if bootstrap_admin {
+                    if let Some(done) = service.bootstrap_first_admin().await? {
+                        announce_first_admin(&done);
+                    }
+                }
+                service.readiness().await
+            })
+            .await;
+            match ready {
+                Ok(()) => {
+                    startup::check_role_posture(&service).await;
+                    tracing::info!(database = %url, "database ready");
+                }
+                Err(e) => {
+                    let e = anyhow::Error::from(e);
+                    tracing::error!(
+                        error = format!("{e:#}"),
+                        "the database could not be prepared; stopping"
+                    );
+                    std::process::exit(1);
+                }
+            }
+        }
     };
+    tokio::spawn(prepare);
+    countersign_http::serve(listener, service, config.http(), shutdown_signal()).await?;
+    Ok(())
+}
+
+/// `db grant-runtime`: print or apply the runtime role's grants, connected as the owner.
+async fn grant_runtime(owner_url: &DatabaseUrl, role: &str, print: bool) -> anyhow::Result<()> {
+    let db = Database::open(owner_url, 1)
+        .await
+        .with_context(|| format!("opening {owner_url}"))?;
+    let Database::Postgres(pg) = &db else {
+        anyhow::bail!(
+            "database roles are a PostgreSQL feature; SQLite has none (protect the file instead)"
+        );
+    };
+    if print {
+        let schema = countersign_postgres::privileges::current_schema(pg.pool()).await?;
+        print!(
+            "{}",
+            countersign_postgres::runtime_grants_sql(role, &schema)?
+        );
+        return Ok(());
+    }
+    countersign_postgres::grant_runtime(pg.pool(), role)
+        .await
+        .with_context(|| format!("granting the runtime role `{role}`"))?;
+    tracing::info!(database.role = %role, "runtime role granted");
+    println!(
+        "granted `{role}`; run the service with a COUNTERSIGN_DATABASE_URL that logs in as `{role}` \
+         (set its password with ALTER ROLE), and migrate with COUNTERSIGN_MIGRATE_DATABASE_URL"
+    );
+    Ok(())
+}
+
+/// On a database that had no enabled admin, print the one just minted — once — with how to
+/// make more. The key goes to stdout only; the log line names the principal, never the key.
+fn announce_first_admin(done: &countersign_service::principals::Bootstrapped) {
     tracing::warn!(
         principal.id = %done.principal.id,
         principal.name = %done.principal.name,
@@ -170,7 +278,6 @@ async fn announce_first_admin(service: &Service) -> anyhow::Result<()> {
         name = done.principal.name,
         key = done.minted.token.expose(),
     );
-    Ok(())
 }
 
 /// The `keys list` table: one key per line, columns aligned, never a secret.

@@ -2,7 +2,7 @@
 //!
 //! | variable | meaning | default |
 //! |---|---|---|
-//! | `COUNTERSIGN_AUDIT_STRICT` | `1`, `true` or `yes` (any case) → strict; anything else → async | async |
+//! | `COUNTERSIGN_AUDIT_STRICT` | `1`, `true`, `yes` or `on` (any case) → strict; anything else → async | async |
 //! | `COUNTERSIGN_AUDIT_QUEUE_CAPACITY` | async queue length, in events | 10000 |
 //! | `COUNTERSIGN_AUDIT_BATCH_SIZE` | most events per write | 100 |
 //! | `COUNTERSIGN_AUDIT_FLUSH_INTERVAL_MS` | longest wait before a partial batch is written | 1000 |
@@ -97,11 +97,14 @@ fn default_service_name() -> String {
         .unwrap_or_else(|| "unknown-service".to_owned())
 }
 
-/// Whether a `COUNTERSIGN_AUDIT_STRICT` value means strict.
+/// Whether a `COUNTERSIGN_AUDIT_STRICT` value means strict: `1`, `true`, `yes` or `on` (any
+/// case), the booleans every Countersign setting accepts.
 pub fn parse_strict(value: Option<&str>) -> bool {
     value.is_some_and(|v| {
-        let v = v.trim();
-        v == "1" || v.eq_ignore_ascii_case("true") || v.eq_ignore_ascii_case("yes")
+        matches!(
+            v.trim().to_ascii_lowercase().as_str(),
+            "1" | "true" | "yes" | "on"
+        )
     })
 }
 
@@ -257,10 +260,12 @@ mod tests {
 
     #[test]
     fn strict_values() {
-        for v in ["1", "true", "TRUE", "True", "yes", "YES", " yes "] {
+        for v in [
+            "1", "true", "TRUE", "True", "yes", "YES", " yes ", "on", "ON",
+        ] {
             assert!(parse_strict(Some(v)), "{v}");
         }
-        for v in ["0", "false", "no", "", "on", "2", "y"] {
+        for v in ["0", "false", "no", "", "off", "2", "y"] {
             assert!(!parse_strict(Some(v)), "{v}");
         }
         assert!(!parse_strict(None));

@@ -44,6 +44,32 @@ impl Database {
         }
     }
 
+    /// Like [`open`](Self::open), but a PostgreSQL pool connects on first use instead of now,
+    /// so a process can start (and answer `/healthz`) while the server is still down; its
+    /// `/readyz` answers 503 until the database answers. SQLite opens at once.
+    pub async fn open_lazy(
+        url: &DatabaseUrl,
+        max_connections: u32,
+    ) -> Result<Database, StoreError> {
+        match url.backend() {
+            Some(Backend::Postgres) => {
+                let defaults = PgOptions::default();
+                // The same pool settings as `PgStore::connect_with`, without the first
+                // connection.
+                let pool = sqlx::postgres::PgPoolOptions::new()
+                    .max_connections(max_connections.max(1))
+                    .acquire_timeout(defaults.acquire_timeout)
+                    .test_before_acquire(false)
+                    .idle_timeout(std::time::Duration::from_secs(300))
+                    .max_lifetime(std::time::Duration::from_secs(1800))
+                    .connect_lazy(url.expose())
+                    .map_err(|e| StoreError::Other(format!("database URL: {e}").into()))?;
+                Ok(Database::Postgres(PgStore::from_pool(pool)))
+            }
+            _ => Self::open(url, max_connections).await,
+        }
+    }
+
     /// Apply this build's pending migrations (idempotent; safe with several processes).
     pub async fn migrate(&self) -> Result<(), StoreError> {
         match self {

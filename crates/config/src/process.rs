@@ -1,12 +1,16 @@
 //! Process setup shared by the binaries: tracing and the shutdown signal.
 
 /// Install the global tracing subscriber: `RUST_LOG` filters (default `info`), `text` or
-/// `json` output on stderr (stdout stays clean for command output such as a new key).
+/// `json` output on stderr (stdout stays clean for command output such as a new key). Text
+/// carries ANSI colour only when stderr is a terminal, so files and log collectors get plain
+/// lines.
 pub fn init_tracing(format: &str) {
+    use std::io::IsTerminal;
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
     let result = if format == "json" {
         builder.json().flatten_event(true).try_init()

@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use clap::Args;
+use clap::{ArgAction, Args};
 use countersign_service::ServiceConfig;
 
 use crate::server::DatabaseArgs;
@@ -32,10 +32,10 @@ pub struct SchedulerConfig {
     #[arg(long, env = "COUNTERSIGN_SCHEDULER_BATCH", default_value_t = 100)]
     pub batch: u32,
     /// Apply pending migrations at start (so a scheduler started first finds its tables).
-    #[arg(long, env = "COUNTERSIGN_AUTO_MIGRATE", default_value = "true", value_parser = crate::parse_bool)]
+    #[arg(long, env = "COUNTERSIGN_AUTO_MIGRATE", default_value = "true", value_parser = crate::parse_bool, action = ArgAction::Set, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     pub auto_migrate: bool,
     /// Run every loop once and exit.
-    #[arg(long)]
+    #[arg(long, default_value = "false", value_parser = crate::parse_bool, action = ArgAction::Set, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     pub once: bool,
     /// `text` or `json` logs.
     #[arg(long, env = "COUNTERSIGN_LOG_FORMAT", default_value = "text")]

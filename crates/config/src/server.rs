@@ -3,11 +3,11 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use clap::Args;
+use clap::{ArgAction, Args};
 use countersign_http::HttpConfig;
 use countersign_service::ServiceConfig;
 
-use crate::database::DatabaseUrl;
+use crate::database::{parse_database_url, DatabaseUrl};
 use crate::units::{parse_duration, parse_size};
 use crate::{parse_bool, ConfigError};
 
@@ -22,9 +22,20 @@ pub struct DatabaseArgs {
     #[arg(
         long = "database-url",
         env = "COUNTERSIGN_DATABASE_URL",
-        hide_env_values = true
+        hide_env_values = true,
+        value_parser = parse_database_url
     )]
-    pub database_url: Option<String>,
+    pub database_url: Option<DatabaseUrl>,
+    /// Database URL of the role that owns the schema, used only to apply migrations (the
+    /// `migrate` command and auto-migrate at start); the service itself connects with
+    /// `COUNTERSIGN_DATABASE_URL`, which can then be a role that owns nothing.
+    #[arg(
+        long = "migrate-database-url",
+        env = "COUNTERSIGN_MIGRATE_DATABASE_URL",
+        hide_env_values = true,
+        value_parser = parse_database_url
+    )]
+    pub migrate_database_url: Option<DatabaseUrl>,
     /// Largest number of pooled database connections.
     #[arg(
         long,
@@ -41,20 +52,42 @@ impl DatabaseArgs {
         let url = self
             .database_url
             .clone()
-            .filter(|u| !u.is_empty())
-            .or_else(|| std::env::var("DATABASE_URL").ok().filter(|u| !u.is_empty()))
-            .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned());
-        let url = DatabaseUrl::new(url);
-        match url.backend() {
-            Some(_) => Ok(url),
-            None => Err(ConfigError::new(
-                "COUNTERSIGN_DATABASE_URL",
-                format!(
-                    "unsupported scheme `{}` (postgres://… or sqlite://…)",
-                    url.scheme()
-                ),
-            )),
+            .filter(|u| !u.expose().is_empty())
+            .or_else(|| {
+                std::env::var("DATABASE_URL")
+                    .ok()
+                    .filter(|u| !u.is_empty())
+                    .map(DatabaseUrl::new)
+            })
+            .unwrap_or_else(|| DatabaseUrl::new(DEFAULT_DATABASE_URL));
+        check_scheme("COUNTERSIGN_DATABASE_URL", url)
+    }
+
+    /// The URL migrations run with: `COUNTERSIGN_MIGRATE_DATABASE_URL` when set, else
+    /// [`url`](Self::url).
+    pub fn migrate_url(&self) -> Result<DatabaseUrl, ConfigError> {
+        match self
+            .migrate_database_url
+            .clone()
+            .filter(|u| !u.expose().is_empty())
+        {
+            Some(url) => check_scheme("COUNTERSIGN_MIGRATE_DATABASE_URL", url),
+            None => self.url(),
         }
+    }
+}
+
+/// `url` when its scheme names a backend; else an error naming `setting`.
+fn check_scheme(setting: &'static str, url: DatabaseUrl) -> Result<DatabaseUrl, ConfigError> {
+    match url.backend() {
+        Some(_) => Ok(url),
+        None => Err(ConfigError::new(
+            setting,
+            format!(
+                "unsupported scheme `{}` (postgres://… or sqlite://…)",
+                url.scheme()
+            ),
+        )),
     }
 }
 
@@ -67,7 +100,7 @@ pub struct ServerConfig {
     #[arg(long, env = "COUNTERSIGN_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
     /// Decide every approval at once as `system:bypass` (never in production).
-    #[arg(long, env = "COUNTERSIGN_APPROVAL_BYPASS", default_value = "false", value_parser = parse_bool)]
+    #[arg(long, env = "COUNTERSIGN_APPROVAL_BYPASS", default_value = "false", value_parser = parse_bool, action = ArgAction::Set, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     pub approval_bypass: bool,
     /// Approval timeout for policies that set none.
     #[arg(long, env = "COUNTERSIGN_APPROVAL_TIMEOUT", default_value = "168h", value_parser = parse_duration)]
@@ -82,10 +115,10 @@ pub struct ServerConfig {
     #[arg(long, env = "COUNTERSIGN_REQUEST_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
     pub request_timeout: Duration,
     /// Apply pending migrations when `serve` starts.
-    #[arg(long, env = "COUNTERSIGN_AUTO_MIGRATE", default_value = "true", value_parser = parse_bool)]
+    #[arg(long, env = "COUNTERSIGN_AUTO_MIGRATE", default_value = "true", value_parser = parse_bool, action = ArgAction::Set, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     pub auto_migrate: bool,
     /// On a database with no enabled admin, create one at start and print its key once.
-    #[arg(long, env = "COUNTERSIGN_BOOTSTRAP_ADMIN", default_value = "true", value_parser = parse_bool)]
+    #[arg(long, env = "COUNTERSIGN_BOOTSTRAP_ADMIN", default_value = "true", value_parser = parse_bool, action = ArgAction::Set, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     pub bootstrap_admin: bool,
     /// `text` or `json` logs.
     #[arg(long, env = "COUNTERSIGN_LOG_FORMAT", default_value = "text")]

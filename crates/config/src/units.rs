@@ -1,29 +1,20 @@
-//! Human units: durations (`500ms`, `10s`, `5m`, `168h`, `90d`) and sizes (`1MiB`, `512KiB`).
+//! Human units: durations through `humantime` (`500ms`, `10s`, `5m`, `168h`, `90d`, `1h 30m`)
+//! and sizes (`1MiB`, `512KiB`).
 
 use std::time::Duration;
 
-/// Parse a duration: an integer with a unit `ms`, `s`, `m`, `h` or `d` (a bare integer is
-/// seconds).
+/// Parse a duration with `humantime` (`10s`, `5m`, `168h`, `90d`, `1h 30m`); a bare integer
+/// is seconds, as it always was.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
-    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
-    let (num, unit) = s.split_at(split);
-    let n: u64 = num
-        .parse()
-        .map_err(|_| format!("`{s}` is not a duration (e.g. 10s, 5m, 168h, 90d)"))?;
-    let secs = |mult: u64| {
-        n.checked_mul(mult)
+    if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
+        return s
+            .parse::<u64>()
             .map(Duration::from_secs)
-            .ok_or_else(|| format!("`{s}` is too long"))
-    };
-    match unit {
-        "ms" => Ok(Duration::from_millis(n)),
-        "" | "s" => secs(1),
-        "m" => secs(60),
-        "h" => secs(3600),
-        "d" => secs(86_400),
-        _ => Err(format!("`{s}`: unknown unit `{unit}` (ms, s, m, h, d)")),
+            .map_err(|_| format!("`{s}` is too long"));
     }
+    humantime::parse_duration(s)
+        .map_err(|e| format!("`{s}` is not a duration (e.g. 10s, 5m, 168h, 90d): {e}"))
 }
 
 /// Parse a size: an integer with an optional unit `B`, `KiB`, `MiB`, `GiB`, `KB`, `MB`, `GB`.
@@ -63,9 +54,19 @@ mod tests {
         assert_eq!(parse_duration("90d"), Ok(Duration::from_secs(90 * 86_400)));
         assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
         assert_eq!(parse_duration("42"), Ok(Duration::from_secs(42)));
-        for bad in ["", "s", "10x", "-1s", "1.5h", "99999999999999999999d"] {
+        for bad in ["", "s", "10x", "-1s", "99999999999999999999d"] {
             assert!(parse_duration(bad).is_err(), "{bad:?}");
         }
+    }
+
+    /// The `humantime` grammar the CLI shares: compound values and long unit names.
+    #[test]
+    fn durations_use_the_humantime_grammar() {
+        assert_eq!(parse_duration("1h 30m"), Ok(Duration::from_secs(5400)));
+        assert_eq!(parse_duration("2days"), Ok(Duration::from_secs(2 * 86_400)));
+        assert_eq!(parse_duration("15min"), Ok(Duration::from_secs(900)));
+        assert_eq!(parse_duration("1w"), Ok(Duration::from_secs(7 * 86_400)));
+        assert_eq!(parse_duration("1.5h"), Ok(Duration::from_secs(5400)));
     }
 
     #[test]

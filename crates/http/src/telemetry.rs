@@ -42,8 +42,23 @@ pub fn prometheus() -> &'static PrometheusHandle {
         if metrics::set_global_recorder(recorder).is_err() {
             tracing::warn!("a metrics recorder was already installed; /metrics will be empty");
         }
+        describe();
         handle
     })
+}
+
+/// HELP text for every series, this crate's and the service's.
+fn describe() {
+    metrics::describe_counter!(
+        HTTP_REQUESTS_TOTAL,
+        "HTTP requests answered, by method, matched route and status."
+    );
+    metrics::describe_histogram!(
+        HTTP_REQUEST_DURATION_SECONDS,
+        metrics::Unit::Seconds,
+        "Time to answer an HTTP request, by method and matched route."
+    );
+    countersign_service::metrics::describe();
 }
 
 /// Count every request by method, matched route (never the raw path: ids would explode the

@@ -19,10 +19,12 @@
 pub mod approvals;
 pub mod audit;
 pub mod error;
+pub mod gauges;
 pub mod jobs;
 pub mod keys;
 pub mod policies;
 pub mod principals;
+pub mod privileges;
 pub mod roles;
 mod rows;
 mod sql;
@@ -30,5 +32,6 @@ pub mod store;
 pub mod subjects;
 pub mod tx;
 
+pub use privileges::{grant_runtime, role_posture, runtime_grants_sql};
 pub use store::{PgOptions, PgStore, MIGRATOR};
 pub use tx::PgTransaction;

@@ -132,6 +132,14 @@ impl Store for PgStore {
         }
     }
 
+    async fn role_posture(&self) -> StoreResult<Option<countersign_store::RolePosture>> {
+        crate::privileges::role_posture(&self.pool).await.map(Some)
+    }
+
+    async fn pending_approvals_by_policy(&self) -> StoreResult<Vec<(String, u64)>> {
+        crate::gauges::pending_approvals_by_policy(&self.pool).await
+    }
+
     fn export_audit(
         &self,
         filter: ExportFilter,

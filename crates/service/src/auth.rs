@@ -172,10 +172,15 @@ impl Service {
     }
 
     /// Mint a key for an existing principal inside `tx`-less code paths (bootstrap, admin).
+    /// A new key for `principal`; an `expires_at` not in the future is refused (400), for
+    /// every path that mints keys (API and operator bootstrap alike).
     pub(crate) fn new_key(
         principal: countersign_domain::PrincipalId,
         expires_at: Option<OffsetDateTime>,
-    ) -> (MintedKey, [u8; 32]) {
+    ) -> ServiceResult<(MintedKey, [u8; 32])> {
+        if expires_at.is_some_and(|e| e <= clock::now()) {
+            return Err(ServiceError::invalid("expires_at: must be in the future"));
+        }
         let token = mint_token();
         let hash = hash_secret(token.secret());
         let key = ApiKey {
@@ -185,7 +190,7 @@ impl Service {
             expires_at: expires_at.map(clock::truncate_to_micros),
             revoked_at: None,
         };
-        (MintedKey { key, token }, hash)
+        Ok((MintedKey { key, token }, hash))
     }
 }
 

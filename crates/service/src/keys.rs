@@ -112,9 +112,6 @@ impl Service {
             principal_resource(principal),
         )
         .await?;
-        if expires_at.is_some_and(|e| e <= clock::now()) {
-            return Err(ServiceError::invalid("expires_at: must be in the future"));
-        }
         let mut tx = self.begin().await?;
         let target = tx
             .get_principal(principal)
@@ -125,7 +122,7 @@ impl Service {
                 "the principal is disabled; it cannot get new keys".into(),
             ));
         }
-        let (minted, hash) = Service::new_key(principal, expires_at);
+        let (minted, hash) = Service::new_key(principal, expires_at)?;
         tx.insert_key(&minted.key, &hash).await?;
         let event = key_created_event(caller.actor(), &minted, caller.request_id());
         self.commit_with(tx, &[event]).await?;

@@ -1,11 +1,19 @@
 //! Metric names and the helpers that record them from the real code paths.
 //!
-//! The HTTP crate installs the Prometheus exporter (with the histogram buckets below); this
-//! crate only emits through the `metrics` facade, so tests and embedders can install any
-//! recorder.
+//! The HTTP crate installs the Prometheus exporter (with the histogram buckets below) and
+//! then calls [`describe`], which gives every series its HELP text and registers the decision
+//! counters at 0; this crate only emits through the `metrics` facade, so tests and embedders
+//! can install any recorder. Gauges of the current state ([`APPROVALS_PENDING`],
+//! [`DATABASE_ROLE_UNSAFE`]) are refreshed by [`Service::refresh_gauges`], one cheap query
+//! each, on every scrape.
+
+use std::collections::BTreeSet;
+use std::sync::Mutex;
 
 use countersign_domain::DecisionOutcome;
 use time::OffsetDateTime;
+
+use crate::{Service, ServiceResult};
 
 /// `countersign_approval_decisions_total{outcome,policy}`.
 pub const APPROVAL_DECISIONS_TOTAL: &str = "countersign_approval_decisions_total";
@@ -19,6 +27,93 @@ pub const AUDIT_WRITES_TOTAL: &str = "countersign_audit_writes_total";
 pub const JOBS_TOTAL: &str = "countersign_jobs_total";
 /// `countersign_scheduler_runs_total{loop,status}`.
 pub const SCHEDULER_RUNS_TOTAL: &str = "countersign_scheduler_runs_total";
+/// `countersign_approvals_pending{policy}`: approvals pending now.
+pub const APPROVALS_PENDING: &str = "countersign_approvals_pending";
+/// `countersign_database_role_unsafe`: 1 when the connecting role could switch off the audit
+/// trail's protection (a superuser, or the owner of `audit_events`).
+pub const DATABASE_ROLE_UNSAFE: &str = "countersign_database_role_unsafe";
+
+/// Every outcome the decisions counter reports, each exported at 0 from start so a rate over
+/// it exists before the first decision. `cancelled` is the outcome of an approval whose job
+/// was cancelled.
+pub const DECISION_OUTCOMES: &[&str] =
+    &["approved", "rejected", "expired", "bypassed", "cancelled"];
+
+/// Give every series of this crate its HELP text (and unit), and register the decision
+/// counters at 0 for each outcome. Call once after installing a recorder.
+pub fn describe() {
+    use metrics::{describe_counter, describe_gauge, describe_histogram, Unit};
+    describe_counter!(
+        APPROVAL_DECISIONS_TOTAL,
+        "Approval requests decided, by outcome and policy id."
+    );
+    describe_histogram!(
+        APPROVAL_PENDING_AGE_SECONDS,
+        Unit::Seconds,
+        "How long an approval request was pending when it was decided."
+    );
+    describe_counter!(
+        AUDIT_WRITES_TOTAL,
+        "Audit events written by a sink, by sink and status."
+    );
+    describe_counter!(
+        JOBS_TOTAL,
+        "Job events: requested, claimed, completed, cancelled, lease_expired."
+    );
+    describe_counter!(
+        SCHEDULER_RUNS_TOTAL,
+        "Runs of a scheduler loop, by loop and status."
+    );
+    describe_gauge!(
+        APPROVALS_PENDING,
+        "Approval requests pending now, by policy id."
+    );
+    describe_gauge!(
+        DATABASE_ROLE_UNSAFE,
+        "1 when the database role the service connects as is a superuser or owns the audit table (it could disable the append-only triggers); 0 otherwise."
+    );
+    for outcome in DECISION_OUTCOMES {
+        metrics::counter!(APPROVAL_DECISIONS_TOTAL, "outcome" => *outcome).absolute(0);
+    }
+}
+
+/// The policies the pending gauge has reported, so a policy with nothing pending any more
+/// drops to 0 instead of keeping its last count.
+static PENDING_POLICIES: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
+
+/// Set the pending gauge from `counts` (policy id, pending now).
+pub fn approvals_pending(counts: &[(String, u64)]) {
+    let mut seen = PENDING_POLICIES
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    for policy in seen.iter() {
+        if !counts.iter().any(|(p, _)| p == policy) {
+            metrics::gauge!(APPROVALS_PENDING, "policy" => policy.clone()).set(0.0);
+        }
+    }
+    for (policy, n) in counts {
+        metrics::gauge!(APPROVALS_PENDING, "policy" => policy.clone()).set(*n as f64);
+        seen.insert(policy.clone());
+    }
+}
+
+/// Set [`DATABASE_ROLE_UNSAFE`].
+pub fn database_role_unsafe(is_unsafe: bool) {
+    metrics::gauge!(DATABASE_ROLE_UNSAFE).set(if is_unsafe { 1.0 } else { 0.0 });
+}
+
+impl Service {
+    /// Refresh the gauges of the current state: approvals pending by policy (one `GROUP BY`)
+    /// and, where the backend has roles, whether the database role is unsafe.
+    pub async fn refresh_gauges(&self) -> ServiceResult<()> {
+        let pending = self.store().pending_approvals_by_policy().await?;
+        approvals_pending(&pending);
+        if let Some(posture) = self.store().role_posture().await? {
+            database_role_unsafe(posture.is_unsafe());
+        }
+        Ok(())
+    }
+}
 
 /// Record one approval decision and the age of the request it decided.
 pub fn approval_decided(

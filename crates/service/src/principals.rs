@@ -449,7 +449,7 @@ async fn bootstrap_in(
             );
         }
     }
-    let (minted, hash) = Service::new_key(principal.id, expires_at);
+    let (minted, hash) = Service::new_key(principal.id, expires_at)?;
     tx.insert_key(&minted.key, &hash).await?;
     events.push(key_created_event(actor, &minted, None));
     Ok((

@@ -33,6 +33,7 @@
 pub mod approvals;
 pub mod audit;
 pub mod error;
+pub mod gauges;
 pub mod jobs;
 pub mod keys;
 pub mod policies;

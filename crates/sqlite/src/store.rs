@@ -222,6 +222,10 @@ impl Store for SqliteStore {
         }
     }
 
+    async fn pending_approvals_by_policy(&self) -> StoreResult<Vec<(String, u64)>> {
+        crate::gauges::pending_approvals_by_policy(&self.pool).await
+    }
+
     fn export_audit(
         &self,
         filter: ExportFilter,

@@ -43,4 +43,4 @@ pub use policies::PolicyRepo;
 pub use principals::PrincipalRepo;
 pub use roles::RoleRepo;
 pub use subjects::{SubjectFilter, SubjectRepo};
-pub use uow::{Store, Transaction};
+pub use uow::{RolePosture, Store, Transaction};

@@ -53,6 +53,19 @@ pub trait Store: Send + Sync + 'static {
     /// `Ok` when the database answers and its schema is current; `Unavailable` otherwise.
     async fn readiness(&self) -> StoreResult<()>;
 
+    /// How the connecting database role stands, where the backend has roles (PostgreSQL);
+    /// `None` where it has none (SQLite: file permissions are the boundary).
+    async fn role_posture(&self) -> StoreResult<Option<RolePosture>> {
+        Ok(None)
+    }
+
+    /// Approvals pending now, counted per policy id (one `GROUP BY`), for the
+    /// `countersign_approvals_pending{policy}` gauge. A store that cannot count answers
+    /// nothing.
+    async fn pending_approvals_by_policy(&self) -> StoreResult<Vec<(String, u64)>> {
+        Ok(Vec::new())
+    }
+
     /// Stream the export's rows in `(ts, event_id)` order, in chunks of at most `chunk_size`,
     /// from one consistent snapshot, holding at most one chunk in memory.
     fn export_audit(
@@ -60,4 +73,23 @@ pub trait Store: Send + Sync + 'static {
         filter: ExportFilter,
         chunk_size: u32,
     ) -> BoxStream<'static, StoreResult<Vec<ExportRow>>>;
+}
+
+/// The connecting database role, as far as the append-only audit trail is concerned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RolePosture {
+    /// The role's name (`current_user`).
+    pub role: String,
+    /// A superuser can disable any trigger or skip them all (`session_replication_role`).
+    pub superuser: bool,
+    /// The owner of `audit_events` (directly or through membership) can disable or drop its
+    /// append-only triggers.
+    pub owns_audit_table: bool,
+}
+
+impl RolePosture {
+    /// Whether this role could switch off the audit trail's append-only protection.
+    pub fn is_unsafe(&self) -> bool {
+        self.superuser || self.owns_audit_table
+    }
 }
