@@ -130,7 +130,23 @@ impl Service {
             VoteDecision::Approve => Permission::ApprovalApprove,
             VoteDecision::Reject => Permission::ApprovalReject,
         };
-        self.require(caller, permission, resource(id)).await?;
+        if !caller.has(permission) {
+            // Two-person integrity ranks first: a requester voting on its own request is
+            // refused as such whether or not it holds the permission, so every self-approval
+            // attempt is recognisable in the trail.
+            let mut tx = self.begin().await?;
+            let own = tx
+                .get_approval(id)
+                .await?
+                .is_some_and(|a| a.requested_by == caller.id());
+            release(tx).await;
+            if own {
+                return Err(self
+                    .deny_vote(caller, id, permission, ServiceError::TwoPersonIntegrity)
+                    .await);
+            }
+            self.require(caller, permission, resource(id)).await?;
+        }
         if let Some(n) = &note {
             validate_note(n)?;
         }

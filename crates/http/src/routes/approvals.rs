@@ -33,13 +33,13 @@ pub fn routes(state: &AppState) -> Routes {
         .add(
             Method::POST,
             "/api/v1/approvals/{id}/approve",
-            Gate::Permission(Permission::ApprovalApprove),
+            Gate::UseCase(Permission::ApprovalApprove),
             approve,
         )
         .add(
             Method::POST,
             "/api/v1/approvals/{id}/reject",
-            Gate::Permission(Permission::ApprovalReject),
+            Gate::UseCase(Permission::ApprovalReject),
             reject,
         )
 }
