@@ -61,6 +61,7 @@ impl ApiError {
                     ServiceError::NotFound(_) => StatusCode::NOT_FOUND,
                     ServiceError::Conflict(_)
                     | ServiceError::AlreadyDecided(_)
+                    | ServiceError::ApprovalExpired
                     | ServiceError::AlreadyVoted
                     | ServiceError::GenerationMismatch { .. }
                     | ServiceError::InvalidTransition(_) => StatusCode::CONFLICT,

@@ -68,6 +68,7 @@ async fn list(
         state: q.state,
         subject_id: q.subject_id,
         requested_by: q.requested_by,
+        ..ApprovalFilter::default()
     };
     let params = ListParams {
         limit: q.limit,
