@@ -10,7 +10,7 @@ use std::time::Duration;
 use axum::http::StatusCode;
 use serde_json::{json, Value};
 use sqlx::PgPool;
-use support::{s, TestApp};
+use support::{s, SqliteDb, TestApp};
 
 fn ids(list: &Value) -> Vec<String> {
     list["data"]
@@ -120,4 +120,49 @@ async fn an_approval_past_its_deadline_reads_expired_before_the_scheduler_runs(p
     assert_eq!(r.code(), "approval_expired", "{}", r.text);
     let r = app.get("/api/v1/approvals?state=expired", &app.admin).await;
     assert_eq!(ids(&r.json), [due], "{}", r.text);
+}
+
+/// The state filters compare `expires_at` with now in the store's own query: the same on
+/// SQLite.
+#[tokio::test]
+async fn the_state_filters_agree_on_sqlite() {
+    let db = SqliteDb::new().await;
+    let api = db.api().await;
+    let mut approvals = Vec::new();
+    for (name, timeout) in [("short", 1), ("long", 3600)] {
+        let (status, policy) = api
+            .post(
+                "/api/v1/policies",
+                json!({"name": name, "requires_approval": true, "approval_timeout_secs": timeout,
+                       "rules": [{"role": "approver", "count": 1}]}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{policy}");
+        let (_, subject) = api
+            .post(
+                "/api/v1/subjects",
+                json!({"kind": "certificate", "name": format!("{name}.example.com"), "policy_id": policy["id"]}),
+            )
+            .await;
+        let (status, r) = api
+            .post(
+                &format!("/api/v1/subjects/{}/jobs", s(&subject["id"])),
+                json!({"action": "certificate.renew", "payload": {}}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{r}");
+        approvals.push(s(&r["approval"]["id"]));
+    }
+    let [due, later] = [approvals[0].clone(), approvals[1].clone()];
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+
+    let (_, r) = api.get("/api/v1/approvals?state=pending").await;
+    assert_eq!(ids(&r), [later], "{r}");
+    let (_, r) = api.get("/api/v1/approvals?state=expired").await;
+    assert_eq!(ids(&r), [due.clone()], "{r}");
+    let (_, r) = api.get(&format!("/api/v1/approvals/{due}")).await;
+    assert_eq!(r["state"], "expired", "{r}");
+    assert_eq!(api.service.expire_due_approvals().await.unwrap(), 1);
+    let (_, r) = api.get("/api/v1/approvals?state=expired").await;
+    assert_eq!(ids(&r), [due], "{r}");
 }

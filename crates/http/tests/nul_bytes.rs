@@ -28,8 +28,13 @@ fn assert_names(case: &str, (status, body): &(StatusCode, Value), field: &str) {
 fn event_line(actor: &str, resource: &str) -> String {
     let mut who = Actor::anonymous();
     who.id = actor.to_owned();
-    AuditEvent::new(Category::Access, "doc.read", who, Resource::new("doc", resource))
-        .to_json_line()
+    AuditEvent::new(
+        Category::Access,
+        "doc.read",
+        who,
+        Resource::new("doc", resource),
+    )
+    .to_json_line()
 }
 
 async fn nul_is_refused_everywhere(api: Api) {
