@@ -55,7 +55,7 @@ async fn cancelling_an_awaiting_job_cancels_its_approval(pool: PgPool) {
         .iter()
         .map(|a| s(&a["id"]))
         .collect();
-    assert_eq!(listed, [approval.clone()], "{}", r.text);
+    assert_eq!(listed, std::slice::from_ref(&approval), "{}", r.text);
     let r = app.get("/api/v1/approvals?state=pending", &sec).await;
     assert_eq!(r.json["data"][0]["id"], other.as_str(), "{}", r.text);
 

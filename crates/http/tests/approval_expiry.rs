@@ -79,9 +79,9 @@ async fn an_approval_past_its_deadline_reads_expired_before_the_scheduler_runs(p
         "{states:?}"
     );
     let r = app.get("/api/v1/approvals?state=pending", &app.admin).await;
-    assert_eq!(ids(&r.json), [later.clone()], "{}", r.text);
+    assert_eq!(ids(&r.json), std::slice::from_ref(&later), "{}", r.text);
     let r = app.get("/api/v1/approvals?state=expired", &app.admin).await;
-    assert_eq!(ids(&r.json), [due.clone()], "{}", r.text);
+    assert_eq!(ids(&r.json), std::slice::from_ref(&due), "{}", r.text);
     assert_eq!(r.json["data"][0]["state"], "expired");
 
     // A vote: 409 approval_expired, nothing written.
@@ -159,7 +159,7 @@ async fn the_state_filters_agree_on_sqlite() {
     let (_, r) = api.get("/api/v1/approvals?state=pending").await;
     assert_eq!(ids(&r), [later], "{r}");
     let (_, r) = api.get("/api/v1/approvals?state=expired").await;
-    assert_eq!(ids(&r), [due.clone()], "{r}");
+    assert_eq!(ids(&r), std::slice::from_ref(&due), "{r}");
     let (_, r) = api.get(&format!("/api/v1/approvals/{due}")).await;
     assert_eq!(r["state"], "expired", "{r}");
     assert_eq!(api.service.expire_due_approvals().await.unwrap(), 1);
