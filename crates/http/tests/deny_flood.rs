@@ -98,3 +98,80 @@ async fn anonymous_refusals_are_summarised_and_rate_limited(pool: PgPool) {
         assert_eq!(e["result"]["kind"], "unauthenticated", "{e}");
     }
 }
+
+/// Through the real server (`countersign_http::serve`): refusals are counted per peer address
+/// from `ConnectInfo`, and a rolled window's summary is written even when no further refusal
+/// arrives.
+#[sqlx::test(migrations = "../../migrations/postgres")]
+async fn the_server_counts_per_peer_address_and_flushes_on_its_own(pool: PgPool) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let http = HttpConfig {
+        anon_deny_audit_per_min: 2,
+        anon_rate_limit_per_min: 1000,
+        anon_deny_window: Duration::from_secs(1),
+        ..HttpConfig::default()
+    };
+    let app = TestApp::new(pool).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(countersign_http::serve(
+        listener,
+        app.service.clone(),
+        http,
+        async move {
+            let _ = stopped.await;
+        },
+    ));
+
+    let n = 6;
+    for _ in 0..n {
+        let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .unwrap();
+        stream
+            .write_all(b"GET /api/v1/jobs HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .await
+            .unwrap();
+        let mut raw = Vec::new();
+        stream.read_to_end(&mut raw).await.unwrap();
+        assert!(
+            raw.starts_with(b"HTTP/1.1 401"),
+            "{}",
+            String::from_utf8_lossy(&raw)
+        );
+    }
+
+    // No further request: the server's own flush writes the summary once the window rolls,
+    // and then every refusal is accounted for exactly once.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let denied = app.events("auth.denied").await;
+        let (summaries, single): (Vec<_>, Vec<_>) =
+            denied.iter().partition(|e| e["details"]["summary"] == true);
+        let counted: u64 = summaries
+            .iter()
+            .map(|e| e["details"]["count"].as_u64().unwrap())
+            .sum();
+        if !summaries.is_empty() && single.len() as u64 + counted == n {
+            for e in &summaries {
+                assert_eq!(
+                    e["resource"],
+                    serde_json::json!({"type": "client", "id": "127.0.0.1"}),
+                    "{e}"
+                );
+            }
+            break;
+        }
+        assert!(
+            single.len() as u64 + counted < n,
+            "over-counted: {denied:?}"
+        );
+        assert!(tokio::time::Instant::now() < deadline, "no summary written");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    let _ = stop.send(());
+    server.await.unwrap().unwrap();
+}
