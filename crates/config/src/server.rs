@@ -114,6 +114,21 @@ pub struct ServerConfig {
     /// How long a request may take before it is answered 503.
     #[arg(long, env = "COUNTERSIGN_REQUEST_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
     pub request_timeout: Duration,
+    /// Anonymous refusals per client address and minute audited one by one (the rest are
+    /// written as one summary event per minute).
+    #[arg(
+        long,
+        env = "COUNTERSIGN_ANON_DENY_AUDIT_PER_MIN",
+        default_value = "100"
+    )]
+    pub anon_deny_audit_per_min: u32,
+    /// Anonymous refusals per client address and minute past which the answer is 429.
+    #[arg(
+        long,
+        env = "COUNTERSIGN_ANON_RATE_LIMIT_PER_MIN",
+        default_value = "1000"
+    )]
+    pub anon_rate_limit_per_min: u32,
     /// Apply pending migrations when `serve` starts.
     #[arg(long, env = "COUNTERSIGN_AUTO_MIGRATE", default_value = "true", value_parser = parse_bool, action = ArgAction::Set, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     pub auto_migrate: bool,
@@ -181,6 +196,9 @@ impl ServerConfig {
         HttpConfig {
             max_body: self.max_body,
             request_timeout: self.request_timeout,
+            anon_deny_audit_per_min: self.anon_deny_audit_per_min,
+            anon_rate_limit_per_min: self.anon_rate_limit_per_min,
+            ..HttpConfig::default()
         }
     }
 }

@@ -20,14 +20,17 @@ pub enum ApprovalState {
     Approved,
     Rejected,
     Expired,
+    /// The job awaiting approval was cancelled.
+    Cancelled,
 }
 
 impl ApprovalState {
-    pub const ALL: [ApprovalState; 4] = [
+    pub const ALL: [ApprovalState; 5] = [
         ApprovalState::Pending,
         ApprovalState::Approved,
         ApprovalState::Rejected,
         ApprovalState::Expired,
+        ApprovalState::Cancelled,
     ];
 
     pub const fn as_str(self) -> &'static str {
@@ -36,6 +39,7 @@ impl ApprovalState {
             ApprovalState::Approved => "approved",
             ApprovalState::Rejected => "rejected",
             ApprovalState::Expired => "expired",
+            ApprovalState::Cancelled => "cancelled",
         }
     }
 
@@ -59,7 +63,9 @@ impl FromStr for ApprovalState {
             .ok_or_else(|| {
                 ValidationError::new(
                     "state",
-                    format!("unknown approval state `{s}` (pending, approved, rejected, expired)"),
+                    format!(
+                        "unknown approval state `{s}` (pending, approved, rejected, expired, cancelled)"
+                    ),
                 )
             })
     }
@@ -73,6 +79,8 @@ pub enum DecisionOutcome {
     Rejected,
     Expired,
     Bypassed,
+    /// The job was cancelled while its approval was pending.
+    Cancelled,
 }
 
 impl DecisionOutcome {
@@ -82,6 +90,7 @@ impl DecisionOutcome {
             DecisionOutcome::Rejected => "rejected",
             DecisionOutcome::Expired => "expired",
             DecisionOutcome::Bypassed => "bypassed",
+            DecisionOutcome::Cancelled => "cancelled",
         }
     }
 
@@ -91,6 +100,7 @@ impl DecisionOutcome {
             DecisionOutcome::Approved | DecisionOutcome::Bypassed => ApprovalState::Approved,
             DecisionOutcome::Rejected => ApprovalState::Rejected,
             DecisionOutcome::Expired => ApprovalState::Expired,
+            DecisionOutcome::Cancelled => ApprovalState::Cancelled,
         }
     }
 }
@@ -175,6 +185,23 @@ pub struct ApprovalRequest {
 }
 
 impl ApprovalRequest {
+    /// The state as of `now`: a pending request past its `expires_at` is expired, whether or
+    /// not the scheduler has written that down yet.
+    pub fn state_at(&self, now: OffsetDateTime) -> ApprovalState {
+        if self.state == ApprovalState::Pending && now >= self.expires_at {
+            ApprovalState::Expired
+        } else {
+            self.state
+        }
+    }
+
+    /// This request as it reads at `now` (see [`ApprovalRequest::state_at`]). Only the state
+    /// changes: `decided_at`/`decided_by` stay empty until the expiry is written down.
+    pub fn as_of(mut self, now: OffsetDateTime) -> Self {
+        self.state = self.state_at(now);
+        self
+    }
+
     /// The quorum over this request's approve votes, matching voters to rules by the roles
     /// they held when they voted.
     pub fn quorum(&self) -> QuorumStatus {
@@ -212,7 +239,12 @@ mod tests {
         }
         assert!("Pending".parse::<ApprovalState>().is_err());
         assert!("done".parse::<ApprovalState>().is_err());
-        assert!(serde_json::from_str::<ApprovalState>("\"cancelled\"").is_err());
+        assert!(serde_json::from_str::<ApprovalState>("\"canceled\"").is_err());
+        assert_eq!(
+            serde_json::from_str::<ApprovalState>("\"cancelled\"").unwrap(),
+            ApprovalState::Cancelled
+        );
+        assert!(ApprovalState::Cancelled.is_terminal());
         assert!(!ApprovalState::Pending.is_terminal());
         assert!(ApprovalState::Approved.is_terminal());
         assert!(ApprovalState::Rejected.is_terminal());
@@ -224,5 +256,37 @@ mod tests {
         assert_eq!(DecisionOutcome::Bypassed.state(), ApprovalState::Approved);
         assert_eq!(DecisionOutcome::Expired.state(), ApprovalState::Expired);
         assert_eq!(DecisionOutcome::Rejected.as_str(), "rejected");
+        assert_eq!(DecisionOutcome::Cancelled.state(), ApprovalState::Cancelled);
+        assert_eq!(DecisionOutcome::Cancelled.as_str(), "cancelled");
+    }
+
+    #[test]
+    fn a_pending_request_past_its_deadline_reads_expired() {
+        let created = time::macros::datetime!(2026-05-20 10:00:00 UTC);
+        let mut a = ApprovalRequest {
+            id: ApprovalId::new(),
+            job_id: JobId::new(),
+            subject_id: SubjectId::new(),
+            policy_id: PolicyId::new(),
+            requested_by: PrincipalId::new(),
+            state: ApprovalState::Pending,
+            rules: Vec::new(),
+            votes: Vec::new(),
+            created_at: created,
+            expires_at: created + time::Duration::hours(1),
+            decided_at: None,
+            decided_by: None,
+        };
+        let before = created + time::Duration::minutes(59);
+        let at = created + time::Duration::hours(1);
+        assert_eq!(a.state_at(before), ApprovalState::Pending);
+        assert_eq!(a.state_at(at), ApprovalState::Expired);
+        assert_eq!(a.clone().as_of(at).state, ApprovalState::Expired);
+        a.state = ApprovalState::Approved;
+        assert_eq!(
+            a.state_at(at),
+            ApprovalState::Approved,
+            "decided stays decided"
+        );
     }
 }

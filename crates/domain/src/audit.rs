@@ -126,6 +126,7 @@ pub mod actions {
     pub const APPROVAL_APPROVED: &str = "approval.approved";
     pub const APPROVAL_REJECTED: &str = "approval.rejected";
     pub const APPROVAL_EXPIRED: &str = "approval.expired";
+    pub const APPROVAL_CANCELLED: &str = "approval.cancelled";
     pub const APPROVAL_BYPASSED: &str = "approval.bypassed";
     pub const AUDIT_EXPORTED: &str = "audit.exported";
     pub const AUDIT_LOSS: &str = "audit.loss";
@@ -155,6 +156,7 @@ pub mod actions {
         APPROVAL_APPROVED,
         APPROVAL_REJECTED,
         APPROVAL_EXPIRED,
+        APPROVAL_CANCELLED,
         APPROVAL_BYPASSED,
         AUDIT_EXPORTED,
         AUDIT_LOSS,
@@ -404,6 +406,11 @@ impl AuditEvent {
                 }
             }
         }
+        // No string anywhere in the event (details included) may hold a NUL; the error names
+        // its JSON path (`actor.id`, `details.note`).
+        if let Ok(value) = serde_json::to_value(self) {
+            crate::text::reject_nul_in_json("", &value)?;
+        }
         Ok(())
     }
 }
@@ -517,6 +524,11 @@ mod tests {
         let mut e = sample();
         e.resource.id = "x".repeat(MAX_FIELD_LEN + 1);
         assert_eq!(e.validate().unwrap_err().field, "resource.id");
+        let mut e = sample();
+        e.actor.id = "a\u{0}b".into();
+        assert_eq!(e.validate().unwrap_err().field, "actor.id");
+        let e = sample().details(json!({"deep": ["ok", "n\u{0}"]}));
+        assert_eq!(e.validate().unwrap_err().field, "details.deep[1]");
     }
 
     #[test]
@@ -525,7 +537,7 @@ mod tests {
             assert_eq!(c.as_str().parse::<Category>().unwrap(), c);
         }
         assert!("misc".parse::<Category>().is_err());
-        assert_eq!(actions::ALL.len(), 26);
+        assert_eq!(actions::ALL.len(), 27);
         let sample = sample();
         for a in actions::ALL {
             let mut e = sample.clone();

@@ -12,7 +12,8 @@
 //! - [`quorum`] — the M-of-N, per-role quorum as a bipartite matching.
 //! - [`actor`], [`audit`] — who did something, and the `countersign.audit.v1` event.
 //! - [`canonical`] — RFC 8785 canonical JSON and `payload_sha256`.
-//! - [`validation`] — the one error type for values that break a rule.
+//! - [`validation`] — the one error type for values that break a rule; [`text`] — the
+//!   no-NUL rule for every string a client sends.
 //! - [`clock`] — timestamps at the precision the stores keep (microseconds).
 
 pub mod actor;
@@ -29,6 +30,7 @@ pub mod principal;
 pub mod quorum;
 pub mod role;
 pub mod subject;
+pub mod text;
 pub mod validation;
 
 pub use actor::{Actor, ActorKind, SystemActor};

@@ -1,6 +1,7 @@
 //! Building the router and running it.
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
@@ -11,6 +12,7 @@ use axum::Router;
 use countersign_service::Service;
 use tower_http::trace::TraceLayer;
 
+use crate::deny_flood;
 use crate::error::ApiError;
 use crate::gate::{Gate, RouteEntry, Routes};
 use crate::state::AppState;
@@ -23,6 +25,14 @@ pub struct HttpConfig {
     pub max_body: usize,
     /// How long a handler may take to start answering.
     pub request_timeout: Duration,
+    /// `COUNTERSIGN_ANON_DENY_AUDIT_PER_MIN`: anonymous refusals per client address and window
+    /// audited one by one; the rest are counted into one summary event (see [`crate::deny_flood`]).
+    pub anon_deny_audit_per_min: u32,
+    /// `COUNTERSIGN_ANON_RATE_LIMIT_PER_MIN`: past this many anonymous refusals per client
+    /// address and window the answer is 429 `rate_limited` with `Retry-After`.
+    pub anon_rate_limit_per_min: u32,
+    /// The flood-control window (a minute; shorter only in tests).
+    pub anon_deny_window: Duration,
 }
 
 impl Default for HttpConfig {
@@ -30,13 +40,16 @@ impl Default for HttpConfig {
         Self {
             max_body: 1024 * 1024,
             request_timeout: Duration::from_secs(30),
+            anon_deny_audit_per_min: 100,
+            anon_rate_limit_per_min: 1000,
+            anon_deny_window: Duration::from_secs(60),
         }
     }
 }
 
 /// The whole API as a router, and its route table.
 pub fn router_with_table(service: Service, config: HttpConfig) -> (Router, Vec<RouteEntry>) {
-    let state = AppState { service, config };
+    let state = AppState::new(service, config);
     let (router, table) = routes::api(&state).into_parts();
     (finish(router, state), table)
 }
@@ -110,9 +123,28 @@ pub async fn serve(
     }
     telemetry::prometheus();
     tracing::info!(listen = %listener.local_addr()?, "countersign server listening");
-    axum::serve(listener, router(service, config))
-        .with_graceful_shutdown(shutdown)
-        .await
+    let state = AppState::new(service, config);
+    let (router, _) = routes::api(&state).into_parts();
+    // Write the summaries of rolled flood-control windows even when no new refusal comes.
+    let flusher = {
+        let (service, flood) = (state.service.clone(), state.deny_flood.clone());
+        let every = state.config.anon_deny_window;
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(every).await;
+                deny_flood::write(&service, flood.flush_due()).await;
+            }
+        })
+    };
+    let app = finish(router, state);
+    let served = axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await;
+    flusher.abort();
+    served
 }
 
 /// Serve only the ops endpoints (`/healthz`, `/readyz`, `/metrics`), for the scheduler.
@@ -122,10 +154,7 @@ pub async fn serve_ops(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     telemetry::prometheus();
-    let state = AppState {
-        service,
-        config: HttpConfig::default(),
-    };
+    let state = AppState::new(service, HttpConfig::default());
     let (router, _) = Routes::new(state.clone())
         .add(Method::GET, "/healthz", Gate::Public, crate::ops::healthz)
         .add(Method::GET, "/readyz", Gate::Public, crate::ops::readyz)

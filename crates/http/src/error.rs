@@ -25,6 +25,10 @@ pub enum ApiError {
     /// The handler did not answer in time.
     #[error("the request timed out")]
     Timeout,
+    /// Too many refused anonymous requests from this client address; retry after this many
+    /// seconds.
+    #[error("too many refused requests from this address; retry in {0} s")]
+    RateLimited(u64),
 }
 
 /// The result of a handler.
@@ -46,6 +50,7 @@ impl ApiError {
             ApiError::MethodNotAllowed(_) => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
             ApiError::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
             ApiError::Timeout => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            ApiError::RateLimited(_) => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
             ApiError::Service(e) => {
                 let status = match e {
                     ServiceError::Invalid(_) => StatusCode::BAD_REQUEST,
@@ -56,6 +61,7 @@ impl ApiError {
                     ServiceError::NotFound(_) => StatusCode::NOT_FOUND,
                     ServiceError::Conflict(_)
                     | ServiceError::AlreadyDecided(_)
+                    | ServiceError::ApprovalExpired
                     | ServiceError::AlreadyVoted
                     | ServiceError::GenerationMismatch { .. }
                     | ServiceError::InvalidTransition(_) => StatusCode::CONFLICT,
@@ -96,8 +102,18 @@ impl IntoResponse for ApiError {
             }
             other => other.to_string(),
         };
+        let retry_after = match &self {
+            ApiError::RateLimited(secs) => Some(*secs),
+            _ => None,
+        };
         let body = json!({"error": {"code": code, "message": message, "request_id": request_id}});
         let mut response = (status, Json(body)).into_response();
+        if let Some(secs) = retry_after {
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from(secs),
+            );
+        }
         if status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(
                 axum::http::header::WWW_AUTHENTICATE,

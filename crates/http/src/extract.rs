@@ -9,8 +9,8 @@
 use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
 use axum::http::request::Parts;
 use bytes::Bytes;
-use countersign_domain::IdError;
-use countersign_service::Caller;
+use countersign_domain::{text, IdError};
+use countersign_service::{Caller, ServiceError};
 use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;
@@ -24,9 +24,24 @@ fn body_error(rejection: axum::extract::rejection::BytesRejection, limit: usize)
     }
 }
 
-/// Parse a JSON body, answering 400 with serde's description of what is wrong.
+/// Parse a JSON body, answering 400 with serde's description of what is wrong, or naming the
+/// field when a string or key anywhere in it holds a NUL character (`\u0000`).
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    serde_json::from_slice(bytes).map_err(|e| ApiError::invalid(format!("invalid JSON body: {e}")))
+    let parsed = serde_json::from_slice(bytes)
+        .map_err(|e| ApiError::invalid(format!("invalid JSON body: {e}")))?;
+    // A NUL can only arrive escaped (`\u0000`); only then is the body walked.
+    if contains_nul_escape(bytes) {
+        let value: serde_json::Value = serde_json::from_slice(bytes)
+            .map_err(|e| ApiError::invalid(format!("invalid JSON body: {e}")))?;
+        text::reject_nul_in_json("", &value).map_err(ServiceError::from)?;
+    }
+    Ok(parsed)
+}
+
+fn contains_nul_escape(bytes: &[u8]) -> bool {
+    bytes
+        .windows(5)
+        .any(|w| w[0].eq_ignore_ascii_case(&b'u') && w[1..] == *b"0000")
 }
 
 /// A required JSON body.
@@ -76,6 +91,16 @@ impl<T: DeserializeOwned + Send> FromRequestParts<AppState> for ApiQuery<T> {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
+        // Every query value (`?actor=`, `?resource_id=`, …) obeys the no-NUL rule, named by
+        // its parameter.
+        let Query(pairs) = Query::<Vec<(String, String)>>::from_request_parts(parts, state)
+            .await
+            .map_err(|e| ApiError::invalid(format!("invalid query: {}", e.body_text())))?;
+        for (name, value) in &pairs {
+            text::reject_nul(name, value)
+                .and_then(|()| text::reject_nul("query parameter name", name))
+                .map_err(ServiceError::from)?;
+        }
         Query::<T>::from_request_parts(parts, state)
             .await
             .map(|Query(q)| ApiQuery(q))

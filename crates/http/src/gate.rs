@@ -2,11 +2,16 @@
 //!
 //! Routes are only ever added through [`Routes::add`], which takes the route's [`Gate`]. The
 //! gate runs before the handler (and before its body is read): it authenticates the
-//! `Authorization: Bearer` key (401 otherwise) and checks the permission (403 otherwise), and
-//! audits either refusal as an `auth.denied` event. The registry keeps the table of
+//! `Authorization: Bearer` key (401 otherwise; two `Authorization` headers are a 401 too) and
+//! checks the permission (403 otherwise), and audits either refusal as an `auth.denied` event
+//! (anonymous refusals through the per-address flood control of [`crate::deny_flood`]). A
+//! [`Gate::UseCase`] route leaves the permission check to its use case, which must rank
+//! another refusal first. The registry keeps the table of
 //! `(method, path, gate)` so tests can walk every route and prove none is left ungated.
 
-use axum::extract::{MatchedPath, Request, State};
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, MatchedPath, Request, State};
 use axum::http::{header, Method};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -16,6 +21,7 @@ use countersign_domain::{ApiKeyToken, Permission, Resource};
 use countersign_service::auth::DenyContext;
 use countersign_service::ServiceError;
 
+use crate::deny_flood::{self, Verdict};
 use crate::error::ApiError;
 use crate::request_id;
 use crate::state::AppState;
@@ -29,6 +35,21 @@ pub enum Gate {
     Permission(Permission),
     /// A valid key and nothing more: only `whoami`, which tells a caller about itself.
     Authenticated,
+    /// A valid key; the use case checks this permission itself, after the refusals the
+    /// contract ranks above it — a requester voting on its own request is 403
+    /// `two_person_integrity` whether or not it holds the permission. Everyone else without
+    /// the permission is refused 403 `forbidden` (audited) before anything changes.
+    UseCase(Permission),
+}
+
+impl Gate {
+    /// The permission the route needs, whoever checks it.
+    pub fn permission(self) -> Option<Permission> {
+        match self {
+            Gate::Permission(p) | Gate::UseCase(p) => Some(p),
+            Gate::Public | Gate::Authenticated => None,
+        }
+    }
 }
 
 /// One registered route.
@@ -107,12 +128,31 @@ impl Routes {
     }
 }
 
-fn bearer(req: &Request) -> Option<&str> {
-    let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, token) = value.split_once(' ')?;
-    scheme
-        .eq_ignore_ascii_case("bearer")
-        .then_some(token.trim())
+/// The bearer token, if any. More than one `Authorization` header is refused outright: which
+/// one counts must never depend on a proxy's or a library's choice.
+fn bearer(req: &Request) -> Result<Option<&str>, &'static str> {
+    let mut values = req.headers().get_all(header::AUTHORIZATION).iter();
+    let Some(value) = values.next() else {
+        return Ok(None);
+    };
+    if values.next().is_some() {
+        return Err("more than one Authorization header");
+    }
+    let token = value.to_str().ok().and_then(|v| {
+        let (scheme, token) = v.split_once(' ')?;
+        scheme
+            .eq_ignore_ascii_case("bearer")
+            .then_some(token.trim())
+    });
+    Ok(token)
+}
+
+/// The client's address as the server saw it (`unknown` without `ConnectInfo`).
+fn client_address(req: &Request) -> String {
+    req.extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(a)| a.ip().to_string())
+        .unwrap_or_else(|| "unknown".to_owned())
 }
 
 async fn gate_middleware(
@@ -126,38 +166,48 @@ async fn gate_middleware(
         .map(|p| p.as_str().to_owned())
         .unwrap_or_else(|| req.uri().path().to_owned());
     let resource = Resource::new("route", format!("{} {}", req.method(), route));
-    let permission = match gate {
-        Gate::Permission(p) => Some(p),
-        _ => None,
-    };
+    let permission = gate.permission();
     let request_id = request_id::current();
     let service = &app.service;
 
     let token = bearer(&req);
-    let caller = match token {
-        Some(t) => service.authenticate(t).await,
-        None => Err(ServiceError::Unauthenticated("missing API key")),
+    let caller = match &token {
+        Ok(Some(t)) => service.authenticate(t).await,
+        Ok(None) => Err(ServiceError::Unauthenticated("missing API key")),
+        Err(why) => Err(ServiceError::Unauthenticated(why)),
     };
     let caller = match caller {
         Ok(c) => c.with_request_id(request_id.clone()),
         Err(err @ ServiceError::Unauthenticated(_)) => {
-            service
-                .audit_denied(
-                    DenyContext {
-                        caller: None,
-                        key_id: token.and_then(ApiKeyToken::parse).map(|t| t.key_id),
-                        permission,
-                        resource,
-                        request_id: request_id.as_deref(),
-                    },
-                    &err,
-                )
-                .await;
+            let (verdict, due) = app.deny_flood.refuse(&client_address(&req));
+            deny_flood::write(service, due).await;
+            if verdict == Verdict::Audit {
+                let key_id = token
+                    .ok()
+                    .flatten()
+                    .and_then(ApiKeyToken::parse)
+                    .map(|t| t.key_id);
+                service
+                    .audit_denied(
+                        DenyContext {
+                            caller: None,
+                            key_id,
+                            permission,
+                            resource,
+                            request_id: request_id.as_deref(),
+                        },
+                        &err,
+                    )
+                    .await;
+            }
+            if let Verdict::Limit { retry_after } = verdict {
+                return ApiError::RateLimited(retry_after).into_response();
+            }
             return ApiError::Service(err).into_response();
         }
         Err(other) => return ApiError::Service(other).into_response(),
     };
-    if let Some(p) = permission {
+    if let Gate::Permission(p) = gate {
         if !caller.has(p) {
             let err = ServiceError::Forbidden(format!("missing permission `{p}`"));
             service

@@ -5,6 +5,8 @@
 //! - [`gate`] — the route registry: every route is declared with its [`gate::Gate`]
 //!   (a permission, or public for the three ops endpoints), and the gate authenticates the
 //!   caller and checks the permission before the handler runs; refusals are audited.
+//! - [`deny_flood`] — per-client-address flood control of anonymous refusals (summary
+//!   audit events, 429 past a rate).
 //! - [`error`] — [`ApiError`], the one `IntoResponse` for every failure: the contract's JSON
 //!   error body with the request id. Internal errors are logged once and answered opaquely.
 //! - [`extract`] — JSON body, query and path extractors whose rejections are contract errors.
@@ -21,6 +23,7 @@
 //! status and writes `{"error": {"code", "message", "request_id"}}`.
 
 pub mod app;
+pub mod deny_flood;
 pub mod error;
 pub mod extract;
 pub mod gate;

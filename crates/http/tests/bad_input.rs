@@ -657,7 +657,7 @@ fn cases(f: &Fixture) -> Vec<Case> {
     let r = "/api/v1/approvals";
     list_cases(r, &mut c);
     c.push(bad(M::GET, r, "/api/v1/approvals?state=bogus", None));
-    c.push(bad(M::GET, r, "/api/v1/approvals?state=cancelled", None));
+    c.push(bad(M::GET, r, "/api/v1/approvals?state=canceled", None));
     c.push(bad(M::GET, r, "/api/v1/approvals?subject_id=nope", None));
     c.push(bad(
         M::GET,

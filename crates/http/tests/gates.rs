@@ -109,11 +109,27 @@ async fn only_ops_are_public_and_only_whoami_is_merely_authenticated(pool: PgPoo
     for r in &table {
         match r.gate {
             Gate::Public => {}
-            Gate::Authenticated | Gate::Permission(_) => {
+            Gate::Authenticated | Gate::Permission(_) | Gate::UseCase(_) => {
                 assert!(r.path.starts_with("/api/v1/"), "{r:?}");
             }
         }
     }
+
+    // Only the votes leave the permission check to their use case (two-person integrity
+    // ranks above it there).
+    let mut use_case: Vec<&str> = table
+        .iter()
+        .filter(|r| matches!(r.gate, Gate::UseCase(_)))
+        .map(|r| r.path)
+        .collect();
+    use_case.sort_unstable();
+    assert_eq!(
+        use_case,
+        [
+            "/api/v1/approvals/{id}/approve",
+            "/api/v1/approvals/{id}/reject"
+        ]
+    );
 
     // No (method, path) is registered twice (a second registration would shadow a gate).
     let mut seen = std::collections::BTreeSet::new();
@@ -136,7 +152,12 @@ async fn every_permission_route_refuses_without_a_key_and_audits_it(pool: PgPool
     let app = TestApp::new(pool).await;
     let routes: Vec<RouteEntry> = table(&app)
         .into_iter()
-        .filter(|r| matches!(r.gate, Gate::Permission(_) | Gate::Authenticated))
+        .filter(|r| {
+            matches!(
+                r.gate,
+                Gate::Permission(_) | Gate::UseCase(_) | Gate::Authenticated
+            )
+        })
         .collect();
     assert!(!routes.is_empty());
     let before = app.snapshot().await;
@@ -168,7 +189,7 @@ async fn every_permission_route_refuses_without_a_key_and_audits_it(pool: PgPool
         assert_eq!(event["result"]["kind"], "unauthenticated");
         assert_eq!(event["resource"]["type"], "route");
         assert_eq!(event["resource"]["id"], format!("{} {}", r.method, r.path));
-        if let Gate::Permission(p) = r.gate {
+        if let Some(p) = r.gate.permission() {
             assert_eq!(event["authorization"]["permission"], p.as_str(), "{event}");
         }
     }
@@ -188,11 +209,11 @@ async fn every_permission_route_refuses_a_principal_without_roles_and_audits_it(
 
     let routes: Vec<RouteEntry> = table(&app)
         .into_iter()
-        .filter(|r| matches!(r.gate, Gate::Permission(_)))
+        .filter(|r| matches!(r.gate, Gate::Permission(_) | Gate::UseCase(_)))
         .collect();
     let before = app.snapshot().await;
     for (n, r) in routes.iter().enumerate() {
-        let Gate::Permission(p) = r.gate else {
+        let Some(p) = r.gate.permission() else {
             unreachable!()
         };
         let path = concrete(r.path);
@@ -231,7 +252,17 @@ async fn every_permission_route_refuses_a_principal_without_roles_and_audits_it(
             .as_str()
             .is_some_and(|k| k.starts_with("key_")));
         assert_eq!(event["result"]["kind"], "forbidden");
-        assert_eq!(event["resource"]["id"], format!("{} {}", r.method, r.path));
+        match r.gate {
+            // The gate refuses naming the route.
+            Gate::Permission(_) => {
+                assert_eq!(event["resource"]["id"], format!("{} {}", r.method, r.path));
+            }
+            // The use case refuses naming what was asked for.
+            _ => {
+                let id = path.split('/').nth(4).unwrap();
+                assert_eq!(event["resource"]["id"], id, "{event}");
+            }
+        }
     }
     assert_eq!(app.snapshot().await, before, "refusals change nothing");
 }

@@ -236,7 +236,8 @@ async fn rejections_and_expiries_are_counted_per_policy(pool: PgPool) {
     );
     assert_eq!(decisions(&app, "approved", &rejecting).await, 0.0);
 
-    // A cancel of an awaiting job is a rejection too.
+    // A cancel of an awaiting job is counted as `cancelled`, not as a rejection.
+    let cancelled_before = decisions(&app, "cancelled", &rejecting).await;
     let r = app.request_job(&requester, &s1, json!({"n": 2})).await;
     let job = r.json["job"]["id"].as_str().unwrap().to_owned();
     let r = app
@@ -245,7 +246,11 @@ async fn rejections_and_expiries_are_counted_per_policy(pool: PgPool) {
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     assert_eq!(
         decisions(&app, "rejected", &rejecting).await,
-        rejected_before + 2.0
+        rejected_before + 1.0
+    );
+    assert_eq!(
+        decisions(&app, "cancelled", &rejecting).await,
+        cancelled_before + 1.0
     );
 
     let expired_before = decisions(&app, "expired", &expiring).await;

@@ -272,7 +272,7 @@ async fn a_vote_racing_the_reaper_leaves_one_decision(pool: PgPool) {
     // The vote either lost to the reaper or came past the deadline: both are conflicts. (A
     // reaper that found the row locked by the voter skipped it; the next pass settles it.)
     assert_eq!(vote.status, StatusCode::CONFLICT, "{}", vote.text);
-    assert_eq!(vote.code(), "already_decided");
+    assert_eq!(vote.code(), "approval_expired");
     let settled = app.service.expire_due_approvals().await.unwrap();
     assert_eq!(reaped + settled, 1, "expired exactly once");
     assert_eq!(app.service.expire_due_approvals().await.unwrap(), 0);

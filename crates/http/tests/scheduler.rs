@@ -65,7 +65,7 @@ async fn due_approvals_expire_once_and_cancel_their_jobs(pool: PgPool) {
         )
         .await;
     assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.text);
-    assert_eq!(r.code(), "already_decided");
+    assert_eq!(r.code(), "approval_expired");
     assert_eq!(app.snapshot().await, before);
 
     let report = app.service.run_scheduler_once().await.unwrap();

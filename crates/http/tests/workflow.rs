@@ -433,7 +433,7 @@ async fn one_eligible_reject_cancels_the_job(pool: PgPool) {
 }
 
 #[sqlx::test(migrations = "../../migrations/postgres")]
-async fn cancelling_an_awaiting_job_rejects_its_approval(pool: PgPool) {
+async fn cancelling_an_awaiting_job_cancels_its_approval(pool: PgPool) {
     let app = TestApp::new(pool).await;
     let (requester_id, requester) = app.principal("rita", &["requester"]).await;
     let (_, sec) = app.principal("sam", &["security"]).await;
@@ -459,7 +459,7 @@ async fn cancelling_an_awaiting_job_rejects_its_approval(pool: PgPool) {
     let r = app
         .get(&format!("/api/v1/approvals/{approval_id}"), &requester)
         .await;
-    assert_eq!(r.json["state"], "rejected");
+    assert_eq!(r.json["state"], "cancelled");
     assert_eq!(r.json["decided_by"], requester_id.as_str());
 
     // Terminal now: a second cancel and a late vote are both conflicts.
@@ -483,7 +483,7 @@ async fn cancelling_an_awaiting_job_rejects_its_approval(pool: PgPool) {
         [
             "job.requested",
             "approval.requested",
-            "approval.rejected",
+            "approval.cancelled",
             "job.cancelled"
         ]
     );

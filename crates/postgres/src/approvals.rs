@@ -131,7 +131,21 @@ impl ApprovalRepo for PgTransaction {
         let mut conditions = Conditions::default();
         if let Some(state) = filter.state {
             conditions.next(&mut qb);
-            qb.push("state = ").push_bind(state.as_str());
+            match (state, filter.as_of) {
+                (ApprovalState::Pending, Some(now)) => {
+                    qb.push("(state = 'pending' AND expires_at > ")
+                        .push_bind(now)
+                        .push(")");
+                }
+                (ApprovalState::Expired, Some(now)) => {
+                    qb.push("(state = 'expired' OR (state = 'pending' AND expires_at <= ")
+                        .push_bind(now)
+                        .push("))");
+                }
+                _ => {
+                    qb.push("state = ").push_bind(state.as_str());
+                }
+            }
         }
         if let Some(subject) = filter.subject_id {
             conditions.next(&mut qb);

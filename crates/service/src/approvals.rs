@@ -37,7 +37,10 @@ pub struct ApprovalView {
 }
 
 impl ApprovalView {
+    /// The view of `approval` as it reads now: a pending request past its deadline shows as
+    /// `expired` (list, show, a job's approval), before the scheduler writes it down.
     pub fn new(approval: ApprovalRequest, job: &Job) -> Self {
+        let approval = approval.as_of(clock::now());
         // An approved request needs nothing more, even when bypass decided it without votes.
         let remaining = if approval.state == ApprovalState::Approved {
             Vec::new()
@@ -94,8 +97,13 @@ impl Service {
         )
         .await?;
         let page = params.to_page()?;
+        // State filters see a pending request past its deadline as expired, like every read.
+        let filter = ApprovalFilter {
+            as_of: Some(clock::now()),
+            ..filter.clone()
+        };
         let mut tx = self.begin().await?;
-        let approvals = tx.list_approvals(filter, &page).await?;
+        let approvals = tx.list_approvals(&filter, &page).await?;
         // Every approval's job in one query, not one per row.
         let job_ids: Vec<_> = approvals.items.iter().map(|a| a.job_id).collect();
         let jobs: std::collections::HashMap<_, _> = tx
@@ -130,7 +138,23 @@ impl Service {
             VoteDecision::Approve => Permission::ApprovalApprove,
             VoteDecision::Reject => Permission::ApprovalReject,
         };
-        self.require(caller, permission, resource(id)).await?;
+        if !caller.has(permission) {
+            // Two-person integrity ranks first: a requester voting on its own request is
+            // refused as such whether or not it holds the permission, so every self-approval
+            // attempt is recognisable in the trail.
+            let mut tx = self.begin().await?;
+            let own = tx
+                .get_approval(id)
+                .await?
+                .is_some_and(|a| a.requested_by == caller.id());
+            release(tx).await;
+            if own {
+                return Err(self
+                    .deny_vote(caller, id, permission, ServiceError::TwoPersonIntegrity)
+                    .await);
+            }
+            self.require(caller, permission, resource(id)).await?;
+        }
         if let Some(n) = &note {
             validate_note(n)?;
         }
@@ -148,17 +172,18 @@ impl Service {
                 .deny_vote(caller, id, permission, ServiceError::TwoPersonIntegrity)
                 .await);
         }
-        if approval.state.is_terminal() {
-            release(tx).await;
-            return Err(ServiceError::AlreadyDecided(approval.state.as_str()));
-        }
-        // Past its deadline a request is expired, even before the reaper has marked it so:
+        // Past its deadline a request is expired, even before the scheduler has marked it so:
         // a late vote must not decide it (or move its job).
-        if now >= approval.expires_at {
-            release(tx).await;
-            return Err(ServiceError::AlreadyDecided(
-                ApprovalState::Expired.as_str(),
-            ));
+        match approval.state_at(now) {
+            ApprovalState::Pending => {}
+            ApprovalState::Expired => {
+                release(tx).await;
+                return Err(ServiceError::ApprovalExpired);
+            }
+            decided => {
+                release(tx).await;
+                return Err(ServiceError::AlreadyDecided(decided.as_str()));
+            }
         }
         let roles = tx.roles_of(caller.id()).await?;
         if !approval.is_eligible(&roles) {

@@ -69,6 +69,20 @@ pub struct DenyContext<'a> {
     pub request_id: Option<&'a str>,
 }
 
+/// Anonymous refusals from one client address that were counted rather than audited one by
+/// one (flood control at the edge): written as one `auth.denied` event with `details.count`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeniedSummary {
+    /// The client address (`unknown` when the edge does not know it).
+    pub client: String,
+    /// How many refusals the summary stands for.
+    pub count: u64,
+    /// How many of them were answered 429 `rate_limited`.
+    pub rate_limited: u64,
+    pub first: OffsetDateTime,
+    pub last: OffsetDateTime,
+}
+
 impl Service {
     /// Authenticate an `Authorization: Bearer` token.
     pub async fn authenticate(&self, token: &str) -> ServiceResult<Caller> {
@@ -168,6 +182,44 @@ impl Service {
         };
         if let Err(e) = write.await {
             tracing::error!(error = %e, audit.action = actions::AUTH_DENIED, "could not audit a refusal");
+        }
+    }
+
+    /// Write one `auth.denied` summary event for `summary` (actor anonymous, resource the
+    /// client address). A failure to audit is logged.
+    pub async fn audit_denied_summary(&self, summary: &DeniedSummary) {
+        let err = ServiceError::Unauthenticated("repeated anonymous refusals");
+        let event = AuditEvent::new(
+            Category::Auth,
+            actions::AUTH_DENIED,
+            Actor::anonymous(),
+            Resource::new("client", &summary.client),
+        )
+        .authorization(Authorization::deny(
+            None,
+            format!(
+                "{} anonymous refusals counted, not audited one by one",
+                summary.count
+            ),
+        ))
+        .result(AuditResult::Error {
+            kind: err.code().to_owned(),
+            message: err.to_string(),
+        })
+        .details(serde_json::json!({
+            "summary": true,
+            "count": summary.count,
+            "rate_limited": summary.rate_limited,
+            "client": summary.client,
+            "first_at": summary.first.format(&time::format_description::well_known::Rfc3339).ok(),
+            "last_at": summary.last.format(&time::format_description::well_known::Rfc3339).ok(),
+        }));
+        let write = async {
+            let tx = self.begin().await?;
+            self.commit_with(tx, std::slice::from_ref(&event)).await
+        };
+        if let Err(e) = write.await {
+            tracing::error!(error = %e, audit.action = actions::AUTH_DENIED, "could not audit a refusal summary");
         }
     }
 

@@ -18,7 +18,7 @@
 use std::collections::{BTreeSet, HashMap, VecDeque};
 
 use countersign_domain::{
-    ApprovalId, ApprovalRequest, ApprovalState, Permission, PrincipalId, Resource, RoleId,
+    clock, ApprovalId, ApprovalRequest, ApprovalState, Permission, PrincipalId, Resource, RoleId,
     VoteDecision,
 };
 use serde::Serialize;
@@ -145,10 +145,12 @@ impl Service {
         )
         .await?;
         let mut tx = self.begin().await?;
+        // Past its deadline a request reads as expired, even before the scheduler writes it.
         let approval = tx
             .get_approval(id)
             .await?
-            .ok_or(ServiceError::NotFound("approval"))?;
+            .ok_or(ServiceError::NotFound("approval"))?
+            .as_of(clock::now());
         let matching = Matching::new(&approval);
         let pending = approval.state == ApprovalState::Pending;
         let rule_roles: BTreeSet<&RoleId> = approval.rules.iter().map(|r| &r.role).collect();

@@ -27,6 +27,9 @@ pub enum ServiceError {
     /// 409 `already_decided`.
     #[error("the approval request is already {0}")]
     AlreadyDecided(&'static str),
+    /// 409 `approval_expired`: the request is past its `expires_at`.
+    #[error("the approval request has expired")]
+    ApprovalExpired,
     /// 409 `already_voted`.
     #[error("this principal has already voted on this request")]
     AlreadyVoted,
@@ -58,6 +61,7 @@ impl ServiceError {
             ServiceError::NotFound(_) => "not_found",
             ServiceError::Conflict(_) => "conflict",
             ServiceError::AlreadyDecided(_) => "already_decided",
+            ServiceError::ApprovalExpired => "approval_expired",
             ServiceError::AlreadyVoted => "already_voted",
             ServiceError::GenerationMismatch { .. } => "generation_mismatch",
             ServiceError::InvalidTransition(_) => "invalid_transition",

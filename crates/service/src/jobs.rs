@@ -421,7 +421,9 @@ impl Service {
     }
 
     /// `POST /api/v1/jobs/{id}/cancel`: any non-terminal job. A job still awaiting approval
-    /// takes its pending approval with it (decided `rejected` by the canceller).
+    /// takes its pending approval with it: the approval ends `cancelled` (decided by the
+    /// canceller, audited `approval.cancelled`). An approval already past its deadline is left
+    /// for the scheduler to write down as `expired` (it reads so already).
     pub async fn cancel_job(
         &self,
         caller: &Caller,
@@ -449,11 +451,11 @@ impl Service {
         if current.status == JobStatus::AwaitingApproval {
             if let Some(a) = tx.approval_for_job(id).await? {
                 let a = tx.lock_approval(a.id).await?.unwrap_or(a);
-                if a.state == ApprovalState::Pending
+                if a.state_at(now) == ApprovalState::Pending
                     && tx
                         .decide_approval(
                             a.id,
-                            ApprovalState::Rejected,
+                            ApprovalState::Cancelled,
                             &caller.id().to_string(),
                             now,
                         )
@@ -462,7 +464,7 @@ impl Service {
                     events.push(
                         AuditEvent::new(
                             Category::Lifecycle,
-                            actions::APPROVAL_REJECTED,
+                            actions::APPROVAL_CANCELLED,
                             caller.actor(),
                             Resource::new("approval", a.id),
                         )
@@ -502,7 +504,7 @@ impl Service {
         metrics::job_event("cancelled");
         if let Some(a) = decided {
             metrics::approval_decided(
-                DecisionOutcome::Rejected,
+                DecisionOutcome::Cancelled,
                 &a.policy_id.to_string(),
                 a.created_at,
                 now,

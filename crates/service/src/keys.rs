@@ -22,6 +22,8 @@ use time::OffsetDateTime;
 use crate::auth::MintedKey;
 use crate::caller::Caller;
 use crate::error::{ServiceError, ServiceResult};
+use crate::escalation;
+use crate::jobs::release;
 use crate::paging::{ListParams, Listing};
 use crate::principals::principal_resource;
 use crate::service::Service;
@@ -63,10 +65,12 @@ fn rfc3339(t: Option<OffsetDateTime>) -> Option<String> {
     t.and_then(|t| t.format(&Rfc3339).ok())
 }
 
-/// The `key.created` event: the key's id, owner and expiry, never its secret.
+/// The `key.created` event: who created it (the actor), for whom (the owner's id and name in
+/// `details`), the key's id and expiry — never its secret.
 pub(crate) fn key_created_event(
     actor: Actor,
     minted: &MintedKey,
+    owner: &PrincipalName,
     request_id: Option<&str>,
 ) -> AuditEvent {
     AuditEvent::new(
@@ -79,6 +83,7 @@ pub(crate) fn key_created_event(
     .request_id(request_id)
     .details(json!({
         "principal_id": minted.key.principal_id,
+        "principal_name": owner,
         "expires_at": rfc3339(minted.key.expires_at),
     }))
 }
@@ -100,18 +105,19 @@ fn key_revoked_event(actor: Actor, key: &ApiKey, request_id: Option<&str>) -> Au
 
 impl Service {
     /// `POST /api/v1/auth/principals/{id}/keys`: mint a key; the token is shown once.
+    ///
+    /// A key carries every permission of its owner, so minting one for *another* principal
+    /// passes the escalation guard: the caller must hold every permission that principal
+    /// holds (else 403 `forbidden`, audited as `auth.denied`).
     pub async fn create_key(
         &self,
         caller: &Caller,
         principal: PrincipalId,
         expires_at: Option<OffsetDateTime>,
     ) -> ServiceResult<MintedKey> {
-        self.require(
-            caller,
-            Permission::AuthKeyCreate,
-            principal_resource(principal),
-        )
-        .await?;
+        let permission = Permission::AuthKeyCreate;
+        self.require(caller, permission, principal_resource(principal))
+            .await?;
         let mut tx = self.begin().await?;
         let target = tx
             .get_principal(principal)
@@ -122,9 +128,22 @@ impl Service {
                 "the principal is disabled; it cannot get new keys".into(),
             ));
         }
+        if principal != caller.id() {
+            let held = escalation::permissions_of(&mut *tx, principal).await?;
+            if let Some(err) = escalation::guard(
+                caller,
+                &format!("create a key for principal `{}`", target.name),
+                held,
+            ) {
+                release(tx).await;
+                return Err(self
+                    .refuse(caller, permission, principal_resource(principal), err)
+                    .await);
+            }
+        }
         let (minted, hash) = Service::new_key(principal, expires_at)?;
         tx.insert_key(&minted.key, &hash).await?;
-        let event = key_created_event(caller.actor(), &minted, caller.request_id());
+        let event = key_created_event(caller.actor(), &minted, &target.name, caller.request_id());
         self.commit_with(tx, &[event]).await?;
         Ok(minted)
     }

@@ -22,6 +22,7 @@
 //! - [`auth`] — API-key authentication, key minting and deny auditing.
 //! - [`principals`], [`keys`], [`roles`], [`policies`], [`subjects`], [`jobs`], [`approvals`],
 //!   [`audit_trail`] — the use cases per resource.
+//! - `escalation` — the one escalation guard (roles, role grants, keys for others).
 //! - [`eligibility`] — "who can approve this?" for one approval request.
 //! - [`audit_export`] — the streaming NDJSON export and its `audit.exported` self-audit;
 //!   [`audit_ingest`] — batch ingestion from embedding services.
@@ -38,6 +39,7 @@ pub mod caller;
 pub mod config;
 pub mod eligibility;
 pub mod error;
+mod escalation;
 pub mod jobs;
 pub mod keys;
 pub mod metrics;

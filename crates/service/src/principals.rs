@@ -27,6 +27,7 @@ use time::OffsetDateTime;
 use crate::auth::{DenyContext, MintedKey};
 use crate::caller::Caller;
 use crate::error::{ServiceError, ServiceResult};
+use crate::escalation;
 use crate::keys::key_created_event;
 use crate::paging::{ListParams, Listing};
 use crate::service::Service;
@@ -239,21 +240,14 @@ impl Service {
             .get_principal(principal)
             .await?
             .ok_or(ServiceError::NotFound("principal"))?;
-        // Escalation guard: a role may be granted only by someone who holds it, or who holds
-        // every permission it grants — nobody hands out more than they have.
-        let missing: Vec<&str> = granted
-            .permissions
-            .iter()
-            .filter(|p| !caller.has(**p))
-            .map(|p| p.as_str())
-            .collect();
-        if !caller.roles.contains(role) && !missing.is_empty() {
+        // Escalation guard: a role may be granted only by someone who holds every permission
+        // it grants — nobody hands out more than they have.
+        if let Some(err) = escalation::guard(
+            caller,
+            &format!("grant role `{role}`"),
+            granted.permissions.iter().copied(),
+        ) {
             drop(tx);
-            let err = ServiceError::Forbidden(format!(
-                "escalation guard: you cannot grant role `{role}`: you neither hold it nor the \
-                 permission(s) it grants ({})",
-                missing.join(", ")
-            ));
             return Err(self
                 .refuse(caller, permission, principal_resource(principal), err)
                 .await);
@@ -451,7 +445,7 @@ async fn bootstrap_in(
     }
     let (minted, hash) = Service::new_key(principal.id, expires_at)?;
     tx.insert_key(&minted.key, &hash).await?;
-    events.push(key_created_event(actor, &minted, None));
+    events.push(key_created_event(actor, &minted, &principal.name, None));
     Ok((
         Bootstrapped {
             principal,

@@ -30,6 +30,7 @@ use serde_json::json;
 
 use crate::caller::Caller;
 use crate::error::{ServiceError, ServiceResult};
+use crate::escalation;
 use crate::paging::{ListParams, Listing};
 use crate::service::Service;
 
@@ -87,17 +88,11 @@ fn escalation(
     role: &RoleId,
     wanted: impl IntoIterator<Item = Permission>,
 ) -> Option<ServiceError> {
-    let lacking: Vec<String> = wanted
-        .into_iter()
-        .filter(|p| !caller.has(*p))
-        .map(|p| format!("`{p}`"))
-        .collect();
-    (!lacking.is_empty()).then(|| {
-        ServiceError::Forbidden(format!(
-            "escalation guard: you cannot put permission(s) {} into role `{role}`: you do not hold them",
-            lacking.join(", ")
-        ))
-    })
+    escalation::guard(
+        caller,
+        &format!("put permission(s) into role `{role}`"),
+        wanted,
+    )
 }
 
 impl Service {

@@ -15,6 +15,9 @@ pub struct ApprovalFilter {
     pub state: Option<ApprovalState>,
     pub subject_id: Option<SubjectId>,
     pub requested_by: Option<PrincipalId>,
+    /// When set, the `state` filter reads a pending approval whose `expires_at` is at or
+    /// before this instant as `expired` (`ApprovalRequest::state_at`).
+    pub as_of: Option<OffsetDateTime>,
 }
 
 #[async_trait]

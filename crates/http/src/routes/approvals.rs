@@ -33,13 +33,13 @@ pub fn routes(state: &AppState) -> Routes {
         .add(
             Method::POST,
             "/api/v1/approvals/{id}/approve",
-            Gate::Permission(Permission::ApprovalApprove),
+            Gate::UseCase(Permission::ApprovalApprove),
             approve,
         )
         .add(
             Method::POST,
             "/api/v1/approvals/{id}/reject",
-            Gate::Permission(Permission::ApprovalReject),
+            Gate::UseCase(Permission::ApprovalReject),
             reject,
         )
 }
@@ -68,6 +68,7 @@ async fn list(
         state: q.state,
         subject_id: q.subject_id,
         requested_by: q.requested_by,
+        ..ApprovalFilter::default()
     };
     let params = ListParams {
         limit: q.limit,

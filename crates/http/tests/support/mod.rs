@@ -510,3 +510,136 @@ pub async fn assert_refused(
     );
     e
 }
+
+/// The real router over any backend, called as the bootstrap admin: for the cases that must
+/// answer the same on PostgreSQL and SQLite.
+pub struct Api {
+    pub router: Router,
+    pub service: Service,
+    pub admin: String,
+}
+
+impl Api {
+    pub async fn new(service: Service) -> Self {
+        let admin = service
+            .bootstrap_key(
+                "admin",
+                PrincipalKind::User,
+                Some(&"admin".parse().unwrap()),
+                None,
+            )
+            .await
+            .expect("bootstrap admin")
+            .minted
+            .token
+            .expose();
+        Self {
+            router: countersign_http::router(service.clone(), HttpConfig::default()),
+            service,
+            admin,
+        }
+    }
+
+    /// Over a freshly migrated PostgreSQL test database.
+    pub async fn postgres(pool: PgPool) -> Self {
+        Self::new(Service::new(
+            Arc::new(PgStore::from_pool(pool)),
+            ServiceConfig::default(),
+        ))
+        .await
+    }
+
+    /// Send as the admin; `body` is `(content type, text)`.
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<(&str, String)>,
+    ) -> (StatusCode, Value) {
+        let mut req = Request::builder()
+            .method(method)
+            .uri(path)
+            .header(header::AUTHORIZATION, format!("Bearer {}", self.admin));
+        let body = match body {
+            Some((content_type, text)) => {
+                req = req.header(header::CONTENT_TYPE, content_type);
+                Body::from(text)
+            }
+            None => Body::empty(),
+        };
+        let resp = self
+            .router
+            .clone()
+            .oneshot(req.body(body).unwrap())
+            .await
+            .unwrap();
+        let status = resp.status();
+        let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        )
+    }
+
+    pub async fn get(&self, path: &str) -> (StatusCode, Value) {
+        self.send(Method::GET, path, None).await
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        self.send(
+            Method::POST,
+            path,
+            Some(("application/json", body.to_string())),
+        )
+        .await
+    }
+
+    /// Every audit event and job, to prove a refused request wrote nothing.
+    pub async fn state(&self) -> (Value, Value) {
+        let (_, audit) = self.get("/api/v1/audit?limit=500").await;
+        let (_, jobs) = self.get("/api/v1/jobs?limit=500").await;
+        (audit["data"].clone(), jobs["data"].clone())
+    }
+}
+
+/// A migrated SQLite database in a temporary file, removed (with its companions) on drop.
+pub struct SqliteDb {
+    pub path: std::path::PathBuf,
+    pub store: countersign_sqlite::SqliteStore,
+}
+
+impl SqliteDb {
+    pub async fn new() -> Self {
+        let path = std::env::temp_dir().join(format!(
+            "countersign-http-{}.db",
+            ulid::Ulid::new().to_string().to_ascii_lowercase()
+        ));
+        let store = countersign_sqlite::SqliteStore::connect(&format!(
+            "sqlite://{}?mode=rwc",
+            path.display()
+        ))
+        .await
+        .expect("connect");
+        store.migrate().await.expect("migrate");
+        Self { path, store }
+    }
+
+    /// The real router over this database.
+    pub async fn api(&self) -> Api {
+        Api::new(Service::new(
+            Arc::new(self.store.clone()),
+            ServiceConfig::default(),
+        ))
+        .await
+    }
+}
+
+impl Drop for SqliteDb {
+    fn drop(&mut self) {
+        for suffix in ["", "-wal", "-shm"] {
+            let mut p = self.path.clone().into_os_string();
+            p.push(suffix);
+            let _ = std::fs::remove_file(p);
+        }
+    }
+}
