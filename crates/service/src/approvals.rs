@@ -7,13 +7,11 @@
 use countersign_domain::audit::actions;
 use countersign_domain::job::MESSAGE_APPROVAL_REJECTED;
 use countersign_domain::{
-    approval::validate_note, clock, ApprovalId, ApprovalRequest, ApprovalRule, ApprovalState,
-    AuditEvent, Category, DecisionOutcome, Job, JobStatus, Permission, Resource, Vote,
-    VoteDecision,
+    approval::validate_note, clock, ApprovalId, ApprovalState, AuditEvent, Category,
+    DecisionOutcome, JobStatus, Permission, Resource, Vote, VoteDecision,
 };
 use countersign_store::error::constraints;
 use countersign_store::{ApprovalFilter, StoreError};
-use serde::Serialize;
 use serde_json::json;
 
 use crate::auth::DenyContext;
@@ -24,35 +22,7 @@ use crate::metrics;
 use crate::paging::{ListParams, Listing};
 use crate::service::Service;
 
-/// An approval as the API shows it: the request, what remains per rule, and what is being
-/// approved (the job's action and payload with its digest).
-#[derive(Debug, Clone, Serialize)]
-pub struct ApprovalView {
-    #[serde(flatten)]
-    pub approval: ApprovalRequest,
-    pub remaining: Vec<ApprovalRule>,
-    pub action: String,
-    pub payload: serde_json::Value,
-    pub payload_sha256: String,
-}
-
-impl ApprovalView {
-    pub fn new(approval: ApprovalRequest, job: &Job) -> Self {
-        // An approved request needs nothing more, even when bypass decided it without votes.
-        let remaining = if approval.state == ApprovalState::Approved {
-            Vec::new()
-        } else {
-            approval.quorum().remaining
-        };
-        Self {
-            remaining,
-            action: job.action.clone(),
-            payload: job.payload.clone(),
-            payload_sha256: job.payload_sha256.clone(),
-            approval,
-        }
-    }
-}
+pub use countersign_api::ApprovalView;
 
 fn resource(id: ApprovalId) -> Resource {
     Resource::new("approval", id)
