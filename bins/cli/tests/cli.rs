@@ -480,6 +480,25 @@ fn usage_errors_exit_2_before_any_request() {
     );
     assert_eq!(resume.code, 2, "{resume:#?}");
     assert_eq!(cs(url, "k", home, &["approvals", "frobnicate"]).code, 2);
+    // The URL and key come from the environment here: the usage line after an argument error
+    // must not list them (nor --output) as if they were required.
+    let missing = cs(url, "k", home, &["approvals", "approve"]);
+    let usage = missing.stderr.lines().find(|l| l.starts_with("Usage:"));
+    assert_eq!(
+        (missing.code, usage),
+        (2, Some("Usage: countersign approvals approve <ID>")),
+        "{missing:#?}"
+    );
+    let missing = cs(url, "k", home, &["audit", "export", "--from", "-1d"]);
+    let usage = missing.stderr.lines().find(|l| l.starts_with("Usage:"));
+    assert_eq!(
+        (missing.code, usage),
+        (
+            2,
+            Some("Usage: countersign audit export --from <TIME> --to <TIME>")
+        ),
+        "{missing:#?}"
+    );
     // A config file with a typo names the line.
     let cfg = home.join("bad.toml");
     std::fs::write(&cfg, "apikey = \"x\"\n").unwrap();
@@ -489,8 +508,9 @@ fn usage_errors_exit_2_before_any_request() {
         home,
         &["--config", cfg.to_str().unwrap(), "whoami"],
     );
+    let typo = typo.fails(2);
     assert!(
-        typo.fails(2).contains("line 1: unknown setting `apikey`"),
+        typo.contains("line 1") && typo.contains("unknown field `apikey`"),
         "{typo:#?}"
     );
 }

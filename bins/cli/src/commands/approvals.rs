@@ -1,7 +1,7 @@
 //! `countersign approvals list|show|approve|reject`.
 
 use clap::{Args, Subcommand};
-use hyper::Method;
+use reqwest::Method;
 use serde_json::{json, Value};
 use time::OffsetDateTime;
 

@@ -30,14 +30,11 @@ pub struct Ctx {
 
 /// Resolve the settings and run the command.
 pub async fn run(cli: Cli) -> Result<(), CliError> {
-    let g = cli.global;
-    let key = g.key.map(|k| k.expose().to_owned());
-    let settings = config::resolve(g.url, key, g.config.as_deref())?;
-    let client = Client::new(
-        &settings,
-        Duration::from_secs(g.timeout),
-        g.ca_cert.as_deref(),
-    )?;
+    let mut g = cli.global;
+    g.resolve_env()?;
+    let timeout = Duration::from_secs(g.timeout_secs());
+    let settings = config::resolve(g.url, g.key, g.config.as_deref())?;
+    let client = Client::new(&settings, timeout, g.ca_cert.as_deref())?;
     let ctx = Ctx {
         client,
         json: g.json,

@@ -117,27 +117,22 @@ pub fn unique(tag: &str) -> String {
 // Places for data: a scratch directory, a PostgreSQL database.
 // ---------------------------------------------------------------------------------------
 
-/// A scratch directory, removed with everything in it on drop.
+/// A scratch directory (`tempfile`), removed with everything in it on drop.
 #[derive(Debug)]
-pub struct TempDir(PathBuf);
+pub struct TempDir(tempfile::TempDir);
 
 impl TempDir {
     pub fn new(tag: &str) -> Self {
-        let dir = std::env::temp_dir().join(unique(&format!("countersign-cli-{tag}")));
-        std::fs::create_dir_all(&dir).unwrap();
-        Self(dir)
+        Self(
+            tempfile::Builder::new()
+                .prefix(&format!("countersign-cli-{tag}-"))
+                .tempdir()
+                .unwrap(),
+        )
     }
 
     pub fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        if let Err(e) = std::fs::remove_dir_all(&self.0) {
-            eprintln!("could not remove {}: {e}", self.0.display());
-        }
+        self.0.path()
     }
 }
 
