@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::commands::{api, approvals, audit, jobs};
+use crate::commands::{api, approvals, audit, jobs, keys, policies, principals, roles, subjects};
 use secrecy::SecretString;
 
 use crate::error::CliError;
@@ -132,6 +132,26 @@ pub enum Command {
     Audit(audit::AuditCommand),
     /// Call any API route and print the answer (like `curl`, with the key and errors handled).
     Api(api::ApiArgs),
+    /// Create, list, show and disable principals (people and services).
+    #[command(subcommand)]
+    Principals(principals::PrincipalsCommand),
+    /// Create, list and show roles; grant and revoke permissions; assign roles to principals.
+    #[command(subcommand)]
+    Roles(roles::RolesCommand),
+    /// Create, list and revoke API keys.
+    #[command(subcommand)]
+    Keys(keys::KeysCommand),
+    /// Create, list and show policies (who must approve what).
+    #[command(subcommand)]
+    Policies(policies::PoliciesCommand),
+    /// Create, list and show subjects (what jobs act on).
+    #[command(subcommand)]
+    Subjects(subjects::SubjectsCommand),
+    /// Print a shell completion script (`countersign completions bash > …`).
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
 }
 
 #[cfg(test)]

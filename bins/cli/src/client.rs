@@ -10,7 +10,6 @@ use reqwest::header::{HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE};
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use secrecy::{ExposeSecret, SecretString};
 use serde::de::DeserializeOwned;
-use serde::Serialize;
 
 use crate::config::Settings;
 use crate::error::{ApiError, CliError};
@@ -127,17 +126,6 @@ impl Client {
     /// `GET` a typed answer.
     pub async fn get_json<T: DeserializeOwned>(&self, path: &str) -> Result<T, CliError> {
         self.get(path).await?.parse()
-    }
-
-    /// `method` with a typed body; the answer typed.
-    pub async fn send_json<B: Serialize, T: DeserializeOwned>(
-        &self,
-        method: Method,
-        path: &str,
-        body: &B,
-    ) -> Result<T, CliError> {
-        let body = serde_json::to_value(body).expect("a request body serializes");
-        self.call(method, path, Some(&body), &[]).await?.parse()
     }
 
     /// A `GET` whose body is read by the caller as it arrives. Only the wait for the answer's

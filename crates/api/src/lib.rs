@@ -22,3 +22,6 @@ pub use views::{
     ApprovalView, CallerEligibility, Candidate, Eligibility, IngestOutcome, JobRequested,
     KeyCreated, KeyView, PrincipalView, RuleEligibility, WhoAmI, WhoAmIPrincipal,
 };
+
+/// The domain types the bodies are made of (ids, names, states), for clients.
+pub use countersign_domain as domain;

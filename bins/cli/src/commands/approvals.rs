@@ -6,6 +6,7 @@ use serde_json::{json, Value};
 use time::OffsetDateTime;
 
 use crate::client::Query;
+use crate::commands::people::{self, Directory};
 use crate::commands::{fetch_list, item_path, Ctx, Paging};
 use crate::error::CliError;
 use crate::output::{
@@ -36,8 +37,8 @@ pub struct ListArgs {
     /// Only requests on this subject (`sub_…`).
     #[arg(long, value_name = "ID")]
     pub subject: Option<String>,
-    /// Only requests made by this principal (`prn_…`).
-    #[arg(long, value_name = "ID")]
+    /// Only requests made by this principal: a name (`bob`) or an id (`prn_…`).
+    #[arg(long, value_name = "NAME|ID")]
     pub requested_by: Option<String>,
     #[command(flatten)]
     pub paging: Paging,
@@ -62,15 +63,20 @@ pub async fn run(ctx: &Ctx, command: ApprovalsCommand) -> Result<(), CliError> {
 }
 
 async fn list(ctx: &Ctx, a: ListArgs) -> Result<(), CliError> {
+    let requested_by = match a.requested_by {
+        Some(who) => Some(people::resolve(ctx, &who).await?),
+        None => None,
+    };
     let query = Query::new()
         .opt("state", a.state)
         .opt("subject_id", a.subject)
-        .opt("requested_by", a.requested_by);
+        .opt("requested_by", requested_by);
     let listing = fetch_list(ctx, "/api/v1/approvals", query, &a.paging).await?;
     if ctx.json {
         listing.print_json();
         return Ok(());
     }
+    let people = Directory::load(ctx).await?;
     let now = OffsetDateTime::now_utc();
     let mut t = Table::new(&[
         "ID",
@@ -92,7 +98,7 @@ async fn list(ctx: &Ctx, a: ListArgs) -> Result<(), CliError> {
             field(v, "state"),
             field(v, "action"),
             short_field(v, "subject_id"),
-            short_field(v, "requested_by"),
+            people.name(v["requested_by"].as_str()),
             rules(&v["remaining"]),
             expires,
             relative_field(v, "created_at", now),
@@ -108,12 +114,13 @@ async fn show(ctx: &Ctx, id: &str) -> Result<(), CliError> {
         output::print_raw_json(&answer.body);
         return Ok(());
     }
-    output::print(&render(&answer.json()?, OffsetDateTime::now_utc()));
+    let people = Directory::load(ctx).await?;
+    output::print(&render(&answer.json()?, OffsetDateTime::now_utc(), &people));
     Ok(())
 }
 
-/// The full view of one approval.
-fn render(v: &Value, now: OffsetDateTime) -> String {
+/// The full view of one approval, people by name.
+fn render(v: &Value, now: OffsetDateTime, people: &Directory) -> String {
     let mut f = Fields::new();
     f.add("id", field(v, "id"))
         .add("state", field(v, "state"))
@@ -121,7 +128,7 @@ fn render(v: &Value, now: OffsetDateTime) -> String {
         .add("job", field(v, "job_id"))
         .add("subject", field(v, "subject_id"))
         .add("policy", field(v, "policy_id"))
-        .add("requested by", field(v, "requested_by"))
+        .add("requested by", people.name(v["requested_by"].as_str()))
         .add("created", time_field(v, "created_at", now))
         .add("expires", time_field(v, "expires_at", now));
     if !v["decided_at"].is_null() {
@@ -130,7 +137,7 @@ fn render(v: &Value, now: OffsetDateTime) -> String {
             format!(
                 "{} by {}",
                 time_field(v, "decided_at", now),
-                field(v, "decided_by")
+                people.name(v["decided_by"].as_str())
             ),
         );
     }
@@ -145,7 +152,7 @@ fn render(v: &Value, now: OffsetDateTime) -> String {
         let mut t = Table::new(&["PRINCIPAL", "DECISION", "ROLES", "AT (UTC)", "NOTE"]);
         for vote in &votes {
             t.row(vec![
-                field(vote, "principal_id"),
+                people.name(vote["principal_id"].as_str()),
                 field(vote, "decision"),
                 output::list(&vote["roles"]),
                 output::human_time(&text(&vote["at"])),
@@ -216,7 +223,11 @@ mod tests {
 
     #[test]
     fn show_has_rules_remaining_votes_and_payload() {
-        let text = render(&sample(), datetime!(2026-05-20 12:00:00 UTC));
+        let text = render(
+            &sample(),
+            datetime!(2026-05-20 12:00:00 UTC),
+            &Directory::default(),
+        );
         for want in [
             "state           pending",
             "rules           approver×2",

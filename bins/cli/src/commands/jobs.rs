@@ -1,14 +1,18 @@
-//! `countersign jobs request|list|show|cancel`.
+//! `countersign jobs request|list|show|cancel|claim|complete`.
 
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
+use countersign_api::domain::job::CompletionOutcome;
+use countersign_api::domain::Job;
+use countersign_api::requests::{ClaimBody, CompleteBody};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use time::OffsetDateTime;
 
 use crate::client::Query;
-use crate::commands::{fetch_list, item_path, json_arg, Ctx, Paging};
+use crate::commands::people::Directory;
+use crate::commands::{body, fetch_list, item_path, json_arg, print_answer, Ctx, Paging};
 use crate::error::CliError;
 use crate::output::{
     self, field, indented_json, relative_field, rules, short_field, time_field, Fields, Table,
@@ -25,6 +29,26 @@ pub enum JobsCommand {
     Show {
         /// The job id (`job_…`).
         id: String,
+    },
+    /// As a worker: take the oldest pending job (of these actions) and hold it for a lease.
+    Claim {
+        /// Only jobs with this action (repeat for more; default any).
+        #[arg(long = "action", value_name = "ACTION")]
+        actions: Vec<String>,
+        /// How long the claim holds before another worker may take the job (`5m`, `90s`).
+        #[arg(long, value_name = "DURATION", value_parser = parse_lease)]
+        lease: Option<u64>,
+    },
+    /// As a worker: report a claimed job's outcome.
+    Complete {
+        /// The job id (`job_…`).
+        id: String,
+        /// `succeeded` or `failed`.
+        #[arg(long, value_parser = parse_outcome)]
+        outcome: CompletionOutcome,
+        /// What happened (kept on the job and in the audit trail).
+        #[arg(long)]
+        message: Option<String>,
     },
     /// Cancel a job that has not finished.
     Cancel {
@@ -72,7 +96,68 @@ pub async fn run(ctx: &Ctx, command: JobsCommand) -> Result<(), CliError> {
         JobsCommand::List(a) => list(ctx, a).await,
         JobsCommand::Show { id } => show(ctx, &id).await,
         JobsCommand::Cancel { id, reason } => cancel(ctx, &id, reason).await,
+        JobsCommand::Claim { actions, lease } => claim(ctx, actions, lease).await,
+        JobsCommand::Complete {
+            id,
+            outcome,
+            message,
+        } => complete(ctx, &id, outcome, message).await,
     }
+}
+
+fn parse_outcome(s: &str) -> Result<CompletionOutcome, String> {
+    serde_json::from_value(Value::String(s.to_owned()))
+        .map_err(|_| format!("`{s}`: expected `succeeded` or `failed`"))
+}
+
+fn parse_lease(s: &str) -> Result<u64, String> {
+    humantime::parse_duration(s)
+        .map(|d| d.as_secs())
+        .map_err(|e| format!("`{s}`: {e}"))
+}
+
+async fn claim(ctx: &Ctx, actions: Vec<String>, lease: Option<u64>) -> Result<(), CliError> {
+    let b = body(&ClaimBody {
+        actions: (!actions.is_empty()).then_some(actions),
+        lease_secs: lease,
+    });
+    let answer = ctx.client.post("/api/v1/jobs/claim", &b).await?;
+    if answer.status == StatusCode::NO_CONTENT {
+        if ctx.json {
+            output::print_raw_json(b"null");
+        } else {
+            output::print("no job to claim\n");
+        }
+        return Ok(());
+    }
+    print_answer(ctx, &answer, |j: &Job| {
+        let lease = j
+            .lease_expires_at
+            .map(|t| crate::output::human_time(&crate::timearg::format(t)))
+            .unwrap_or_else(|| "-".to_owned());
+        let payload = indented_json(&j.payload);
+        format!(
+            "claimed job {} ({} on {}), lease until {lease}\npayload:\n{payload}\
+             report with: countersign jobs complete {} --outcome succeeded|failed\n",
+            j.id, j.action, j.subject_id, j.id
+        )
+    })
+}
+
+async fn complete(
+    ctx: &Ctx,
+    id: &str,
+    outcome: CompletionOutcome,
+    message: Option<String>,
+) -> Result<(), CliError> {
+    let b = body(&CompleteBody { outcome, message });
+    let answer = ctx
+        .client
+        .post(&item_path("jobs", id, "/complete"), &b)
+        .await?;
+    print_answer(ctx, &answer, |j: &Job| {
+        format!("job {} is {}\n", j.id, j.status.as_str())
+    })
 }
 
 async fn request(ctx: &Ctx, a: RequestArgs) -> Result<(), CliError> {
@@ -154,6 +239,7 @@ async fn list(ctx: &Ctx, a: ListArgs) -> Result<(), CliError> {
         listing.print_json();
         return Ok(());
     }
+    let people = Directory::load(ctx).await?;
     let now = OffsetDateTime::now_utc();
     let mut t = Table::new(&[
         "ID",
@@ -171,7 +257,7 @@ async fn list(ctx: &Ctx, a: ListArgs) -> Result<(), CliError> {
             field(v, "status"),
             field(v, "action"),
             short_field(v, "subject_id"),
-            short_field(v, "requested_by"),
+            people.name(v["requested_by"].as_str()),
             field(v, "attempts"),
             relative_field(v, "updated_at", now),
             relative_field(v, "created_at", now),

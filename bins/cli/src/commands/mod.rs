@@ -15,9 +15,16 @@ use crate::output;
 pub mod api;
 pub mod approvals;
 pub mod audit;
+pub mod completions;
 pub mod export;
 pub mod jobs;
+pub mod keys;
+pub mod people;
+pub mod policies;
+pub mod principals;
 pub mod progress;
+pub mod roles;
+pub mod subjects;
 pub mod whoami;
 
 /// What every command runs with.
@@ -30,6 +37,10 @@ pub struct Ctx {
 
 /// Resolve the settings and run the command.
 pub async fn run(cli: Cli) -> Result<(), CliError> {
+    if let Command::Completions { shell } = cli.command {
+        completions::print(shell);
+        return Ok(());
+    }
     let mut g = cli.global;
     g.resolve_env()?;
     let timeout = Duration::from_secs(g.timeout_secs());
@@ -45,6 +56,12 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Jobs(c) => jobs::run(&ctx, c).await,
         Command::Audit(c) => audit::run(&ctx, c).await,
         Command::Api(a) => api::run(&ctx, a).await,
+        Command::Principals(c) => principals::run(&ctx, c).await,
+        Command::Roles(c) => roles::run(&ctx, c).await,
+        Command::Keys(c) => keys::run(&ctx, c).await,
+        Command::Policies(c) => policies::run(&ctx, c).await,
+        Command::Subjects(c) => subjects::run(&ctx, c).await,
+        Command::Completions { .. } => unreachable!("answered before any setting is read"),
     }
 }
 
@@ -83,6 +100,20 @@ impl Listing {
     /// The items (for tables).
     pub fn values(&self) -> &[Value] {
         &self.items
+    }
+
+    /// The items as typed views.
+    pub fn parse<T: serde::de::DeserializeOwned>(&self) -> Result<Vec<T>, CliError> {
+        self.items
+            .iter()
+            .map(|v| {
+                T::deserialize(v).map_err(|e| {
+                    CliError::Other(anyhow::anyhow!(
+                        "the server's list item is not what this CLI expects: {e}"
+                    ))
+                })
+            })
+            .collect()
     }
 
     /// Print the JSON: the server's answer as is for one page, else
@@ -183,6 +214,25 @@ pub fn json_arg(
     serde_json::from_str(&text)
         .map(Some)
         .map_err(|e| CliError::Usage(format!("{origin}: not valid JSON: {e}")))
+}
+
+/// Print the answer: its JSON as sent under `--json`, else what `render` makes of it typed.
+pub fn print_answer<T: serde::de::DeserializeOwned>(
+    ctx: &Ctx,
+    answer: &crate::client::Answer,
+    render: impl FnOnce(&T) -> String,
+) -> Result<(), CliError> {
+    if ctx.json {
+        output::print_raw_json(&answer.body);
+    } else {
+        output::print(&render(&answer.parse::<T>()?));
+    }
+    Ok(())
+}
+
+/// A request body as JSON.
+pub fn body<T: Serialize>(b: &T) -> Value {
+    serde_json::to_value(b).expect("a request body serializes")
 }
 
 /// `/api/v1/<collection>/<id>` with the id percent-encoded.
