@@ -73,7 +73,15 @@ pub async fn resolve(ctx: &Ctx, who: &str) -> Result<String, CliError> {
     if who.parse::<PrincipalId>().is_ok() {
         return Ok(who.to_owned());
     }
-    let all = all_principals(ctx).await?;
+    let all = match all_principals(ctx).await {
+        Err(CliError::Api(e)) if e.status == 403 => {
+            return Err(CliError::Usage(format!(
+                "cannot look `{who}` up: this key may not read principals \
+                 (auth.principal.read); pass the id (`prn_…`) instead"
+            )))
+        }
+        other => other?,
+    };
     all.iter()
         .find(|p| p.principal.name.as_str() == who)
         .map(|p| p.principal.id.to_string())
