@@ -1,13 +1,14 @@
 //! `countersign approvals list|show|approve|reject`.
 
 use clap::{Args, Subcommand};
+use countersign_api::requests::VoteBody;
 use reqwest::Method;
-use serde_json::{json, Value};
+use serde_json::Value;
 use time::OffsetDateTime;
 
 use crate::client::Query;
 use crate::commands::people::{self, Directory};
-use crate::commands::{fetch_list, item_path, Ctx, Paging};
+use crate::commands::{body, fetch_list, item_path, Ctx, Paging};
 use crate::error::CliError;
 use crate::output::{
     self, field, indented_json, relative_field, rules, short_field, text, time_field, Fields, Table,
@@ -168,10 +169,7 @@ fn render(v: &Value, now: OffsetDateTime, people: &Directory) -> String {
 }
 
 async fn vote(ctx: &Ctx, a: VoteArgs, decision: &str) -> Result<(), CliError> {
-    let body = match a.note {
-        Some(note) => json!({ "note": note }),
-        None => json!({}),
-    };
+    let body = body(&VoteBody { note: a.note });
     let path = item_path("approvals", &a.id, &format!("/{decision}"));
     let answer = ctx
         .client
@@ -205,6 +203,7 @@ fn vote_summary(v: &Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
     use time::macros::datetime;
 
     fn sample() -> Value {

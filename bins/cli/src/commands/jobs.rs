@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::{Args, Subcommand};
 use countersign_api::domain::job::CompletionOutcome;
 use countersign_api::domain::Job;
-use countersign_api::requests::{ClaimBody, CompleteBody};
+use countersign_api::requests::{CancelBody, ClaimBody, CompleteBody, RequestJobBody};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use time::OffsetDateTime;
@@ -168,7 +168,10 @@ async fn request(ctx: &Ctx, a: RequestArgs) -> Result<(), CliError> {
             "the payload must be a JSON object (`{...}`)".into(),
         ));
     }
-    let body = json!({ "action": a.action, "payload": payload });
+    let body = body(&RequestJobBody {
+        action: a.action,
+        payload,
+    });
     let headers: Vec<(&'static str, String)> = a
         .idempotency_key
         .into_iter()
@@ -299,10 +302,7 @@ fn render(v: &Value, now: OffsetDateTime) -> String {
 }
 
 async fn cancel(ctx: &Ctx, id: &str, reason: Option<String>) -> Result<(), CliError> {
-    let body = match reason {
-        Some(r) => json!({ "reason": r }),
-        None => json!({}),
-    };
+    let body = body(&CancelBody { reason });
     let answer = ctx
         .client
         .post(&item_path("jobs", id, "/cancel"), &body)
