@@ -12,7 +12,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::de::DeserializeOwned;
 
 use crate::config::Settings;
-use crate::error::{ApiError, CliError};
+use crate::error::{CliError, ErrorAnswer};
 
 /// How long a TCP connect may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -103,7 +103,7 @@ impl Client {
             if status.is_success() {
                 Ok(Answer { status, body })
             } else {
-                Err(CliError::Api(ApiError::from_answer(
+                Err(CliError::Api(ErrorAnswer::from_answer(
                     status.as_u16(),
                     request_id,
                     body,
@@ -146,7 +146,7 @@ impl Client {
             .await
             .map_err(|_| self.timed_out())?
             .map_err(|e| self.transport(&e))?;
-        Err(CliError::Api(ApiError::from_answer(
+        Err(CliError::Api(ErrorAnswer::from_answer(
             status, request_id, body,
         )))
     }

@@ -88,7 +88,7 @@ struct Page {
 
 /// A list fetched with [`fetch_list`].
 #[derive(Debug)]
-pub struct Listing {
+pub struct FetchedList {
     pub items: Vec<Value>,
     /// Where the next page starts, when `--all` was not given and there is one.
     pub next_cursor: Option<String>,
@@ -96,7 +96,7 @@ pub struct Listing {
     single_body: Option<bytes::Bytes>,
 }
 
-impl Listing {
+impl FetchedList {
     /// The items (for tables).
     pub fn values(&self) -> &[Value] {
         &self.items
@@ -152,7 +152,7 @@ pub async fn fetch_list(
     path: &str,
     query: Query,
     paging: &Paging,
-) -> Result<Listing, CliError> {
+) -> Result<FetchedList, CliError> {
     let mut query = query
         .opt("limit", paging.limit.or(paging.all.then_some(500)))
         .opt("cursor", paging.cursor.clone());
@@ -179,7 +179,7 @@ pub async fn fetch_list(
             }
             next_cursor => {
                 let single_body = (pages == 1).then_some(answer.body);
-                return Ok(Listing {
+                return Ok(FetchedList {
                     items,
                     next_cursor,
                     single_body,
