@@ -174,6 +174,28 @@ pub fn time_field(v: &Value, name: &str, now: OffsetDateTime) -> String {
     }
 }
 
+/// A time as `2026-05-27 10:00:00 UTC (in 6d 22h)`.
+pub fn at(t: OffsetDateTime, now: OffsetDateTime) -> String {
+    format!(
+        "{} UTC ({})",
+        human_time(&crate::timearg::format(t)),
+        relative(t, now)
+    )
+}
+
+/// Rules as `approver×2, security×1`, `-` for none.
+pub fn rule_list(rules: &[countersign_api::domain::ApprovalRule]) -> String {
+    if rules.is_empty() {
+        "-".to_owned()
+    } else {
+        rules
+            .iter()
+            .map(|r| format!("{}×{}", r.role, r.count))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
 /// `3m ago` or `in 6d 23h` for a time field; `-` for null or a bad time.
 pub fn relative_field(v: &Value, name: &str, now: OffsetDateTime) -> String {
     v[name]
@@ -211,16 +233,6 @@ pub fn rules(v: &Value) -> String {
         .flatten()
         .map(|r| format!("{}×{}", text(&r["role"]), text(&r["count"])))
         .collect();
-    if parts.is_empty() {
-        "-".to_owned()
-    } else {
-        parts.join(", ")
-    }
-}
-
-/// An array of strings joined with `, `; `-` when empty.
-pub fn list(v: &Value) -> String {
-    let parts: Vec<String> = v.as_array().into_iter().flatten().map(text).collect();
     if parts.is_empty() {
         "-".to_owned()
     } else {
@@ -298,6 +310,5 @@ mod tests {
         assert_eq!(rules(&json!([])), "-");
         assert_eq!(field(&json!({"a": 3, "b": null}), "a"), "3");
         assert_eq!(field(&json!({"a": 3, "b": null}), "b"), "-");
-        assert_eq!(list(&json!(["a", "b"])), "a, b");
     }
 }

@@ -29,15 +29,22 @@ impl Directory {
     }
 
     pub fn from_views(list: &[PrincipalView]) -> Self {
+        Self::from_names(
+            list.iter()
+                .map(|p| (p.principal.id.to_string(), p.principal.name.to_string())),
+        )
+    }
+
+    /// From `(id, name)` pairs.
+    pub fn from_names<I, S>(pairs: I) -> Self
+    where
+        I: IntoIterator<Item = (S, S)>,
+        S: Into<String>,
+    {
         Self {
-            names: list
-                .iter()
-                .map(|p| {
-                    (
-                        p.principal.id.to_string(),
-                        p.principal.name.as_str().to_owned(),
-                    )
-                })
+            names: pairs
+                .into_iter()
+                .map(|(id, name)| (id.into(), name.into()))
                 .collect(),
         }
     }
