@@ -62,24 +62,26 @@ fn the_two_person_flow_through_the_cli_against_the_real_server() {
     for want in ["approval.requested", "approval.voted", "approval.approved"] {
         assert!(actions.contains(&want), "{actions:?}");
     }
-    let denied = as_admin(&[
-        "--json",
-        "audit",
-        "list",
-        "--action",
-        "auth.denied",
-        "--actor",
-        &bob_id,
-    ])
-    .json();
-    assert!(
-        denied["data"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|e| e["result"]["kind"] == "two_person_integrity"),
-        "{denied}"
-    );
+    for actor in [bob_id.as_str(), "bob"] {
+        let denied = as_admin(&[
+            "--json",
+            "audit",
+            "list",
+            "--action",
+            "auth.denied",
+            "--actor",
+            actor,
+        ])
+        .json();
+        assert!(
+            denied["data"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|e| e["result"]["kind"] == "two_person_integrity"),
+            "{actor}: {denied}"
+        );
+    }
     let one = &events["data"][0];
     let shown = as_admin(&["--json", "audit", "show", one["event_id"].as_str().unwrap()]).json();
     assert_eq!(&shown, one);
