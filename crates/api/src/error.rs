@@ -15,3 +15,23 @@ pub struct ErrorDetail {
     pub message: String,
     pub request_id: Option<String>,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_error_body_nests_code_message_and_request_id() {
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: "forbidden".into(),
+                message: "no".into(),
+                request_id: None,
+            },
+        };
+        assert_eq!(
+            serde_json::to_string(&body).unwrap(),
+            r#"{"error":{"code":"forbidden","message":"no","request_id":null}}"#
+        );
+    }
+}

@@ -18,3 +18,20 @@ impl<T> ListPage<T> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_envelope_is_data_and_next_cursor() {
+        let page = ListPage {
+            data: vec![1, 2],
+            next_cursor: None,
+        };
+        let text = serde_json::to_string(&page.map(|n| n * 10)).unwrap();
+        assert_eq!(text, r#"{"data":[10,20],"next_cursor":null}"#);
+        let back: ListPage<u8> = serde_json::from_str(r#"{"data":[],"next_cursor":"c1"}"#).unwrap();
+        assert_eq!(back.next_cursor.as_deref(), Some("c1"));
+    }
+}
