@@ -1,23 +1,18 @@
-//! The HTTP client: hyper's pooled client over plain TCP or rustls (Mozilla's roots plus any
-//! `--ca-cert`), the bearer key, JSON calls whose failures become [`CliError`]s, a streaming
-//! `GET` for exports, and [`Query`] for percent-encoded query strings.
+//! The HTTP client: reqwest over plain TCP or rustls (Mozilla's roots plus any `--ca-cert`),
+//! the bearer key, typed JSON calls whose failures become [`CliError`]s, a streaming `GET` for
+//! exports, and [`Query`] for percent-encoded query strings.
 
 use std::path::Path;
-use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
-use hyper::body::Incoming;
-use hyper::header::{HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE, USER_AGENT};
-use hyper::{Method, Request, Response, StatusCode};
-use hyper_rustls::HttpsConnector;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::Client as HyperClient;
-use hyper_util::rt::TokioExecutor;
+use reqwest::header::{HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE};
+use reqwest::{Method, RequestBuilder, Response, StatusCode};
+use secrecy::{ExposeSecret, SecretString};
+use serde::de::DeserializeOwned;
 
-use crate::config::{ApiKey, Settings};
-use crate::error::{ApiError, CliError};
+use crate::config::Settings;
+use crate::error::{CliError, ErrorAnswer};
 
 /// How long a TCP connect may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -30,10 +25,18 @@ pub struct Answer {
 }
 
 impl Answer {
-    /// The body as JSON.
+    /// The body as untyped JSON (for `countersign api` and fields no view names).
     pub fn json(&self) -> Result<serde_json::Value, CliError> {
-        serde_json::from_slice(&self.body)
-            .map_err(|e| CliError::Other(anyhow::anyhow!("the server's answer is not JSON: {e}")))
+        self.parse()
+    }
+
+    /// The body as a typed value.
+    pub fn parse<T: DeserializeOwned>(&self) -> Result<T, CliError> {
+        serde_json::from_slice(&self.body).map_err(|e| {
+            CliError::Other(anyhow::anyhow!(
+                "the server's answer is not what this CLI expects: {e}"
+            ))
+        })
     }
 }
 
@@ -41,9 +44,9 @@ impl Answer {
 #[derive(Debug, Clone)]
 pub struct Client {
     base: String,
-    key: Option<ApiKey>,
+    key: Option<SecretString>,
     timeout: Duration,
-    http: HyperClient<HttpsConnector<HttpConnector>, Full<Bytes>>,
+    http: reqwest::Client,
 }
 
 impl Client {
@@ -54,20 +57,21 @@ impl Client {
         timeout: Duration,
         ca_cert: Option<&Path>,
     ) -> Result<Self, CliError> {
-        let mut http = HttpConnector::new();
-        http.enforce_http(false);
-        http.set_connect_timeout(Some(CONNECT_TIMEOUT));
-        let tls = tls_config(ca_cert)?;
-        let https = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_tls_config(tls)
-            .https_or_http()
-            .enable_http1()
-            .wrap_connector(http);
+        let mut builder = reqwest::Client::builder()
+            .use_rustls_tls()
+            .connect_timeout(CONNECT_TIMEOUT)
+            .user_agent(concat!("countersign-cli/", env!("CARGO_PKG_VERSION")));
+        for cert in extra_roots(ca_cert)? {
+            builder = builder.add_root_certificate(cert);
+        }
+        let http = builder
+            .build()
+            .map_err(|e| CliError::Other(anyhow::anyhow!("cannot build the HTTP client: {e}")))?;
         Ok(Self {
             base: settings.url.clone(),
             key: settings.key.clone(),
             timeout,
-            http: HyperClient::builder(TokioExecutor::new()).build(https),
+            http,
         })
     }
 
@@ -76,8 +80,8 @@ impl Client {
         &self.base
     }
 
-    /// A JSON call: `GET`/`DELETE` without a body, `POST`/`PUT` with one. A non-2xx answer is
-    /// a [`CliError::Api`].
+    /// A call: `GET`/`DELETE` without a body, `POST`/`PUT` with a JSON one. A non-2xx answer
+    /// is a [`CliError::Api`].
     pub async fn call(
         &self,
         method: Method,
@@ -85,27 +89,21 @@ impl Client {
         body: Option<&serde_json::Value>,
         headers: &[(&'static str, String)],
     ) -> Result<Answer, CliError> {
-        let body =
-            body.map(|b| Bytes::from(serde_json::to_vec(b).expect("a JSON value serializes")));
-        let req = self.request(method, path, body, headers)?;
+        let mut req = self.request(method, path, headers)?;
+        if let Some(body) = body {
+            req = req
+                .header(CONTENT_TYPE, "application/json")
+                .body(serde_json::to_vec(body).expect("a JSON value serializes"));
+        }
         let work = async {
-            let resp = self
-                .http
-                .request(req)
-                .await
-                .map_err(|e| self.transport(&e))?;
+            let resp = req.send().await.map_err(|e| self.transport(&e))?;
             let status = resp.status();
             let request_id = request_id(&resp);
-            let body = resp
-                .into_body()
-                .collect()
-                .await
-                .map_err(|e| self.transport(&e))?
-                .to_bytes();
+            let body = resp.bytes().await.map_err(|e| self.transport(&e))?;
             if status.is_success() {
                 Ok(Answer { status, body })
             } else {
-                Err(CliError::Api(ApiError::from_answer(
+                Err(CliError::Api(ErrorAnswer::from_answer(
                     status.as_u16(),
                     request_id,
                     body,
@@ -125,16 +123,17 @@ impl Client {
         self.call(Method::POST, path, Some(body), &[]).await
     }
 
+    /// `GET` a typed answer.
+    pub async fn get_json<T: DeserializeOwned>(&self, path: &str) -> Result<T, CliError> {
+        self.get(path).await?.parse()
+    }
+
     /// A `GET` whose body is read by the caller as it arrives. Only the wait for the answer's
     /// headers is bounded by the timeout; an error answer is read whole and returned as
     /// [`CliError::Api`].
-    pub async fn stream(
-        &self,
-        path: &str,
-        accept: &'static str,
-    ) -> Result<Response<Incoming>, CliError> {
-        let req = self.request(Method::GET, path, None, &[("accept", accept.to_owned())])?;
-        let resp = tokio::time::timeout(self.timeout, self.http.request(req))
+    pub async fn stream(&self, path: &str, accept: &'static str) -> Result<Response, CliError> {
+        let req = self.request(Method::GET, path, &[("accept", accept.to_owned())])?;
+        let resp = tokio::time::timeout(self.timeout, req.send())
             .await
             .map_err(|_| self.timed_out())?
             .map_err(|e| self.transport(&e))?;
@@ -143,12 +142,11 @@ impl Client {
         }
         let status = resp.status().as_u16();
         let request_id = request_id(&resp);
-        let body = tokio::time::timeout(self.timeout, resp.into_body().collect())
+        let body = tokio::time::timeout(self.timeout, resp.bytes())
             .await
             .map_err(|_| self.timed_out())?
-            .map_err(|e| self.transport(&e))?
-            .to_bytes();
-        Err(CliError::Api(ApiError::from_answer(
+            .map_err(|e| self.transport(&e))?;
+        Err(CliError::Api(ErrorAnswer::from_answer(
             status, request_id, body,
         )))
     }
@@ -157,14 +155,10 @@ impl Client {
         &self,
         method: Method,
         path: &str,
-        body: Option<Bytes>,
         headers: &[(&'static str, String)],
-    ) -> Result<Request<Full<Bytes>>, CliError> {
+    ) -> Result<RequestBuilder, CliError> {
         let url = format!("{}{}", self.base, path);
-        let mut req = Request::builder().method(method).uri(&url).header(
-            USER_AGENT,
-            concat!("countersign-cli/", env!("CARGO_PKG_VERSION")),
-        );
+        let mut req = self.http.request(method, &url);
         if !headers
             .iter()
             .any(|(n, _)| n.eq_ignore_ascii_case("accept"))
@@ -173,10 +167,10 @@ impl Client {
         }
         match &self.key {
             Some(key) => {
-                let mut value = HeaderValue::from_str(&format!("Bearer {}", key.expose()))
+                let mut value = HeaderValue::from_str(&format!("Bearer {}", key.expose_secret()))
                     .map_err(|_| {
-                        CliError::Usage("the API key holds characters a header cannot carry".into())
-                    })?;
+                    CliError::Usage("the API key holds characters a header cannot carry".into())
+                })?;
                 value.set_sensitive(true);
                 req = req.header(AUTHORIZATION, value);
             }
@@ -188,11 +182,7 @@ impl Client {
                 .map_err(|_| CliError::Usage(format!("{name}: the value must be visible ASCII")))?;
             req = req.header(*name, value);
         }
-        if body.is_some() {
-            req = req.header(CONTENT_TYPE, "application/json");
-        }
-        req.body(Full::new(body.unwrap_or_default()))
-            .map_err(|e| CliError::Usage(format!("cannot build a request to {url}: {e}")))
+        Ok(req)
     }
 
     /// A transport failure: the server could not be reached or the connection broke.
@@ -223,20 +213,23 @@ fn no_key() -> CliError {
     ))
 }
 
-fn request_id<B>(resp: &Response<B>) -> Option<String> {
+fn request_id(resp: &Response) -> Option<String> {
     resp.headers()
         .get("x-request-id")
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned)
 }
 
-/// The error and its sources, most specific last, without hyper's generic wrappers.
+/// The error and its sources, most specific last, without reqwest's generic wrappers.
 pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
     let mut parts: Vec<String> = Vec::new();
     let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
     while let Some(err) = cur {
         let text = err.to_string();
-        if !text.starts_with("client error") && !parts.contains(&text) {
+        let generic = text.starts_with("error sending request")
+            || text.starts_with("client error")
+            || text.starts_with("error decoding response body");
+        if !generic && !parts.contains(&text) {
             parts.push(text);
         }
         cur = err.source();
@@ -248,35 +241,22 @@ pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
     }
 }
 
-/// Mozilla's roots, plus the PEM certificates in `ca_cert`.
-fn tls_config(ca_cert: Option<&Path>) -> Result<rustls::ClientConfig, CliError> {
-    use rustls::pki_types::pem::PemObject;
-    use rustls::pki_types::CertificateDer;
-    let mut roots = rustls::RootCertStore {
-        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+/// The PEM certificates in `ca_cert`, to trust beside Mozilla's roots.
+fn extra_roots(ca_cert: Option<&Path>) -> Result<Vec<reqwest::Certificate>, CliError> {
+    let Some(path) = ca_cert else {
+        return Ok(Vec::new());
     };
-    if let Some(path) = ca_cert {
-        let certs = CertificateDer::pem_file_iter(path)
-            .and_then(|it| it.collect::<Result<Vec<_>, _>>())
-            .map_err(|e| CliError::Usage(format!("--ca-cert {}: {e}", path.display())))?;
-        if certs.is_empty() {
-            return Err(CliError::Usage(format!(
-                "--ca-cert {}: no PEM certificate in it",
-                path.display()
-            )));
-        }
-        for cert in certs {
-            roots
-                .add(cert)
-                .map_err(|e| CliError::Usage(format!("--ca-cert {}: {e}", path.display())))?;
-        }
+    let pem = std::fs::read(path)
+        .map_err(|e| CliError::Usage(format!("--ca-cert {}: {e}", path.display())))?;
+    let certs = reqwest::Certificate::from_pem_bundle(&pem)
+        .map_err(|e| CliError::Usage(format!("--ca-cert {}: {e}", path.display())))?;
+    if certs.is_empty() {
+        return Err(CliError::Usage(format!(
+            "--ca-cert {}: no PEM certificate in it",
+            path.display()
+        )));
     }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    Ok(rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| CliError::Other(e.into()))?
-        .with_root_certificates(roots)
-        .with_no_client_auth())
+    Ok(certs)
 }
 
 /// Query parameters, percent-encoded; `None`s are left out.
@@ -371,12 +351,11 @@ mod tests {
 
     #[test]
     fn a_ca_cert_that_is_not_pem_is_a_usage_error() {
-        let path =
-            std::env::temp_dir().join(format!("countersign-cli-ca-{}.pem", std::process::id()));
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ca.pem");
         std::fs::write(&path, "not a certificate\n").unwrap();
-        let err = tls_config(Some(&path)).unwrap_err();
-        std::fs::remove_file(&path).unwrap();
+        let err = extra_roots(Some(&path)).unwrap_err();
         assert!(err.to_string().contains("no PEM certificate"), "{err}");
-        assert!(tls_config(None).is_ok());
+        assert!(extra_roots(None).unwrap().is_empty());
     }
 }

@@ -1,8 +1,9 @@
 //! Where the server is and which key to use: flag, then environment (both through clap),
-//! then the config file, then the default URL. The key never prints: [`ApiKey`]'s `Debug`
-//! is redacted and nothing else formats it.
+//! then the config file, then the default URL. The key is a [`SecretString`]: its `Debug` is
+//! redacted and only the `Authorization` header exposes it.
 //!
-//! The config file holds two `key = "value"` lines (a TOML subset):
+//! The config file is TOML (parsed by `toml`); unknown settings are refused so a typo never
+//! silently falls back to a default:
 //!
 //! ```toml
 //! # ~/.config/countersign/config.toml
@@ -10,41 +11,22 @@
 //! api_key = "cs_key_..._..."
 //! ```
 
-use std::fmt;
 use std::path::{Path, PathBuf};
+
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
 
 use crate::error::CliError;
 
 /// The URL used when no flag, variable or file names one.
 pub const DEFAULT_URL: &str = "http://127.0.0.1:8080";
 
-/// An API key (`cs_<key id>_<secret>`). Only [`ApiKey::expose`] gives the text, for the
-/// `Authorization` header.
-#[derive(Clone, PartialEq, Eq)]
-pub struct ApiKey(String);
-
-impl ApiKey {
-    pub fn new(key: impl Into<String>) -> Self {
-        Self(key.into())
-    }
-
-    /// The secret, for the `Authorization` header only.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for ApiKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("ApiKey(***)")
-    }
-}
-
 /// What the file said; either may be absent.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct FileConfig {
     pub url: Option<String>,
-    pub api_key: Option<ApiKey>,
+    pub api_key: Option<SecretString>,
 }
 
 /// The settings a command runs with.
@@ -52,7 +34,7 @@ pub struct FileConfig {
 pub struct Settings {
     /// The server's base URL without a trailing `/` (a path prefix is kept).
     pub url: String,
-    pub key: Option<ApiKey>,
+    pub key: Option<SecretString>,
 }
 
 /// The default config path: `$XDG_CONFIG_HOME/countersign/config.toml`, else
@@ -69,7 +51,7 @@ pub fn default_path() -> Option<PathBuf> {
 /// fills what they leave empty. An explicit `--config` must exist; the default path may not.
 pub fn resolve(
     url: Option<String>,
-    key: Option<String>,
+    key: Option<SecretString>,
     config: Option<&Path>,
 ) -> Result<Settings, CliError> {
     let file = match config {
@@ -84,8 +66,7 @@ pub fn resolve(
         .or(file.url)
         .unwrap_or_else(|| DEFAULT_URL.to_owned());
     let key = key
-        .filter(|k| !k.trim().is_empty())
-        .map(ApiKey::new)
+        .filter(|k| !k.expose_secret().trim().is_empty())
         .or(file.api_key);
     Ok(Settings {
         url: normalize_url(&url)?,
@@ -144,62 +125,9 @@ fn warn_if_shared(path: &Path) {
 #[cfg(not(unix))]
 fn warn_if_shared(_path: &Path) {}
 
-/// Parse `url = "…"` and `api_key = "…"` lines; `#` starts a comment. Anything else is an
-/// error naming its line, so a typo never silently falls back to a default.
+/// Parse the file as TOML; an error names the line and column.
 pub fn parse(text: &str) -> Result<FileConfig, String> {
-    let mut out = FileConfig::default();
-    for (n, raw) in text.lines().enumerate() {
-        let line = raw.trim();
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
-        let lineno = n + 1;
-        let Some((name, value)) = line.split_once('=') else {
-            return Err(format!("line {lineno}: expected `name = \"value\"`"));
-        };
-        let value = parse_value(value.trim()).map_err(|e| format!("line {lineno}: {e}"))?;
-        match name.trim() {
-            "url" => out.url = Some(value),
-            "api_key" => out.api_key = Some(ApiKey::new(value)),
-            other => {
-                return Err(format!(
-                    "line {lineno}: unknown setting `{other}` (expected `url` or `api_key`)"
-                ))
-            }
-        }
-    }
-    Ok(out)
-}
-
-/// A TOML basic (`"…"`, with `\"` and `\\` escapes) or literal (`'…'`) string, optionally
-/// followed by a comment.
-fn parse_value(v: &str) -> Result<String, String> {
-    let mut chars = v.chars();
-    let quote = chars.next().ok_or("missing value")?;
-    if quote != '"' && quote != '\'' {
-        return Err("the value must be quoted".to_owned());
-    }
-    let mut out = String::new();
-    let mut rest = None;
-    while let Some(c) = chars.next() {
-        match c {
-            '\\' if quote == '"' => match chars.next() {
-                Some('"') => out.push('"'),
-                Some('\\') => out.push('\\'),
-                other => return Err(format!("unsupported escape `\\{}`", other.unwrap_or(' '))),
-            },
-            c if c == quote => {
-                rest = Some(chars.as_str());
-                break;
-            }
-            c => out.push(c),
-        }
-    }
-    let rest = rest.ok_or("unterminated string")?.trim();
-    if !rest.is_empty() && !rest.starts_with('#') {
-        return Err(format!("unexpected `{rest}` after the value"));
-    }
-    Ok(out)
+    toml::from_str(text).map_err(|e| e.to_string().trim_end().to_owned())
 }
 
 #[cfg(test)]
@@ -207,70 +135,60 @@ mod tests {
     use super::*;
 
     #[test]
-    fn parses_both_keys_comments_and_quotes() {
+    fn parses_any_valid_toml_with_both_keys() {
         let c = parse("# mine\n\nurl = \"http://h:1/\"  # prod\napi_key='cs_a_b'\n").unwrap();
         assert_eq!(c.url.as_deref(), Some("http://h:1/"));
-        assert_eq!(c.api_key.unwrap().expose(), "cs_a_b");
+        assert_eq!(c.api_key.unwrap().expose_secret(), "cs_a_b");
         let c = parse(r#"api_key = "a\"b\\c""#).unwrap();
-        assert_eq!(c.api_key.unwrap().expose(), "a\"b\\c");
+        assert_eq!(c.api_key.unwrap().expose_secret(), "a\"b\\c");
+        // What the old line parser refused: escapes, multi-line and unicode-escaped strings.
+        let c = parse("url = \"http://h\\u003a1\"\napi_key = \"\"\"\ncs_x\"\"\"\n").unwrap();
+        assert_eq!(c.url.as_deref(), Some("http://h:1"));
+        assert_eq!(c.api_key.unwrap().expose_secret(), "cs_x");
     }
 
     #[test]
     fn rejects_typos_and_junk_with_the_line() {
-        assert_eq!(
-            parse("apikey = \"x\"").unwrap_err(),
-            "line 1: unknown setting `apikey` (expected `url` or `api_key`)"
-        );
-        assert!(parse("\nurl = http://x")
-            .unwrap_err()
-            .starts_with("line 2: the value must be quoted"));
-        assert!(parse("url = \"x").unwrap_err().contains("unterminated"));
-        assert!(parse("url = \"x\" y")
-            .unwrap_err()
-            .contains("unexpected `y`"));
-        assert!(parse("[server]")
-            .unwrap_err()
-            .contains("expected `name = \"value\"`"));
+        let e = parse("apikey = \"x\"").unwrap_err();
+        assert!(e.contains("line 1") && e.contains("apikey"), "{e}");
+        assert!(parse("\nurl = http://x").unwrap_err().contains("line 2"));
+        assert!(parse("url = \"x").is_err());
+        assert!(parse("url = 3").is_err());
     }
 
     #[test]
     fn the_key_never_prints() {
-        let k = ApiKey::new("cs_key_01_secretsecret");
-        assert_eq!(format!("{k:?}"), "ApiKey(***)");
         let s = Settings {
             url: "http://x".into(),
-            key: Some(k),
+            key: Some(SecretString::from("cs_key_01_secretsecret")),
         };
         assert!(!format!("{s:?}").contains("secret"));
     }
 
     #[test]
     fn flag_or_env_beats_the_file_and_the_default_comes_last() {
-        let dir =
-            std::env::temp_dir().join(format!("countersign-cli-config-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("config.toml");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
         std::fs::write(&path, "url = \"http://file:1\"\napi_key = \"cs_file\"\n").unwrap();
         let s = resolve(None, None, Some(&path)).unwrap();
         assert_eq!(
-            (s.url.as_str(), s.key.unwrap().expose()),
+            (s.url.as_str(), s.key.unwrap().expose_secret()),
             ("http://file:1", "cs_file")
         );
         let s = resolve(
             Some("http://flag:2/".into()),
-            Some("cs_flag".into()),
+            Some(SecretString::from("cs_flag")),
             Some(&path),
         )
         .unwrap();
         assert_eq!(
-            (s.url.as_str(), s.key.unwrap().expose()),
+            (s.url.as_str(), s.key.unwrap().expose_secret()),
             ("http://flag:2", "cs_flag")
         );
         std::fs::write(&path, "").unwrap();
         let s = resolve(None, None, Some(&path)).unwrap();
-        assert_eq!((s.url.as_str(), s.key), (DEFAULT_URL, None));
-        assert!(resolve(None, None, Some(&dir.join("missing.toml"))).is_err());
-        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!((s.url.as_str(), s.key.is_none()), (DEFAULT_URL, true));
+        assert!(resolve(None, None, Some(&dir.path().join("missing.toml"))).is_err());
     }
 
     #[test]

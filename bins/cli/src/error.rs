@@ -3,6 +3,8 @@
 
 use std::fmt;
 
+use countersign_api::ErrorBody;
+
 /// Exit code for an API error or any other failure.
 pub const EXIT_FAILURE: i32 = 1;
 /// Exit code for a usage error (clap uses 2 too).
@@ -14,7 +16,7 @@ pub const EXIT_UNREACHABLE: i32 = 3;
 #[derive(Debug)]
 pub enum CliError {
     /// The API answered with an error.
-    Api(ApiError),
+    Api(ErrorAnswer),
     /// The server could not be reached (connect, DNS, TLS, timeout, connection lost).
     Unreachable { url: String, detail: String },
     /// Bad flags, arguments or configuration.
@@ -26,7 +28,7 @@ pub enum CliError {
 /// An API error answer: `{"error": {"code", "message", "request_id"}}`, or a non-JSON answer
 /// from something in front of the server.
 #[derive(Debug, Clone)]
-pub struct ApiError {
+pub struct ErrorAnswer {
     pub status: u16,
     pub code: String,
     pub message: String,
@@ -35,20 +37,12 @@ pub struct ApiError {
     pub body: bytes::Bytes,
 }
 
-impl ApiError {
+impl ErrorAnswer {
     /// Build from the status, the `X-Request-Id` header and the body.
     pub fn from_answer(status: u16, header_request_id: Option<String>, body: bytes::Bytes) -> Self {
-        let parsed: Option<serde_json::Value> = serde_json::from_slice(&body).ok();
-        let error = parsed
-            .as_ref()
-            .and_then(|v| v.get("error"))
-            .filter(|e| e.is_object());
-        let (code, message, request_id) = match error {
-            Some(e) => (
-                e["code"].as_str().unwrap_or("error").to_owned(),
-                e["message"].as_str().unwrap_or("").to_owned(),
-                e["request_id"].as_str().map(str::to_owned),
-            ),
+        let parsed: Option<ErrorBody> = serde_json::from_slice(&body).ok();
+        let (code, message, request_id) = match parsed {
+            Some(ErrorBody { error: e }) => (e.code, e.message, e.request_id),
             None => {
                 let text = String::from_utf8_lossy(&body);
                 let first = text
@@ -89,7 +83,7 @@ fn one_line(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-impl fmt::Display for ApiError {
+impl fmt::Display for ErrorAnswer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
@@ -154,7 +148,7 @@ mod tests {
     #[test]
     fn an_api_error_is_one_line_with_code_status_and_request() {
         let body = br#"{"error":{"code":"forbidden","message":"missing permission `approval.approve`","request_id":"req_1"}}"#;
-        let e = ApiError::from_answer(
+        let e = ErrorAnswer::from_answer(
             403,
             Some("req_header".into()),
             bytes::Bytes::from_static(body),
@@ -163,7 +157,7 @@ mod tests {
             e.to_string(),
             "forbidden (403): missing permission `approval.approve` [request req_1]"
         );
-        let e = CliError::Api(ApiError::from_answer(
+        let e = CliError::Api(ErrorAnswer::from_answer(
             502,
             Some("req_2".into()),
             "<html>\nBad gateway\n".into(),
@@ -173,7 +167,7 @@ mod tests {
             "http_error (502): unexpected answer: <html> [request req_2]"
         );
         assert_eq!(e.exit_code(), EXIT_FAILURE);
-        let e = ApiError::from_answer(500, None, bytes::Bytes::new());
+        let e = ErrorAnswer::from_answer(500, None, bytes::Bytes::new());
         assert_eq!(
             e.to_string(),
             "http_error (500): the server answered without an error body"

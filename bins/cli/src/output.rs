@@ -136,14 +136,6 @@ pub fn short_id(id: &str) -> String {
     }
 }
 
-/// [`short_id`] of a field.
-pub fn short_field(v: &Value, name: &str) -> String {
-    match &v[name] {
-        Value::String(s) => short_id(s),
-        other => text(other),
-    }
-}
-
 /// `2026-05-20 14:03:11` (UTC); the input as is when it is not RFC 3339.
 pub fn human_time(ts: &str) -> String {
     match OffsetDateTime::parse(ts, &Rfc3339) {
@@ -163,24 +155,26 @@ pub fn human_time(ts: &str) -> String {
     }
 }
 
-/// `2026-05-20 14:03:11 UTC (3m ago)`; `-` for null.
-pub fn time_field(v: &Value, name: &str, now: OffsetDateTime) -> String {
-    match v[name].as_str() {
-        Some(ts) => match relative_field(v, name, now).as_str() {
-            "-" => human_time(ts),
-            rel => format!("{} UTC ({rel})", human_time(ts)),
-        },
-        None => "-".to_owned(),
-    }
+/// A time as `2026-05-27 10:00:00 UTC (in 6d 22h)`.
+pub fn at(t: OffsetDateTime, now: OffsetDateTime) -> String {
+    format!(
+        "{} UTC ({})",
+        human_time(&crate::timearg::format(t)),
+        relative(t, now)
+    )
 }
 
-/// `3m ago` or `in 6d 23h` for a time field; `-` for null or a bad time.
-pub fn relative_field(v: &Value, name: &str, now: OffsetDateTime) -> String {
-    v[name]
-        .as_str()
-        .and_then(|ts| OffsetDateTime::parse(ts, &Rfc3339).ok())
-        .map(|t| relative(t, now))
-        .unwrap_or_else(|| "-".to_owned())
+/// Rules as `approver×2, security×1`, `-` for none.
+pub fn rule_list(rules: &[countersign_api::domain::ApprovalRule]) -> String {
+    if rules.is_empty() {
+        "-".to_owned()
+    } else {
+        rules
+            .iter()
+            .map(|r| format!("{}×{}", r.role, r.count))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
 }
 
 /// `just now`, `42s ago`, `3m ago`, `5h 2m ago`, `2d 4h ago`, or `in …` for the future.
@@ -200,31 +194,6 @@ pub fn relative(t: OffsetDateTime, now: OffsetDateTime) -> String {
         format!("in {span}")
     } else {
         format!("{span} ago")
-    }
-}
-
-/// `approver×1, platform×2`, or `-` when the list is empty.
-pub fn rules(v: &Value) -> String {
-    let parts: Vec<String> = v
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|r| format!("{}×{}", text(&r["role"]), text(&r["count"])))
-        .collect();
-    if parts.is_empty() {
-        "-".to_owned()
-    } else {
-        parts.join(", ")
-    }
-}
-
-/// An array of strings joined with `, `; `-` when empty.
-pub fn list(v: &Value) -> String {
-    let parts: Vec<String> = v.as_array().into_iter().flatten().map(text).collect();
-    if parts.is_empty() {
-        "-".to_owned()
-    } else {
-        parts.join(", ")
     }
 }
 
@@ -283,21 +252,19 @@ mod tests {
             relative(datetime!(2026-05-20 11:58:00 UTC), now),
             "2h 2m ago"
         );
-        let v = json!({"at": "2026-05-20T13:59:00Z", "none": null});
         assert_eq!(
-            time_field(&v, "at", now),
+            at(datetime!(2026-05-20 13:59:00 UTC), now),
             "2026-05-20 13:59:00 UTC (1m ago)"
         );
-        assert_eq!(time_field(&v, "none", now), "-");
         assert_eq!(short_id("sub_01JTZ8K4QF3N7Y2C5R9WX4K4X2QZ"), "sub_…K4X2QZ");
         assert_eq!(short_id("system:reaper"), "system:reaper");
-        assert_eq!(
-            rules(&json!([{"role": "approver", "count": 1}, {"role": "sec", "count": 2}])),
-            "approver×1, sec×2"
-        );
-        assert_eq!(rules(&json!([])), "-");
+        let rules: Vec<countersign_api::domain::ApprovalRule> = serde_json::from_value(
+            json!([{"role": "approver", "count": 1}, {"role": "sec", "count": 2}]),
+        )
+        .unwrap();
+        assert_eq!(rule_list(&rules), "approver×1, sec×2");
+        assert_eq!(rule_list(&[]), "-");
         assert_eq!(field(&json!({"a": 3, "b": null}), "a"), "3");
         assert_eq!(field(&json!({"a": 3, "b": null}), "b"), "-");
-        assert_eq!(list(&json!(["a", "b"])), "a, b");
     }
 }

@@ -1,5 +1,6 @@
 //! `--from`/`--to` values: RFC 3339 (`2026-05-20T00:00:00Z`), a UTC date (`2026-05-20`),
-//! `now`, or a time before now (`now-7d`, `-7d`; units `s m h d w`). Sent as RFC 3339 UTC.
+//! `now`, or a time before now (`now-7d`, `-90m`, `-1h30m`: a `humantime` duration, the same
+//! grammar as the configuration's durations). Sent as RFC 3339 UTC.
 
 use time::format_description::well_known::Rfc3339;
 use time::macros::format_description;
@@ -41,18 +42,8 @@ fn bad(s: &str) -> String {
 }
 
 fn duration(span: &str) -> Option<Duration> {
-    let unit_at = span.find(|c: char| !c.is_ascii_digit())?;
-    let (n, unit) = span.split_at(unit_at);
-    let n: i64 = n.parse().ok()?;
-    let secs = match unit {
-        "s" => 1,
-        "m" => 60,
-        "h" => 3600,
-        "d" => 86_400,
-        "w" => 7 * 86_400,
-        _ => return None,
-    };
-    n.checked_mul(secs).map(Duration::seconds)
+    let d = humantime::parse_duration(span).ok()?;
+    Duration::try_from(d).ok()
 }
 
 #[cfg(test)]
@@ -83,6 +74,14 @@ mod tests {
         assert_eq!(
             format(parse("2026-05-01T02:00:00+02:00", now).unwrap()),
             "2026-05-01T00:00:00Z"
+        );
+        assert_eq!(
+            parse("-1h30m", now).unwrap(),
+            datetime!(2026-05-20 10:30:00 UTC)
+        );
+        assert_eq!(
+            parse("now-2weeks", now).unwrap(),
+            datetime!(2026-05-06 12:00:00 UTC)
         );
         for bad in ["yesterday", "-7x", "now-", "2026-13-01", "-d"] {
             assert!(

@@ -48,7 +48,7 @@ fn the_two_person_flow_through_the_cli_against_the_real_server() {
     );
     assert_eq!(
         as_bob(&["--json", "jobs", "show", &job]).json()["status"],
-        "pending"
+        "succeeded"
     );
 
     // The trail, filtered, as JSON; one event shown whole.
@@ -62,24 +62,26 @@ fn the_two_person_flow_through_the_cli_against_the_real_server() {
     for want in ["approval.requested", "approval.voted", "approval.approved"] {
         assert!(actions.contains(&want), "{actions:?}");
     }
-    let denied = as_admin(&[
-        "--json",
-        "audit",
-        "list",
-        "--action",
-        "auth.denied",
-        "--actor",
-        &bob_id,
-    ])
-    .json();
-    assert!(
-        denied["data"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|e| e["result"]["kind"] == "two_person_integrity"),
-        "{denied}"
-    );
+    for actor in [bob_id.as_str(), "bob"] {
+        let denied = as_admin(&[
+            "--json",
+            "audit",
+            "list",
+            "--action",
+            "auth.denied",
+            "--actor",
+            actor,
+        ])
+        .json();
+        assert!(
+            denied["data"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|e| e["result"]["kind"] == "two_person_integrity"),
+            "{actor}: {denied}"
+        );
+    }
     let one = &events["data"][0];
     let shown = as_admin(&["--json", "audit", "show", one["event_id"].as_str().unwrap()]).json();
     assert_eq!(&shown, one);
@@ -249,9 +251,141 @@ fn the_two_person_flow_through_the_cli_against_the_real_server() {
     assert_eq!(flag_wins.json()["principal"]["name"], "admin");
 
     export_and_resume(url, &admin, &home, scratch.path());
+    administration(url, &admin, &bob, &home, scratch.path());
 
     drop(server);
     drop(db);
+}
+
+/// The administration commands without raw JSON: roles and their permissions, keys, the
+/// lists; and an export the server refuses leaves no file behind.
+fn administration(url: &str, admin: &str, bob: &str, home: &Path, scratch: &Path) {
+    let as_admin = |args: &[&str]| cs(url, admin, home, args);
+    let made = as_admin(&[
+        "roles",
+        "create",
+        "release-manager",
+        "--description",
+        "ships releases",
+        "--permission",
+        "job.read",
+    ]);
+    assert!(
+        made.ok().starts_with("created role release-manager\n"),
+        "{made:#?}"
+    );
+    let granted = as_admin(&["roles", "grant", "release-manager", "approval.approve"]);
+    assert!(
+        granted
+            .ok()
+            .contains("permissions  job.read,approval.approve\n"),
+        "{granted:#?}"
+    );
+    let revoked = as_admin(&["roles", "revoke", "release-manager", "job.read"]);
+    assert!(
+        revoked.ok().contains("permissions  approval.approve\n"),
+        "{revoked:#?}"
+    );
+    let roles = as_admin(&["roles", "list"]);
+    let text = roles.ok();
+    for builtin in [
+        "admin",
+        "requester",
+        "approver",
+        "auditor",
+        "worker",
+        "audit-writer",
+    ] {
+        assert!(
+            text.lines()
+                .any(|l| l.starts_with(&format!("{builtin} ")) && l.contains(" yes ")),
+            "{builtin}:\n{text}"
+        );
+    }
+    assert!(text.contains("release-manager"), "{text}");
+    let held = as_admin(&["roles", "assign", "release-manager", "carol"]);
+    assert!(held.ok().contains("release-manager"), "{held:#?}");
+    let held = as_admin(&["roles", "unassign", "release-manager", "carol"]);
+    assert_eq!(held.ok(), "carol now holds: approver\n");
+    let bad = as_admin(&["roles", "grant", "release-manager", "no.such"]);
+    assert_eq!(bad.code, 2, "{bad:#?}");
+
+    let people = as_admin(&["principals", "list"]);
+    let text = people.ok();
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("bob ") && l.contains("approver,requester")),
+        "{text}"
+    );
+
+    // A key minted for carol, listed by her name, revoked: it stops working.
+    let key = as_admin(&["keys", "create", "carol", "--expires-at", "2099-01-01"]);
+    let text = key.ok().to_owned();
+    let secret = text.lines().next().unwrap().to_owned();
+    assert!(secret.starts_with("cs_key_"), "{text}");
+    assert!(text.contains("expires 2099-01-01T00:00:00Z"), "{text}");
+    let key_id = text
+        .split_whitespace()
+        .find(|w| w.starts_with("key_"))
+        .unwrap()
+        .to_owned();
+    let listed = as_admin(&["keys", "list", "--principal", "carol"]);
+    let text = listed.ok();
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with(&key_id) && l.contains(" carol ") && l.contains(" active ")),
+        "{text}"
+    );
+    assert!(!text.contains(&secret), "{text}");
+    assert_eq!(
+        cs(url, &secret, home, &["--json", "whoami"]).json()["principal"]["name"],
+        "carol"
+    );
+    assert_eq!(
+        as_admin(&["keys", "revoke", &key_id]).ok(),
+        format!("key {key_id} is revoked\n")
+    );
+    cs(url, &secret, home, &["whoami"]).fails(1);
+
+    let policies = as_admin(&["policies", "list"]);
+    assert!(
+        policies
+            .ok()
+            .lines()
+            .any(|l| l.contains("prod-tls") && l.contains("required") && l.contains("approver×1")),
+        "{policies:#?}"
+    );
+    let subjects = as_admin(&["subjects", "list", "--kind", "certificate"]);
+    assert!(subjects.ok().contains("api.example.com"), "{subjects:#?}");
+
+    // Bob may not export: the refusal leaves neither the file nor a temporary one.
+    let out_dir = scratch.join("refused");
+    std::fs::create_dir_all(&out_dir).unwrap();
+    let target = out_dir.join("trail.ndjson");
+    let refused = cs(
+        url,
+        bob,
+        home,
+        &[
+            "audit",
+            "export",
+            "--from",
+            "-1h",
+            "--to",
+            "now",
+            "--output",
+            target.to_str().unwrap(),
+        ],
+    );
+    assert!(
+        refused.fails(1).starts_with("error: forbidden (403)"),
+        "{refused:#?}"
+    );
+    assert_eq!(
+        std::fs::read_dir(&out_dir).unwrap().count(),
+        0,
+        "a refused export left a file"
+    );
 }
 
 /// `audit export` streams the window to a file; an interrupted file (a torn last line) is
@@ -480,6 +614,35 @@ fn usage_errors_exit_2_before_any_request() {
     );
     assert_eq!(resume.code, 2, "{resume:#?}");
     assert_eq!(cs(url, "k", home, &["approvals", "frobnicate"]).code, 2);
+    // Completion scripts need no server and no key.
+    for shell in ["bash", "zsh", "fish"] {
+        let script = Run::from(
+            cs_command(home)
+                .args(["completions", shell])
+                .output()
+                .unwrap(),
+        );
+        assert!(script.ok().contains("principals"), "{shell}");
+    }
+    // The URL and key come from the environment here: the usage line after an argument error
+    // must not list them (nor --output) as if they were required.
+    let missing = cs(url, "k", home, &["approvals", "approve"]);
+    let usage = missing.stderr.lines().find(|l| l.starts_with("Usage:"));
+    assert_eq!(
+        (missing.code, usage),
+        (2, Some("Usage: countersign approvals approve <ID>")),
+        "{missing:#?}"
+    );
+    let missing = cs(url, "k", home, &["audit", "export", "--from", "-1d"]);
+    let usage = missing.stderr.lines().find(|l| l.starts_with("Usage:"));
+    assert_eq!(
+        (missing.code, usage),
+        (
+            2,
+            Some("Usage: countersign audit export --from <TIME> --to <TIME>")
+        ),
+        "{missing:#?}"
+    );
     // A config file with a typo names the line.
     let cfg = home.join("bad.toml");
     std::fs::write(&cfg, "apikey = \"x\"\n").unwrap();
@@ -489,8 +652,9 @@ fn usage_errors_exit_2_before_any_request() {
         home,
         &["--config", cfg.to_str().unwrap(), "whoami"],
     );
+    let typo = typo.fails(2);
     assert!(
-        typo.fails(2).contains("line 1: unknown setting `apikey`"),
+        typo.contains("line 1") && typo.contains("unknown field `apikey`"),
         "{typo:#?}"
     );
 }

@@ -60,7 +60,7 @@ fn the_readme_run_command_serves_sqlite_and_the_cli_walks_two_person_approval() 
         &["--json", "jobs", "show", &walk.job],
     )
     .json();
-    assert_eq!(job["status"], "pending");
+    assert_eq!(job["status"], "succeeded");
     let apr = cs(
         url,
         &walk.carol,

@@ -21,7 +21,7 @@
 //! - `restart`: after SIGTERM both come back on the same database with everything in it,
 //!   and `serve` creates no second admin.
 //!
-//! HTTP is a small HTTP/1.1 client over a tokio `TcpStream` (one request per connection).
+//! HTTP goes through `reqwest` (one client per request).
 
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
@@ -33,7 +33,6 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::{json, Value};
 use sqlx::{Connection, PgConnection};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 /// Upper bound for a process to start answering, and for one HTTP exchange.
@@ -444,23 +443,8 @@ impl Reply {
     }
 }
 
-fn decode_chunked(mut body: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    loop {
-        let Some(end) = body.windows(2).position(|w| w == b"\r\n") else {
-            return out;
-        };
-        let size_line = std::str::from_utf8(&body[..end]).unwrap();
-        let size = usize::from_str_radix(size_line.split(';').next().unwrap().trim(), 16).unwrap();
-        body = &body[end + 2..];
-        if size == 0 {
-            return out;
-        }
-        out.extend_from_slice(&body[..size]);
-        body = &body[size + 2..];
-    }
-}
-
+/// One request with `reqwest` (a fresh client each time: no pooled connection outlives a
+/// server restart).
 async fn http(
     port: u16,
     method: &str,
@@ -469,62 +453,29 @@ async fn http(
     body: Option<&Value>,
 ) -> Reply {
     let exchange = async {
-        let mut stream = TcpStream::connect(("127.0.0.1", port)).await?;
-        let body = body.map(Value::to_string).unwrap_or_default();
-        let mut head = format!(
-            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\nContent-Length: {}\r\n",
-            body.len()
-        );
-        if !body.is_empty() {
-            head.push_str("Content-Type: application/json\r\n");
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("a method");
+        let mut req =
+            reqwest::Client::new().request(method, format!("http://127.0.0.1:{port}{path}"));
+        if let Some(b) = body {
+            req = req.json(b);
         }
         if let Some(k) = key {
-            head.push_str(&format!("Authorization: Bearer {k}\r\n"));
+            req = req.bearer_auth(k);
         }
-        head.push_str("\r\n");
-        stream.write_all(head.as_bytes()).await?;
-        stream.write_all(body.as_bytes()).await?;
-        let mut raw = Vec::new();
-        stream.read_to_end(&mut raw).await?;
-        Ok::<_, std::io::Error>(raw)
+        let resp = req.send().await?;
+        let status = resp.status().as_u16();
+        let headers: Vec<(String, String)> = resp
+            .headers()
+            .iter()
+            .map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap_or("").to_owned()))
+            .collect();
+        let text = resp.text().await?;
+        Ok::<_, reqwest::Error>((status, headers, text))
     };
-    let raw = tokio::time::timeout(STARTUP, exchange)
+    let (status, headers, text) = tokio::time::timeout(STARTUP, exchange)
         .await
         .unwrap_or_else(|_| panic!("{method} {path}: no answer within {STARTUP:?}"))
         .unwrap_or_else(|e| panic!("{method} {path}: {e}"));
-    let split = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .unwrap_or_else(|| {
-            panic!(
-                "{method} {path}: no header end in {:?}",
-                String::from_utf8_lossy(&raw)
-            )
-        });
-    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
-    let mut lines = head.split("\r\n");
-    let status: u16 = lines
-        .next()
-        .unwrap()
-        .split(' ')
-        .nth(1)
-        .unwrap()
-        .parse()
-        .unwrap();
-    let headers: Vec<(String, String)> = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
-        .collect();
-    let chunked = headers.iter().any(|(k, v)| {
-        k.eq_ignore_ascii_case("transfer-encoding") && v.eq_ignore_ascii_case("chunked")
-    });
-    let body = &raw[split + 4..];
-    let body = if chunked {
-        decode_chunked(body)
-    } else {
-        body.to_vec()
-    };
-    let text = String::from_utf8_lossy(&body).into_owned();
     let json = serde_json::from_str(&text).unwrap_or(Value::Null);
     Reply {
         status,

@@ -3,8 +3,8 @@
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use countersign_api::{ErrorBody, ErrorDetail};
 use countersign_service::ServiceError;
-use serde_json::json;
 
 use crate::request_id;
 
@@ -106,7 +106,13 @@ impl IntoResponse for ApiError {
             ApiError::RateLimited(secs) => Some(*secs),
             _ => None,
         };
-        let body = json!({"error": {"code": code, "message": message, "request_id": request_id}});
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: code.to_owned(),
+                message,
+                request_id,
+            },
+        };
         let mut response = (status, Json(body)).into_response();
         if let Some(secs) = retry_after {
             response.headers_mut().insert(

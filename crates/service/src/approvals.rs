@@ -7,13 +7,11 @@
 use countersign_domain::audit::actions;
 use countersign_domain::job::MESSAGE_APPROVAL_REJECTED;
 use countersign_domain::{
-    approval::validate_note, clock, ApprovalId, ApprovalRequest, ApprovalRule, ApprovalState,
-    AuditEvent, Category, DecisionOutcome, Job, JobStatus, Permission, Resource, Vote,
-    VoteDecision,
+    approval::validate_note, clock, ApprovalId, ApprovalState, AuditEvent, Category,
+    DecisionOutcome, JobStatus, Permission, Resource, Vote, VoteDecision,
 };
 use countersign_store::error::constraints;
 use countersign_store::{ApprovalFilter, StoreError};
-use serde::Serialize;
 use serde_json::json;
 
 use crate::auth::DenyContext;
@@ -24,38 +22,7 @@ use crate::metrics;
 use crate::paging::{ListParams, Listing};
 use crate::service::Service;
 
-/// An approval as the API shows it: the request, what remains per rule, and what is being
-/// approved (the job's action and payload with its digest).
-#[derive(Debug, Clone, Serialize)]
-pub struct ApprovalView {
-    #[serde(flatten)]
-    pub approval: ApprovalRequest,
-    pub remaining: Vec<ApprovalRule>,
-    pub action: String,
-    pub payload: serde_json::Value,
-    pub payload_sha256: String,
-}
-
-impl ApprovalView {
-    /// The view of `approval` as it reads now: a pending request past its deadline shows as
-    /// `expired` (list, show, a job's approval), before the scheduler writes it down.
-    pub fn new(approval: ApprovalRequest, job: &Job) -> Self {
-        let approval = approval.as_of(clock::now());
-        // An approved request needs nothing more, even when bypass decided it without votes.
-        let remaining = if approval.state == ApprovalState::Approved {
-            Vec::new()
-        } else {
-            approval.quorum().remaining
-        };
-        Self {
-            remaining,
-            action: job.action.clone(),
-            payload: job.payload.clone(),
-            payload_sha256: job.payload_sha256.clone(),
-            approval,
-        }
-    }
-}
+pub use countersign_api::ApprovalView;
 
 fn resource(id: ApprovalId) -> Resource {
     Resource::new("approval", id)
@@ -80,7 +47,7 @@ impl Service {
             .await?
             .ok_or_else(|| ServiceError::Internal("an approval's job is missing".into()))?;
         tx.commit().await?;
-        Ok(ApprovalView::new(approval, &job))
+        Ok(ApprovalView::new(approval, &job, clock::now()))
     }
 
     /// `GET /api/v1/approvals[?state=&subject_id=&requested_by=]`.
@@ -98,8 +65,9 @@ impl Service {
         .await?;
         let page = params.to_page()?;
         // State filters see a pending request past its deadline as expired, like every read.
+        let now = clock::now();
         let filter = ApprovalFilter {
-            as_of: Some(clock::now()),
+            as_of: Some(now),
             ..filter.clone()
         };
         let mut tx = self.begin().await?;
@@ -117,7 +85,7 @@ impl Service {
             let job = jobs
                 .get(&a.job_id)
                 .ok_or_else(|| ServiceError::Internal("an approval's job is missing".into()))?;
-            views.push(ApprovalView::new(a, job));
+            views.push(ApprovalView::new(a, job, now));
         }
         tx.commit().await?;
         Ok(Listing {
@@ -307,7 +275,7 @@ impl Service {
         } else {
             self.commit_with(tx, &events).await?;
         }
-        Ok(ApprovalView::new(approval, &job))
+        Ok(ApprovalView::new(approval, &job, clock::now()))
     }
 
     async fn deny_vote(

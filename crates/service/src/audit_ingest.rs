@@ -18,7 +18,7 @@
 
 use countersign_domain::{clock, AuditEvent, Permission, Resource};
 use serde::de::{DeserializeSeed, SeqAccess, Visitor};
-use serde::{Deserializer, Serialize};
+use serde::Deserializer;
 
 use crate::caller::Caller;
 use crate::error::{ServiceError, ServiceResult};
@@ -37,12 +37,7 @@ pub enum IngestFormat {
     JsonArray,
 }
 
-/// The answer: `{"accepted": n, "duplicates": m}`; `accepted` counts newly stored events.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-pub struct IngestOutcome {
-    pub accepted: u64,
-    pub duplicates: u64,
-}
+pub use countersign_api::IngestOutcome;
 
 impl Service {
     /// `POST /api/v1/audit/events`: parse, validate and store a batch, atomically.

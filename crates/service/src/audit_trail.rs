@@ -15,7 +15,7 @@ use countersign_store::AuditFilter;
 
 use crate::caller::Caller;
 use crate::error::{ServiceError, ServiceResult};
-use crate::paging::{ListParams, Listing};
+use crate::paging::{listing, ListParams, Listing};
 use crate::service::Service;
 
 /// Refuse filter values that can never match a stored event.
@@ -68,7 +68,7 @@ impl Service {
         let mut tx = self.begin().await?;
         let events = tx.list_audit_events(filter, &page).await?;
         tx.commit().await?;
-        Ok(events.into())
+        Ok(listing(events))
     }
 
     /// `GET /api/v1/audit/{event_id}`.

@@ -12,7 +12,6 @@ use countersign_domain::{
     KeyStatus, Permission, Resource,
 };
 use rand::RngCore;
-use serde::Serialize;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use time::OffsetDateTime;
@@ -21,22 +20,7 @@ use crate::caller::Caller;
 use crate::error::{ServiceError, ServiceResult};
 use crate::service::Service;
 
-/// The answer to `GET /api/v1/auth/whoami`.
-#[derive(Debug, Clone, Serialize)]
-pub struct WhoAmI {
-    pub principal: WhoAmIPrincipal,
-    pub key_id: Option<KeyId>,
-    pub roles: Vec<String>,
-    pub permissions: Vec<String>,
-}
-
-/// The principal part of [`WhoAmI`].
-#[derive(Debug, Clone, Serialize)]
-pub struct WhoAmIPrincipal {
-    pub id: String,
-    pub name: String,
-    pub kind: String,
-}
+pub use countersign_api::{WhoAmI, WhoAmIPrincipal};
 
 /// A freshly minted key: the only moment its secret exists outside the caller's hands.
 #[derive(Debug, Clone)]

@@ -21,46 +21,12 @@ use countersign_domain::{
     clock, ApprovalId, ApprovalRequest, ApprovalState, Permission, PrincipalId, Resource, RoleId,
     VoteDecision,
 };
-use serde::Serialize;
 
 use crate::caller::Caller;
 use crate::error::{ServiceError, ServiceResult};
 use crate::service::Service;
 
-/// The answer of `GET /api/v1/approvals/{id}/eligible`.
-#[derive(Debug, Clone, Serialize)]
-pub struct Eligibility {
-    pub approval_id: ApprovalId,
-    pub state: ApprovalState,
-    pub rules: Vec<RuleEligibility>,
-    pub caller: CallerEligibility,
-}
-
-/// One rule: its places, how many are open, and who could fill one.
-#[derive(Debug, Clone, Serialize)]
-pub struct RuleEligibility {
-    pub role: RoleId,
-    pub count: u32,
-    pub remaining: u32,
-    pub candidates: Vec<Candidate>,
-}
-
-/// A principal whose approve vote would fill a place of the rule.
-#[derive(Debug, Clone, Serialize)]
-pub struct Candidate {
-    pub principal_id: PrincipalId,
-    pub name: String,
-    /// The roles it holds that any of the request's rules name (why it is here).
-    pub roles_matching: Vec<RoleId>,
-}
-
-/// Whether the caller's approve vote would count, and why (not).
-#[derive(Debug, Clone, Serialize)]
-pub struct CallerEligibility {
-    pub principal_id: PrincipalId,
-    pub would_count: bool,
-    pub reason: String,
-}
+pub use countersign_api::{CallerEligibility, Candidate, Eligibility, RuleEligibility};
 
 /// The current quorum matching of a request, in a form that answers "which open rules could a
 /// new approver holding these roles fill?".

@@ -15,14 +15,13 @@ use countersign_domain::{
 };
 use countersign_store::error::constraints;
 use countersign_store::{JobFilter, StoreError, Transaction};
-use serde::Serialize;
 use serde_json::json;
 
 use crate::approvals::ApprovalView;
 use crate::caller::Caller;
 use crate::error::{ServiceError, ServiceResult};
 use crate::metrics;
-use crate::paging::{ListParams, Listing};
+use crate::paging::{listing, ListParams, Listing};
 use crate::service::Service;
 
 /// The largest job payload, as canonical JSON.
@@ -39,14 +38,7 @@ pub struct JobRequest {
     pub idempotency_key: Option<String>,
 }
 
-/// `{"job": …, "approval": … | null}`, and whether this answers a repeated request.
-#[derive(Debug, Clone, Serialize)]
-pub struct JobRequested {
-    pub job: Job,
-    pub approval: Option<ApprovalView>,
-    #[serde(skip)]
-    pub replayed: bool,
-}
+pub use countersign_api::JobRequested;
 
 /// The body of `POST /api/v1/jobs/claim`.
 #[derive(Debug, Clone, Default)]
@@ -134,7 +126,7 @@ impl Service {
         let approval = tx.approval_for_job(job.id).await?;
         tx.commit().await?;
         Ok(Some(JobRequested {
-            approval: approval.map(|a| ApprovalView::new(a, &job)),
+            approval: approval.map(|a| ApprovalView::new(a, &job, clock::now())),
             job,
             replayed: true,
         }))
@@ -294,7 +286,7 @@ impl Service {
             }
         }
         Ok(JobRequested {
-            approval: approval.map(|a| ApprovalView::new(a, &job)),
+            approval: approval.map(|a| ApprovalView::new(a, &job, clock::now())),
             job,
             replayed: false,
         })
@@ -323,7 +315,7 @@ impl Service {
         let mut tx = self.begin().await?;
         let jobs = tx.list_jobs(filter, &page).await?;
         tx.commit().await?;
-        Ok(jobs.into())
+        Ok(listing(jobs))
     }
 
     /// `POST /api/v1/jobs/claim`: the oldest pending job, now `running` under the caller's

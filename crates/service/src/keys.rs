@@ -14,7 +14,6 @@ use countersign_domain::{
     clock, Actor, ApiKey, AuditEvent, Category, KeyId, Permission, PrincipalId, PrincipalName,
     Resource, SystemActor,
 };
-use serde::Serialize;
 use serde_json::json;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
@@ -24,7 +23,7 @@ use crate::caller::Caller;
 use crate::error::{ServiceError, ServiceResult};
 use crate::escalation;
 use crate::jobs::release;
-use crate::paging::{ListParams, Listing};
+use crate::paging::{listing, ListParams, Listing};
 use crate::principals::principal_resource;
 use crate::service::Service;
 
@@ -33,22 +32,7 @@ pub const KEY_LISTED: &str = "key.listed";
 
 pub use countersign_domain::KeyStatus;
 
-/// A key as lists show it: `{id, principal_id, created_at, expires_at, revoked_at, status}`.
-#[derive(Debug, Clone, Serialize)]
-pub struct KeyView {
-    #[serde(flatten)]
-    pub key: ApiKey,
-    pub status: KeyStatus,
-}
-
-impl KeyView {
-    fn at(key: ApiKey, now: OffsetDateTime) -> Self {
-        Self {
-            status: key.status_at(now),
-            key,
-        }
-    }
-}
+pub use countersign_api::KeyView;
 
 /// One line of the operator's `keys list`.
 #[derive(Debug, Clone)]
@@ -162,7 +146,7 @@ impl Service {
         let keys = tx.list_keys(principal, &page).await?;
         tx.commit().await?;
         let now = clock::now();
-        Ok(Listing::from(keys).map(|k| KeyView::at(k, now)))
+        Ok(listing(keys).map(|k| KeyView::at(k, now)))
     }
 
     /// `DELETE /api/v1/auth/keys/{id}`: revoke at once. Already revoked → 409.

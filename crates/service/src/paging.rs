@@ -2,7 +2,6 @@
 
 use countersign_store::page::{DEFAULT_LIMIT, MAX_LIMIT};
 use countersign_store::{Cursor, Page, PageRequest};
-use serde::Serialize;
 
 use crate::error::{ServiceError, ServiceResult};
 
@@ -33,27 +32,13 @@ impl ListParams {
 }
 
 /// A list answer: `{"data": [...], "next_cursor": "..." | null}`.
-#[derive(Debug, Clone, Serialize)]
-pub struct Listing<T> {
-    pub data: Vec<T>,
-    pub next_cursor: Option<String>,
-}
+pub type Listing<T> = countersign_api::ListPage<T>;
 
-impl<T> From<Page<T>> for Listing<T> {
-    fn from(p: Page<T>) -> Self {
-        Listing {
-            data: p.items,
-            next_cursor: p.next.map(|c| c.encode()),
-        }
-    }
-}
-
-impl<T> Listing<T> {
-    pub fn map<U>(self, f: impl FnMut(T) -> U) -> Listing<U> {
-        Listing {
-            data: self.data.into_iter().map(f).collect(),
-            next_cursor: self.next_cursor,
-        }
+/// A store page as a list answer.
+pub fn listing<T>(p: Page<T>) -> Listing<T> {
+    Listing {
+        data: p.items,
+        next_cursor: p.next.map(|c| c.encode()),
     }
 }
 

@@ -11,7 +11,7 @@ use serde_json::json;
 
 use crate::caller::Caller;
 use crate::error::{ServiceError, ServiceResult};
-use crate::paging::{ListParams, Listing};
+use crate::paging::{listing, ListParams, Listing};
 use crate::service::Service;
 
 /// The body of `POST /api/v1/policies` (and, with a generation, of `PUT`).
@@ -110,7 +110,7 @@ impl Service {
         let mut tx = self.begin().await?;
         let policies = tx.list_policies(&page).await?;
         tx.commit().await?;
-        Ok(policies.into())
+        Ok(listing(policies))
     }
 
     /// `PUT /api/v1/policies/{id}`: the full body plus the generation it was read at.

@@ -20,7 +20,6 @@ use countersign_domain::{
 };
 use countersign_store::error::constraints;
 use countersign_store::{StoreError, Transaction};
-use serde::Serialize;
 use serde_json::json;
 use time::OffsetDateTime;
 
@@ -29,16 +28,10 @@ use crate::caller::Caller;
 use crate::error::{ServiceError, ServiceResult};
 use crate::escalation;
 use crate::keys::key_created_event;
-use crate::paging::{ListParams, Listing};
+use crate::paging::{listing, ListParams, Listing};
 use crate::service::Service;
 
-/// A principal with the roles it holds.
-#[derive(Debug, Clone, Serialize)]
-pub struct PrincipalView {
-    #[serde(flatten)]
-    pub principal: Principal,
-    pub roles: Vec<RoleId>,
-}
+pub use countersign_api::PrincipalView;
 
 /// What the bootstrap command did.
 #[derive(Debug, Clone)]
@@ -159,7 +152,7 @@ impl Service {
         let ids: Vec<PrincipalId> = principals.items.iter().map(|p| p.id).collect();
         let mut roles = tx.roles_of_many(&ids).await?;
         tx.commit().await?;
-        Ok(Listing::from(principals).map(|p| PrincipalView {
+        Ok(listing(principals).map(|p| PrincipalView {
             roles: roles.remove(&p.id).unwrap_or_default(),
             principal: p,
         }))

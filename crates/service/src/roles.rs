@@ -31,7 +31,7 @@ use serde_json::json;
 use crate::caller::Caller;
 use crate::error::{ServiceError, ServiceResult};
 use crate::escalation;
-use crate::paging::{ListParams, Listing};
+use crate::paging::{listing, ListParams, Listing};
 use crate::service::Service;
 
 /// The longest role description (the database's limit too).
@@ -166,7 +166,7 @@ impl Service {
         let mut tx = self.begin().await?;
         let roles = tx.list_roles(&page).await?;
         tx.commit().await?;
-        Ok(roles.into())
+        Ok(listing(roles))
     }
 
     /// `PUT /api/v1/auth/roles/{id}`: replace description and permissions if the role is still

@@ -13,7 +13,7 @@ use serde_json::json;
 
 use crate::caller::Caller;
 use crate::error::{ServiceError, ServiceResult};
-use crate::paging::{ListParams, Listing};
+use crate::paging::{listing, ListParams, Listing};
 use crate::service::Service;
 
 /// The body of `POST /api/v1/subjects`.
@@ -122,6 +122,6 @@ impl Service {
         let mut tx = self.begin().await?;
         let subjects = tx.list_subjects(filter, &page).await?;
         tx.commit().await?;
-        Ok(subjects.into())
+        Ok(listing(subjects))
     }
 }

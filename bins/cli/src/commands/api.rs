@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use hyper::Method;
+use reqwest::Method;
 
 use crate::commands::{json_arg, Ctx};
 use crate::error::CliError;

@@ -1,16 +1,17 @@
 //! `countersign approvals list|show|approve|reject`.
 
 use clap::{Args, Subcommand};
-use hyper::Method;
-use serde_json::{json, Value};
+use countersign_api::domain::ApprovalState;
+use countersign_api::requests::VoteBody;
+use countersign_api::ApprovalView;
+use reqwest::Method;
 use time::OffsetDateTime;
 
 use crate::client::Query;
-use crate::commands::{fetch_list, item_path, Ctx, Paging};
+use crate::commands::people::{self, Directory};
+use crate::commands::{body, fetch_list, item_path, print_answer, Ctx, Paging};
 use crate::error::CliError;
-use crate::output::{
-    self, field, indented_json, relative_field, rules, short_field, text, time_field, Fields, Table,
-};
+use crate::output::{self, at, indented_json, relative, rule_list, short_id, Fields, Table};
 
 #[derive(Debug, Subcommand)]
 pub enum ApprovalsCommand {
@@ -36,8 +37,8 @@ pub struct ListArgs {
     /// Only requests on this subject (`sub_…`).
     #[arg(long, value_name = "ID")]
     pub subject: Option<String>,
-    /// Only requests made by this principal (`prn_…`).
-    #[arg(long, value_name = "ID")]
+    /// Only requests made by this principal: a name (`bob`) or an id (`prn_…`).
+    #[arg(long, value_name = "NAME|ID")]
     pub requested_by: Option<String>,
     #[command(flatten)]
     pub paging: Paging,
@@ -62,15 +63,20 @@ pub async fn run(ctx: &Ctx, command: ApprovalsCommand) -> Result<(), CliError> {
 }
 
 async fn list(ctx: &Ctx, a: ListArgs) -> Result<(), CliError> {
+    let requested_by = match a.requested_by {
+        Some(who) => Some(people::resolve(ctx, &who).await?),
+        None => None,
+    };
     let query = Query::new()
         .opt("state", a.state)
         .opt("subject_id", a.subject)
-        .opt("requested_by", a.requested_by);
+        .opt("requested_by", requested_by);
     let listing = fetch_list(ctx, "/api/v1/approvals", query, &a.paging).await?;
     if ctx.json {
         listing.print_json();
         return Ok(());
     }
+    let people = Directory::load(ctx).await?;
     let now = OffsetDateTime::now_utc();
     let mut t = Table::new(&[
         "ID",
@@ -82,20 +88,21 @@ async fn list(ctx: &Ctx, a: ListArgs) -> Result<(), CliError> {
         "EXPIRES",
         "CREATED",
     ]);
-    for v in listing.values() {
-        let expires = match v["state"].as_str() {
-            Some("pending") => relative_field(v, "expires_at", now),
+    for v in listing.parse::<ApprovalView>()? {
+        let a = &v.approval;
+        let expires = match a.state {
+            ApprovalState::Pending => relative(a.expires_at, now),
             _ => "-".to_owned(),
         };
         t.row(vec![
-            field(v, "id"),
-            field(v, "state"),
-            field(v, "action"),
-            short_field(v, "subject_id"),
-            short_field(v, "requested_by"),
-            rules(&v["remaining"]),
+            a.id.to_string(),
+            a.state.as_str().to_owned(),
+            v.action.clone(),
+            short_id(&a.subject_id.to_string()),
+            people.name(Some(&a.requested_by.to_string())),
+            rule_list(&v.remaining),
             expires,
-            relative_field(v, "created_at", now),
+            relative(a.created_at, now),
         ]);
     }
     listing.print_table(&t, "approvals");
@@ -108,122 +115,138 @@ async fn show(ctx: &Ctx, id: &str) -> Result<(), CliError> {
         output::print_raw_json(&answer.body);
         return Ok(());
     }
-    output::print(&render(&answer.json()?, OffsetDateTime::now_utc()));
+    let people = Directory::load(ctx).await?;
+    output::print(&render(
+        &answer.parse()?,
+        OffsetDateTime::now_utc(),
+        &people,
+    ));
     Ok(())
 }
 
-/// The full view of one approval.
-fn render(v: &Value, now: OffsetDateTime) -> String {
+/// The full view of one approval, people by name.
+fn render(v: &ApprovalView, now: OffsetDateTime, people: &Directory) -> String {
+    let a = &v.approval;
     let mut f = Fields::new();
-    f.add("id", field(v, "id"))
-        .add("state", field(v, "state"))
-        .add("action", field(v, "action"))
-        .add("job", field(v, "job_id"))
-        .add("subject", field(v, "subject_id"))
-        .add("policy", field(v, "policy_id"))
-        .add("requested by", field(v, "requested_by"))
-        .add("created", time_field(v, "created_at", now))
-        .add("expires", time_field(v, "expires_at", now));
-    if !v["decided_at"].is_null() {
+    f.add("id", a.id.to_string())
+        .add("state", a.state.as_str())
+        .add("action", v.action.clone())
+        .add("job", a.job_id.to_string())
+        .add("subject", a.subject_id.to_string())
+        .add("policy", a.policy_id.to_string())
+        .add(
+            "requested by",
+            people.name(Some(&a.requested_by.to_string())),
+        )
+        .add("created", at(a.created_at, now))
+        .add("expires", at(a.expires_at, now));
+    if let Some(decided_at) = a.decided_at {
         f.add(
             "decided",
             format!(
                 "{} by {}",
-                time_field(v, "decided_at", now),
-                field(v, "decided_by")
+                at(decided_at, now),
+                people.name(a.decided_by.as_deref())
             ),
         );
     }
-    f.add("rules", rules(&v["rules"]))
-        .add("remaining", rules(&v["remaining"]))
-        .add("payload sha256", field(v, "payload_sha256"));
+    f.add("rules", rule_list(&a.rules))
+        .add("remaining", rule_list(&v.remaining))
+        .add("payload sha256", v.payload_sha256.clone());
     let mut out = f.render();
-    let votes = v["votes"].as_array().cloned().unwrap_or_default();
-    if votes.is_empty() {
+    if a.votes.is_empty() {
         out.push_str("\nvotes: none yet\n");
     } else {
         let mut t = Table::new(&["PRINCIPAL", "DECISION", "ROLES", "AT (UTC)", "NOTE"]);
-        for vote in &votes {
+        for vote in &a.votes {
+            let roles: Vec<&str> = vote.roles.iter().map(|r| r.as_str()).collect();
             t.row(vec![
-                field(vote, "principal_id"),
-                field(vote, "decision"),
-                output::list(&vote["roles"]),
-                output::human_time(&text(&vote["at"])),
-                field(vote, "note"),
+                people.name(Some(&vote.principal_id.to_string())),
+                vote.decision.as_str().to_owned(),
+                if roles.is_empty() {
+                    "-".to_owned()
+                } else {
+                    roles.join(", ")
+                },
+                output::human_time(&crate::timearg::format(vote.at)),
+                vote.note.clone().unwrap_or_else(|| "-".to_owned()),
             ]);
         }
         out.push_str("\nvotes:\n");
         out.push_str(&t.render());
     }
     out.push_str("\npayload:\n");
-    out.push_str(&indented_json(&v["payload"]));
+    out.push_str(&indented_json(&v.payload));
     out
 }
 
 async fn vote(ctx: &Ctx, a: VoteArgs, decision: &str) -> Result<(), CliError> {
-    let body = match a.note {
-        Some(note) => json!({ "note": note }),
-        None => json!({}),
-    };
+    let body = body(&VoteBody { note: a.note });
     let path = item_path("approvals", &a.id, &format!("/{decision}"));
     let answer = ctx
         .client
         .call(Method::POST, &path, Some(&body), &[])
         .await?;
-    if ctx.json {
-        output::print_raw_json(&answer.body);
-        return Ok(());
-    }
-    output::print(&vote_summary(&answer.json()?));
-    Ok(())
+    print_answer(ctx, &answer, vote_summary)
 }
 
 /// What a vote did, in a line or two.
-fn vote_summary(v: &Value) -> String {
-    let id = field(v, "id");
-    let job = field(v, "job_id");
-    match v["state"].as_str() {
-        Some("approved") => {
+fn vote_summary(v: &ApprovalView) -> String {
+    let a = &v.approval;
+    let (id, job) = (&a.id, &a.job_id);
+    match a.state {
+        ApprovalState::Approved => {
             format!("approval {id} is approved: job {job} is pending and a worker can claim it\n")
         }
-        Some("rejected") => format!("approval {id} is rejected: job {job} is cancelled\n"),
-        Some("pending") => format!(
+        ApprovalState::Rejected => format!("approval {id} is rejected: job {job} is cancelled\n"),
+        ApprovalState::Pending => format!(
             "vote recorded on {id}; still pending, needs {}\n",
-            rules(&v["remaining"])
+            rule_list(&v.remaining)
         ),
-        _ => format!("approval {id} is {}\n", field(v, "state")),
+        other => format!("approval {id} is {}\n", other.as_str()),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
     use time::macros::datetime;
 
-    fn sample() -> Value {
-        json!({
-            "id": "apr_01JTZ8K4QF3N7Y2C5R9WX4K4X2", "job_id": "job_01JTZ8K4QF3N7Y2C5R9WX4K4X3",
-            "subject_id": "sub_01", "policy_id": "pol_01", "requested_by": "prn_01",
+    fn sample() -> ApprovalView {
+        serde_json::from_value(json!({
+            "id": "apr_01jtz8k4qf3n7y2c5r9wx4k4x2", "job_id": "job_01jtz8k4qf3n7y2c5r9wx4k4x3",
+            "subject_id": "sub_01jtz8k4qf3n7y2c5r9wx4k4x4", "policy_id": "pol_01jtz8k4qf3n7y2c5r9wx4k4x5",
+            "requested_by": "prn_01jtz8k4qf3n7y2c5r9wx4k4x6",
             "state": "pending", "action": "certificate.renew",
             "rules": [{"role": "approver", "count": 2}], "remaining": [{"role": "approver", "count": 1}],
-            "votes": [{"principal_id": "prn_02", "decision": "approve", "note": "lgtm",
+            "votes": [{"principal_id": "prn_01jtz8k4qf3n7y2c5r9wx4k4x7", "decision": "approve", "note": "lgtm",
                        "at": "2026-05-20T11:00:00Z", "roles": ["approver"]}],
             "payload": {"ttl": "90d"}, "payload_sha256": "ab12",
             "created_at": "2026-05-20T10:00:00Z", "expires_at": "2026-05-27T10:00:00Z",
             "decided_at": null, "decided_by": null
-        })
+        }))
+        .unwrap()
     }
 
     #[test]
     fn show_has_rules_remaining_votes_and_payload() {
-        let text = render(&sample(), datetime!(2026-05-20 12:00:00 UTC));
+        let text = render(
+            &sample(),
+            datetime!(2026-05-20 12:00:00 UTC),
+            &Directory::from_names([
+                ("prn_01jtz8k4qf3n7y2c5r9wx4k4x6", "bob"),
+                ("prn_01jtz8k4qf3n7y2c5r9wx4k4x7", "carol"),
+            ]),
+        );
         for want in [
             "state           pending",
             "rules           approver×2",
             "remaining       approver×1",
             "payload sha256  ab12",
             "expires         2026-05-27 10:00:00 UTC (in 6d 22h)",
-            "prn_02     approve   approver  2026-05-20 11:00:00  lgtm",
+            "requested by    bob\n",
+            "carol      approve   approver  2026-05-20 11:00:00  lgtm",
             "\"ttl\": \"90d\"",
         ] {
             assert!(text.contains(want), "missing {want:?} in\n{text}");
@@ -235,13 +258,13 @@ mod tests {
     fn vote_summaries() {
         let mut v = sample();
         assert!(vote_summary(&v).starts_with(
-            "vote recorded on apr_01JTZ8K4QF3N7Y2C5R9WX4K4X2; still pending, needs approver×1"
+            "vote recorded on apr_01jtz8k4qf3n7y2c5r9wx4k4x2; still pending, needs approver×1"
         ));
-        v["state"] = json!("approved");
+        v.approval.state = ApprovalState::Approved;
         assert!(
-            vote_summary(&v).contains("is approved: job job_01JTZ8K4QF3N7Y2C5R9WX4K4X3 is pending")
+            vote_summary(&v).contains("is approved: job job_01jtz8k4qf3n7y2c5r9wx4k4x3 is pending")
         );
-        v["state"] = json!("rejected");
+        v.approval.state = ApprovalState::Rejected;
         assert!(vote_summary(&v).contains("is rejected"));
     }
 }

@@ -5,7 +5,7 @@ use serde_json::Value;
 
 use crate::client::Query;
 use crate::commands::export::{self, ExportArgs};
-use crate::commands::{fetch_list, item_path, Ctx, Paging};
+use crate::commands::{fetch_list, item_path, people, Ctx, Paging};
 use crate::error::CliError;
 use crate::output::{self, field, human_time, short_id, text, Table};
 use crate::timearg;
@@ -32,8 +32,9 @@ pub struct ListArgs {
     /// e.g. `approval.approved`.
     #[arg(long)]
     pub action: Option<String>,
-    /// The actor's id (`prn_…`, `system:reaper`).
-    #[arg(long, value_name = "ID")]
+    /// The actor: a principal's name (`bob`) or id (`prn_…`), or a system actor
+    /// (`system:reaper`).
+    #[arg(long, value_name = "NAME|ID")]
     pub actor: Option<String>,
     /// e.g. `approval`, `job`.
     #[arg(long, value_name = "TYPE")]
@@ -60,10 +61,14 @@ pub async fn run(ctx: &Ctx, command: AuditCommand) -> Result<(), CliError> {
 }
 
 async fn list(ctx: &Ctx, a: ListArgs) -> Result<(), CliError> {
+    let actor = match a.actor {
+        Some(who) if !who.contains(':') => Some(people::resolve(ctx, &who).await?),
+        other => other,
+    };
     let query = Query::new()
         .opt("category", a.category)
         .opt("action", a.action)
-        .opt("actor", a.actor)
+        .opt("actor", actor)
         .opt("resource_type", a.resource_type)
         .opt("resource_id", a.resource_id)
         .opt("from", a.from)

@@ -11,7 +11,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use clap::Args;
-use http_body_util::BodyExt;
+use futures::StreamExt;
+use tempfile::NamedTempFile;
 
 use crate::client::{error_chain, Query};
 use crate::commands::progress::{self, Progress};
@@ -44,9 +45,12 @@ pub struct ExportArgs {
     pub force: bool,
 }
 
-/// Where the export goes.
+/// Where the export goes: a file being continued, a new file written beside its final name
+/// and moved there once the server has answered (so a refused export leaves no file), or
+/// stdout.
 enum Sink {
     File(File, PathBuf),
+    New(NamedTempFile, PathBuf),
     Stdout(std::io::Stdout),
 }
 
@@ -54,6 +58,7 @@ impl Sink {
     fn write_all(&mut self, chunk: &[u8]) -> std::io::Result<()> {
         match self {
             Sink::File(f, _) => f.write_all(chunk),
+            Sink::New(f, _) => f.write_all(chunk),
             Sink::Stdout(out) => {
                 let mut out = out.lock();
                 out.write_all(chunk)?;
@@ -65,8 +70,19 @@ impl Sink {
     fn finish(&mut self) -> std::io::Result<()> {
         match self {
             Sink::File(f, _) => f.sync_all(),
+            Sink::New(f, _) => f.as_file().sync_all(),
             Sink::Stdout(out) => out.flush(),
         }
+    }
+
+    /// Put a new file in its place (what it holds so far, so `--resume` can continue it).
+    fn persist(self) -> Result<(), CliError> {
+        if let Sink::New(f, path) = self {
+            f.persist(&path).map_err(|e| {
+                anyhow::Error::new(e.error).context(format!("writing {}", path.display()))
+            })?;
+        }
+        Ok(())
     }
 }
 
@@ -87,18 +103,18 @@ pub async fn run(ctx: &Ctx, a: ExportArgs) -> Result<(), CliError> {
         .await?;
     let to_terminal = matches!(sink, Sink::Stdout(_)) && std::io::stdout().is_terminal();
     let mut progress = Progress::new(std::io::stderr().is_terminal() && !to_terminal);
-    let mut body = resp.into_body();
+    let mut body = resp.bytes_stream();
     let mut torn = false;
-    while let Some(frame) = body.frame().await {
-        let frame = match frame {
-            Ok(f) => f,
+    while let Some(chunk) = body.next().await {
+        let chunk = match chunk {
+            Ok(c) => c,
             Err(e) => {
                 progress.finish();
                 let _ = sink.finish();
-                return Err(interrupted(&sink, &progress, &error_chain(&e)));
+                return Err(interrupted(sink, &progress, &error_chain(&e)));
             }
         };
-        if let Ok(chunk) = frame.into_data() {
+        {
             match sink.write_all(&chunk) {
                 Ok(()) => {}
                 // `| head`: the reader has all it wants.
@@ -119,17 +135,19 @@ pub async fn run(ctx: &Ctx, a: ExportArgs) -> Result<(), CliError> {
         .with_context(|| format!("writing {}", sink_name(&sink)))?;
     if torn {
         return Err(interrupted(
-            &sink,
+            sink,
             &progress,
             "the answer ended inside an event",
         ));
     }
+    let name = sink_name(&sink);
+    sink.persist()?;
     let resumed = after.map(|id| format!(" after {id}")).unwrap_or_default();
     eprintln!(
         "exported {} events ({}){resumed} to {} in {:.1}s",
         progress.events,
         progress::bytes(progress.bytes),
-        sink_name(&sink),
+        name,
         progress.elapsed().as_secs_f64()
     );
     Ok(())
@@ -137,20 +155,24 @@ pub async fn run(ctx: &Ctx, a: ExportArgs) -> Result<(), CliError> {
 
 fn sink_name(sink: &Sink) -> String {
     match sink {
-        Sink::File(_, p) => p.display().to_string(),
+        Sink::File(_, p) | Sink::New(_, p) => p.display().to_string(),
         Sink::Stdout(_) => "stdout".to_owned(),
     }
 }
 
-fn interrupted(sink: &Sink, progress: &Progress, why: &str) -> CliError {
+fn interrupted(sink: Sink, progress: &Progress, why: &str) -> CliError {
     let hint = match sink {
-        Sink::File(..) => "; run the same command with --resume to continue",
+        Sink::File(..) | Sink::New(..) => "; run the same command with --resume to continue",
         Sink::Stdout(_) => "; export to a file with --output to be able to --resume",
     };
-    CliError::Other(anyhow::anyhow!(
+    let err = CliError::Other(anyhow::anyhow!(
         "the export was interrupted after {} events ({why}){hint}",
         progress.events
-    ))
+    ));
+    match sink.persist() {
+        Ok(()) => err,
+        Err(e) => e,
+    }
 }
 
 /// Open the output; with `--resume`, also the event id to continue after.
@@ -177,8 +199,13 @@ fn open_sink(a: &ExportArgs) -> Result<(Sink, Option<String>), CliError> {
             path.display()
         )));
     }
-    let file = File::create(path).with_context(|| format!("creating {}", path.display()))?;
-    Ok((Sink::File(file, path.clone()), None))
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let file =
+        NamedTempFile::new_in(dir).with_context(|| format!("creating {}", path.display()))?;
+    Ok((Sink::New(file, path.clone()), None))
 }
 
 /// Cut a torn last line off `file` and return the `event_id` of its last complete line

@@ -1,18 +1,21 @@
-//! `countersign jobs request|list|show|cancel`.
+//! `countersign jobs request|list|show|cancel|claim|complete`.
 
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
-use hyper::{Method, StatusCode};
+use countersign_api::domain::job::CompletionOutcome;
+use countersign_api::domain::{ApprovalState, Job};
+use countersign_api::requests::{CancelBody, ClaimBody, CompleteBody, RequestJobBody};
+use countersign_api::JobRequested;
+use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use time::OffsetDateTime;
 
 use crate::client::Query;
-use crate::commands::{fetch_list, item_path, json_arg, Ctx, Paging};
+use crate::commands::people::Directory;
+use crate::commands::{body, fetch_list, item_path, json_arg, print_answer, Ctx, Paging};
 use crate::error::CliError;
-use crate::output::{
-    self, field, indented_json, relative_field, rules, short_field, time_field, Fields, Table,
-};
+use crate::output::{self, at, indented_json, relative, rule_list, short_id, Fields, Table};
 
 #[derive(Debug, Subcommand)]
 pub enum JobsCommand {
@@ -25,6 +28,26 @@ pub enum JobsCommand {
     Show {
         /// The job id (`job_…`).
         id: String,
+    },
+    /// As a worker: take the oldest pending job (of these actions) and hold it for a lease.
+    Claim {
+        /// Only jobs with this action (repeat for more; default any).
+        #[arg(long = "action", value_name = "ACTION")]
+        actions: Vec<String>,
+        /// How long the claim holds before another worker may take the job (`5m`, `90s`).
+        #[arg(long, value_name = "DURATION", value_parser = parse_lease)]
+        lease: Option<u64>,
+    },
+    /// As a worker: report a claimed job's outcome.
+    Complete {
+        /// The job id (`job_…`).
+        id: String,
+        /// `succeeded` or `failed`.
+        #[arg(long, value_parser = parse_outcome)]
+        outcome: CompletionOutcome,
+        /// What happened (kept on the job and in the audit trail).
+        #[arg(long)]
+        message: Option<String>,
     },
     /// Cancel a job that has not finished.
     Cancel {
@@ -72,7 +95,68 @@ pub async fn run(ctx: &Ctx, command: JobsCommand) -> Result<(), CliError> {
         JobsCommand::List(a) => list(ctx, a).await,
         JobsCommand::Show { id } => show(ctx, &id).await,
         JobsCommand::Cancel { id, reason } => cancel(ctx, &id, reason).await,
+        JobsCommand::Claim { actions, lease } => claim(ctx, actions, lease).await,
+        JobsCommand::Complete {
+            id,
+            outcome,
+            message,
+        } => complete(ctx, &id, outcome, message).await,
     }
+}
+
+fn parse_outcome(s: &str) -> Result<CompletionOutcome, String> {
+    serde_json::from_value(Value::String(s.to_owned()))
+        .map_err(|_| format!("`{s}`: expected `succeeded` or `failed`"))
+}
+
+fn parse_lease(s: &str) -> Result<u64, String> {
+    humantime::parse_duration(s)
+        .map(|d| d.as_secs())
+        .map_err(|e| format!("`{s}`: {e}"))
+}
+
+async fn claim(ctx: &Ctx, actions: Vec<String>, lease: Option<u64>) -> Result<(), CliError> {
+    let b = body(&ClaimBody {
+        actions: (!actions.is_empty()).then_some(actions),
+        lease_secs: lease,
+    });
+    let answer = ctx.client.post("/api/v1/jobs/claim", &b).await?;
+    if answer.status == StatusCode::NO_CONTENT {
+        if ctx.json {
+            output::print_raw_json(b"null");
+        } else {
+            output::print("no job to claim\n");
+        }
+        return Ok(());
+    }
+    print_answer(ctx, &answer, |j: &Job| {
+        let lease = j
+            .lease_expires_at
+            .map(|t| crate::output::human_time(&crate::timearg::format(t)))
+            .unwrap_or_else(|| "-".to_owned());
+        let payload = indented_json(&j.payload);
+        format!(
+            "claimed job {} ({} on {}), lease until {lease}\npayload:\n{payload}\
+             report with: countersign jobs complete {} --outcome succeeded|failed\n",
+            j.id, j.action, j.subject_id, j.id
+        )
+    })
+}
+
+async fn complete(
+    ctx: &Ctx,
+    id: &str,
+    outcome: CompletionOutcome,
+    message: Option<String>,
+) -> Result<(), CliError> {
+    let b = body(&CompleteBody { outcome, message });
+    let answer = ctx
+        .client
+        .post(&item_path("jobs", id, "/complete"), &b)
+        .await?;
+    print_answer(ctx, &answer, |j: &Job| {
+        format!("job {} is {}\n", j.id, j.status.as_str())
+    })
 }
 
 async fn request(ctx: &Ctx, a: RequestArgs) -> Result<(), CliError> {
@@ -83,7 +167,10 @@ async fn request(ctx: &Ctx, a: RequestArgs) -> Result<(), CliError> {
             "the payload must be a JSON object (`{...}`)".into(),
         ));
     }
-    let body = json!({ "action": a.action, "payload": payload });
+    let body = body(&RequestJobBody {
+        action: a.action,
+        payload,
+    });
     let headers: Vec<(&'static str, String)> = a
         .idempotency_key
         .into_iter()
@@ -94,52 +181,41 @@ async fn request(ctx: &Ctx, a: RequestArgs) -> Result<(), CliError> {
         .client
         .call(Method::POST, &path, Some(&body), &headers)
         .await?;
-    if ctx.json {
-        output::print_raw_json(&answer.body);
-        return Ok(());
-    }
     let replayed = answer.status == StatusCode::OK;
-    output::print(&request_summary(
-        &answer.json()?,
-        replayed,
-        OffsetDateTime::now_utc(),
-    ));
-    Ok(())
+    print_answer(ctx, &answer, |r: &JobRequested| {
+        request_summary(r, replayed, OffsetDateTime::now_utc())
+    })
 }
 
 /// What a request created, and what happens next.
-fn request_summary(v: &Value, replayed: bool, now: OffsetDateTime) -> String {
-    let job = &v["job"];
+fn request_summary(r: &JobRequested, replayed: bool, now: OffsetDateTime) -> String {
+    let job = &r.job;
     let mut out = format!(
         "job {} ({} on {}) is {}\n",
-        field(job, "id"),
-        field(job, "action"),
-        field(job, "subject_id"),
-        field(job, "status")
+        job.id,
+        job.action,
+        job.subject_id,
+        job.status.as_str()
     );
     if replayed {
         out.push_str("(the same Idempotency-Key was used before: this is that request; nothing new was created)\n");
     }
-    let approval = &v["approval"];
-    if approval.is_object() {
-        match approval["state"].as_str() {
-            Some("pending") => {
+    if let Some(v) = &r.approval {
+        let a = &v.approval;
+        match a.state {
+            ApprovalState::Pending => {
                 out.push_str(&format!(
                     "approval {} needs {}, expires {}\n",
-                    field(approval, "id"),
-                    rules(&approval["remaining"]),
-                    time_field(approval, "expires_at", now)
+                    a.id,
+                    rule_list(&v.remaining),
+                    at(a.expires_at, now)
                 ));
                 out.push_str(&format!(
                     "someone else approves it with: countersign approvals approve {}\n",
-                    field(approval, "id")
+                    a.id
                 ));
             }
-            _ => out.push_str(&format!(
-                "approval {} is {}\n",
-                field(approval, "id"),
-                field(approval, "state")
-            )),
+            other => out.push_str(&format!("approval {} is {}\n", a.id, other.as_str())),
         }
     }
     out
@@ -154,6 +230,7 @@ async fn list(ctx: &Ctx, a: ListArgs) -> Result<(), CliError> {
         listing.print_json();
         return Ok(());
     }
+    let people = Directory::load(ctx).await?;
     let now = OffsetDateTime::now_utc();
     let mut t = Table::new(&[
         "ID",
@@ -165,16 +242,16 @@ async fn list(ctx: &Ctx, a: ListArgs) -> Result<(), CliError> {
         "UPDATED",
         "CREATED",
     ]);
-    for v in listing.values() {
+    for j in listing.parse::<Job>()? {
         t.row(vec![
-            field(v, "id"),
-            field(v, "status"),
-            field(v, "action"),
-            short_field(v, "subject_id"),
-            short_field(v, "requested_by"),
-            field(v, "attempts"),
-            relative_field(v, "updated_at", now),
-            relative_field(v, "created_at", now),
+            j.id.to_string(),
+            j.status.as_str().to_owned(),
+            j.action.clone(),
+            short_id(&j.subject_id.to_string()),
+            people.name(Some(&j.requested_by.to_string())),
+            j.attempts.to_string(),
+            relative(j.updated_at, now),
+            relative(j.created_at, now),
         ]);
     }
     listing.print_table(&t, "jobs");
@@ -187,51 +264,59 @@ async fn show(ctx: &Ctx, id: &str) -> Result<(), CliError> {
         output::print_raw_json(&answer.body);
         return Ok(());
     }
-    output::print(&render(&answer.json()?, OffsetDateTime::now_utc()));
+    let people = Directory::load(ctx).await?;
+    output::print(&render(
+        &answer.parse()?,
+        OffsetDateTime::now_utc(),
+        &people,
+    ));
     Ok(())
 }
 
-/// The full view of one job.
-fn render(v: &Value, now: OffsetDateTime) -> String {
+/// The full view of one job, people by name.
+fn render(j: &Job, now: OffsetDateTime, people: &Directory) -> String {
     let mut f = Fields::new();
-    f.add("id", field(v, "id"))
-        .add("status", field(v, "status"))
-        .add("action", field(v, "action"))
-        .add("subject", field(v, "subject_id"))
-        .add("requested by", field(v, "requested_by"))
-        .add("attempts", field(v, "attempts"))
-        .add("claimed by", field(v, "claimed_by"))
-        .add("lease expires", time_field(v, "lease_expires_at", now))
-        .add("result", field(v, "result_message"))
-        .add("created", time_field(v, "created_at", now))
-        .add("updated", time_field(v, "updated_at", now))
-        .add("payload sha256", field(v, "payload_sha256"));
+    f.add("id", j.id.to_string())
+        .add("status", j.status.as_str())
+        .add("action", j.action.clone())
+        .add("subject", j.subject_id.to_string())
+        .add(
+            "requested by",
+            people.name(Some(&j.requested_by.to_string())),
+        )
+        .add("attempts", j.attempts.to_string())
+        .add(
+            "claimed by",
+            people.name(j.claimed_by.map(|p| p.to_string()).as_deref()),
+        )
+        .add(
+            "lease expires",
+            j.lease_expires_at
+                .map(|t| at(t, now))
+                .unwrap_or_else(|| "-".to_owned()),
+        )
+        .add(
+            "result",
+            j.result_message.clone().unwrap_or_else(|| "-".to_owned()),
+        )
+        .add("created", at(j.created_at, now))
+        .add("updated", at(j.updated_at, now))
+        .add("payload sha256", j.payload_sha256.clone());
     let mut out = f.render();
     out.push_str("\npayload:\n");
-    out.push_str(&indented_json(&v["payload"]));
+    out.push_str(&indented_json(&j.payload));
     out
 }
 
 async fn cancel(ctx: &Ctx, id: &str, reason: Option<String>) -> Result<(), CliError> {
-    let body = match reason {
-        Some(r) => json!({ "reason": r }),
-        None => json!({}),
-    };
+    let body = body(&CancelBody { reason });
     let answer = ctx
         .client
         .post(&item_path("jobs", id, "/cancel"), &body)
         .await?;
-    if ctx.json {
-        output::print_raw_json(&answer.body);
-        return Ok(());
-    }
-    let v = answer.json()?;
-    output::print(&format!(
-        "job {} is {}\n",
-        field(&v, "id"),
-        field(&v, "status")
-    ));
-    Ok(())
+    print_answer(ctx, &answer, |j: &Job| {
+        format!("job {} is {}\n", j.id, j.status.as_str())
+    })
 }
 
 #[cfg(test)]
@@ -239,35 +324,59 @@ mod tests {
     use super::*;
     use time::macros::datetime;
 
+    fn job(id: &str, status: &str) -> Value {
+        json!({
+            "id": id, "subject_id": "sub_01jtz8k4qf3n7y2c5r9wx4k4x4", "action": "certificate.renew",
+            "payload": {"k": 1}, "payload_sha256": "ab12", "status": status,
+            "requested_by": "prn_01jtz8k4qf3n7y2c5r9wx4k4x6", "attempts": 0, "claimed_by": null,
+            "lease_expires_at": null, "result_message": null,
+            "created_at": "2026-05-20T11:59:00Z", "updated_at": "2026-05-20T11:59:00Z"
+        })
+    }
+
     #[test]
     fn a_request_says_what_waits_and_how_to_approve_it() {
-        let v = json!({
-            "job": {"id": "job_1", "action": "certificate.renew", "subject_id": "sub_1", "status": "awaiting_approval"},
-            "approval": {"id": "apr_1", "state": "pending", "remaining": [{"role": "approver", "count": 1}],
-                         "expires_at": "2026-05-21T12:00:00Z"}
-        });
+        let j1 = "job_01jtz8k4qf3n7y2c5r9wx4k4x1";
+        let a1 = "apr_01jtz8k4qf3n7y2c5r9wx4k4x2";
+        let r: JobRequested = serde_json::from_value(json!({
+            "job": job(j1, "awaiting_approval"),
+            "approval": {"id": a1, "job_id": j1, "subject_id": "sub_01jtz8k4qf3n7y2c5r9wx4k4x4",
+                         "policy_id": "pol_01jtz8k4qf3n7y2c5r9wx4k4x5",
+                         "requested_by": "prn_01jtz8k4qf3n7y2c5r9wx4k4x6", "state": "pending",
+                         "rules": [{"role": "approver", "count": 1}], "votes": [],
+                         "remaining": [{"role": "approver", "count": 1}],
+                         "action": "certificate.renew", "payload": {}, "payload_sha256": "ab12",
+                         "created_at": "2026-05-20T12:00:00Z", "expires_at": "2026-05-21T12:00:00Z",
+                         "decided_at": null, "decided_by": null}
+        }))
+        .unwrap();
         let now = datetime!(2026-05-20 12:00:00 UTC);
-        let text = request_summary(&v, false, now);
+        let text = request_summary(&r, false, now);
         assert_eq!(
             text,
-            "job job_1 (certificate.renew on sub_1) is awaiting_approval\n\
-             approval apr_1 needs approver×1, expires 2026-05-21 12:00:00 UTC (in 1d 0h)\n\
-             someone else approves it with: countersign approvals approve apr_1\n"
+            format!(
+                "job {j1} (certificate.renew on sub_01jtz8k4qf3n7y2c5r9wx4k4x4) is awaiting_approval\n\
+                 approval {a1} needs approver×1, expires 2026-05-21 12:00:00 UTC (in 1d 0h)\n\
+                 someone else approves it with: countersign approvals approve {a1}\n"
+            )
         );
-        assert!(request_summary(&v, true, now).contains("nothing new was created"));
-        let direct = json!({"job": {"id": "job_2", "action": "a", "subject_id": "s", "status": "pending"}, "approval": null});
+        assert!(request_summary(&r, true, now).contains("nothing new was created"));
+        let direct: JobRequested =
+            serde_json::from_value(json!({"job": job(j1, "pending"), "approval": null})).unwrap();
         assert_eq!(
             request_summary(&direct, false, now),
-            "job job_2 (a on s) is pending\n"
+            format!("job {j1} (certificate.renew on sub_01jtz8k4qf3n7y2c5r9wx4k4x4) is pending\n")
         );
     }
 
     #[test]
-    fn show_lists_every_field_and_the_payload() {
-        let v = json!({"id": "job_1", "status": "pending", "payload": {"k": 1}, "attempts": 0,
-                       "claimed_by": null, "created_at": "2026-05-20T11:59:00Z"});
-        let text = render(&v, datetime!(2026-05-20 12:00:00 UTC));
+    fn show_lists_every_field_people_by_name_and_the_payload() {
+        let j: Job =
+            serde_json::from_value(job("job_01jtz8k4qf3n7y2c5r9wx4k4x1", "pending")).unwrap();
+        let people = Directory::from_names([("prn_01jtz8k4qf3n7y2c5r9wx4k4x6", "bob")]);
+        let text = render(&j, datetime!(2026-05-20 12:00:00 UTC), &people);
         assert!(text.contains("status          pending\n"), "{text}");
+        assert!(text.contains("requested by    bob\n"), "{text}");
         assert!(text.contains("claimed by      -\n"), "{text}");
         assert!(
             text.contains("created         2026-05-20 11:59:00 UTC (1m ago)\n"),

@@ -15,9 +15,16 @@ use crate::output;
 pub mod api;
 pub mod approvals;
 pub mod audit;
+pub mod completions;
 pub mod export;
 pub mod jobs;
+pub mod keys;
+pub mod people;
+pub mod policies;
+pub mod principals;
 pub mod progress;
+pub mod roles;
+pub mod subjects;
 pub mod whoami;
 
 /// What every command runs with.
@@ -30,14 +37,15 @@ pub struct Ctx {
 
 /// Resolve the settings and run the command.
 pub async fn run(cli: Cli) -> Result<(), CliError> {
-    let g = cli.global;
-    let key = g.key.map(|k| k.expose().to_owned());
-    let settings = config::resolve(g.url, key, g.config.as_deref())?;
-    let client = Client::new(
-        &settings,
-        Duration::from_secs(g.timeout),
-        g.ca_cert.as_deref(),
-    )?;
+    if let Command::Completions { shell } = cli.command {
+        completions::print(shell);
+        return Ok(());
+    }
+    let mut g = cli.global;
+    g.resolve_env()?;
+    let timeout = Duration::from_secs(g.timeout_secs());
+    let settings = config::resolve(g.url, g.key, g.config.as_deref())?;
+    let client = Client::new(&settings, timeout, g.ca_cert.as_deref())?;
     let ctx = Ctx {
         client,
         json: g.json,
@@ -48,6 +56,12 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Jobs(c) => jobs::run(&ctx, c).await,
         Command::Audit(c) => audit::run(&ctx, c).await,
         Command::Api(a) => api::run(&ctx, a).await,
+        Command::Principals(c) => principals::run(&ctx, c).await,
+        Command::Roles(c) => roles::run(&ctx, c).await,
+        Command::Keys(c) => keys::run(&ctx, c).await,
+        Command::Policies(c) => policies::run(&ctx, c).await,
+        Command::Subjects(c) => subjects::run(&ctx, c).await,
+        Command::Completions { .. } => unreachable!("answered before any setting is read"),
     }
 }
 
@@ -74,7 +88,7 @@ struct Page {
 
 /// A list fetched with [`fetch_list`].
 #[derive(Debug)]
-pub struct Listing {
+pub struct FetchedList {
     pub items: Vec<Value>,
     /// Where the next page starts, when `--all` was not given and there is one.
     pub next_cursor: Option<String>,
@@ -82,10 +96,24 @@ pub struct Listing {
     single_body: Option<bytes::Bytes>,
 }
 
-impl Listing {
+impl FetchedList {
     /// The items (for tables).
     pub fn values(&self) -> &[Value] {
         &self.items
+    }
+
+    /// The items as typed views.
+    pub fn parse<T: serde::de::DeserializeOwned>(&self) -> Result<Vec<T>, CliError> {
+        self.items
+            .iter()
+            .map(|v| {
+                T::deserialize(v).map_err(|e| {
+                    CliError::Other(anyhow::anyhow!(
+                        "the server's list item is not what this CLI expects: {e}"
+                    ))
+                })
+            })
+            .collect()
     }
 
     /// Print the JSON: the server's answer as is for one page, else
@@ -124,7 +152,7 @@ pub async fn fetch_list(
     path: &str,
     query: Query,
     paging: &Paging,
-) -> Result<Listing, CliError> {
+) -> Result<FetchedList, CliError> {
     let mut query = query
         .opt("limit", paging.limit.or(paging.all.then_some(500)))
         .opt("cursor", paging.cursor.clone());
@@ -151,7 +179,7 @@ pub async fn fetch_list(
             }
             next_cursor => {
                 let single_body = (pages == 1).then_some(answer.body);
-                return Ok(Listing {
+                return Ok(FetchedList {
                     items,
                     next_cursor,
                     single_body,
@@ -186,6 +214,25 @@ pub fn json_arg(
     serde_json::from_str(&text)
         .map(Some)
         .map_err(|e| CliError::Usage(format!("{origin}: not valid JSON: {e}")))
+}
+
+/// Print the answer: its JSON as sent under `--json`, else what `render` makes of it typed.
+pub fn print_answer<T: serde::de::DeserializeOwned>(
+    ctx: &Ctx,
+    answer: &crate::client::Answer,
+    render: impl FnOnce(&T) -> String,
+) -> Result<(), CliError> {
+    if ctx.json {
+        output::print_raw_json(&answer.body);
+    } else {
+        output::print(&render(&answer.parse::<T>()?));
+    }
+    Ok(())
+}
+
+/// A request body as JSON.
+pub fn body<T: Serialize>(b: &T) -> Value {
+    serde_json::to_value(b).expect("a request body serializes")
 }
 
 /// `/api/v1/<collection>/<id>` with the id percent-encoded.

@@ -1,31 +1,37 @@
 //! `countersign whoami`: the principal behind the key, its roles and permissions.
 
-use crate::commands::Ctx;
+use countersign_api::WhoAmI;
+
+use crate::commands::{print_answer, Ctx};
 use crate::error::CliError;
-use crate::output::{self, field, list, Fields};
+use crate::output::Fields;
 
 pub async fn run(ctx: &Ctx) -> Result<(), CliError> {
     let answer = ctx.client.get("/api/v1/auth/whoami").await?;
-    if ctx.json {
-        output::print_raw_json(&answer.body);
-        return Ok(());
+    print_answer(ctx, &answer, |w: &WhoAmI| render(w, ctx.client.base_url()))
+}
+
+fn list(items: &[String]) -> String {
+    if items.is_empty() {
+        "-".to_owned()
+    } else {
+        items.join(", ")
     }
-    let v = answer.json()?;
-    let p = &v["principal"];
+}
+
+fn render(w: &WhoAmI, server: &str) -> String {
+    let p = &w.principal;
     let mut f = Fields::new();
-    f.add(
-        "principal",
-        format!(
-            "{} ({}, {})",
-            field(p, "name"),
-            field(p, "id"),
-            field(p, "kind")
-        ),
-    )
-    .add("key", field(&v, "key_id"))
-    .add("server", ctx.client.base_url())
-    .add("roles", list(&v["roles"]))
-    .add("permissions", list(&v["permissions"]));
-    output::print(&f.render());
-    Ok(())
+    f.add("principal", format!("{} ({}, {})", p.name, p.id, p.kind))
+        .add(
+            "key",
+            w.key_id
+                .as_ref()
+                .map(|k| k.to_string())
+                .unwrap_or_else(|| "-".to_owned()),
+        )
+        .add("server", server)
+        .add("roles", list(&w.roles))
+        .add("permissions", list(&w.permissions));
+    f.render()
 }

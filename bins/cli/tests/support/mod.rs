@@ -117,27 +117,22 @@ pub fn unique(tag: &str) -> String {
 // Places for data: a scratch directory, a PostgreSQL database.
 // ---------------------------------------------------------------------------------------
 
-/// A scratch directory, removed with everything in it on drop.
+/// A scratch directory (`tempfile`), removed with everything in it on drop.
 #[derive(Debug)]
-pub struct TempDir(PathBuf);
+pub struct TempDir(tempfile::TempDir);
 
 impl TempDir {
     pub fn new(tag: &str) -> Self {
-        let dir = std::env::temp_dir().join(unique(&format!("countersign-cli-{tag}")));
-        std::fs::create_dir_all(&dir).unwrap();
-        Self(dir)
+        Self(
+            tempfile::Builder::new()
+                .prefix(&format!("countersign-cli-{tag}-"))
+                .tempdir()
+                .unwrap(),
+        )
     }
 
     pub fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        if let Err(e) = std::fs::remove_dir_all(&self.0) {
-            eprintln!("could not remove {}: {e}", self.0.display());
-        }
+        self.0.path()
     }
 }
 
@@ -475,7 +470,7 @@ pub struct Walk {
     pub carol: String,
     /// The subject (`sub_…`), under a policy needing one `approver`.
     pub sub: String,
-    /// Bob's request: the job (`pending` after the walk) and its approval (`approved`).
+    /// Bob's request: the job (`succeeded` after the walk) and its approval (`approved`).
     pub job: String,
     pub apr: String,
 }
@@ -484,11 +479,12 @@ pub struct Walk {
 /// the `admin` role alone) on the server at `url`:
 ///
 /// 1. the admin sets up bob (requester and approver), carol (approver), their keys, a policy
-///    needing one approver and a subject under it, with `countersign api`;
+///    needing one approver and a subject under it, with `principals`, `roles`, `keys`,
+///    `policies` and `subjects`;
 /// 2. bob `jobs request`s; carol sees it in `approvals list --state pending`;
 /// 3. bob's own approval is refused — one `two_person_integrity` line, exit 1 — although he
 ///    holds the approver role (so the router lets the request through to the rule);
-/// 4. carol approves; `jobs show` says `pending`;
+/// 4. carol approves; `jobs show` says `pending`; a worker claims and completes it;
 /// 5. `audit list` shows every step, the refusal included.
 pub fn two_person_walk(url: &str, admin: &str, home: &Path) -> Walk {
     let as_admin = |args: &[&str]| cs(url, admin, home, args);
@@ -503,60 +499,62 @@ pub fn two_person_walk(url: &str, admin: &str, home: &Path) -> Walk {
     // The admin holds `admin` alone, and grants `requester` and `approver` below with it.
     assert_eq!(me["roles"], serde_json::json!(["admin"]), "{me}");
 
-    // 1. People, keys, a policy and a subject, through `countersign api`.
+    // 1. People, keys, a policy and a subject, with the administration commands.
     let person = |name: &str, roles: &[&str]| -> (String, String) {
-        let p = as_admin(&[
-            "api",
-            "/api/v1/auth/principals",
-            "-d",
-            &format!(r#"{{"name":"{name}","kind":"user"}}"#),
-        ])
-        .json();
+        let p = as_admin(&["--json", "principals", "create", name]).json();
         assert_eq!(p["name"], name, "{p}");
         let pid = id(&p);
         for role in roles {
-            let p = as_admin(&[
-                "api",
-                &format!("/api/v1/auth/principals/{pid}/roles"),
-                "-d",
-                &format!(r#"{{"role":"{role}"}}"#),
-            ])
-            .json();
+            // By name: the CLI finds the id.
+            let text = as_admin(&["roles", "assign", role, name]).ok().to_owned();
             assert!(
-                p["roles"].as_array().unwrap().iter().any(|r| r == role),
-                "{p}"
+                text.starts_with(&format!("{name} now holds: ")) && text.contains(role),
+                "{text}"
             );
         }
-        let k = as_admin(&[
-            "api",
-            "-X",
-            "POST",
-            &format!("/api/v1/auth/principals/{pid}/keys"),
-        ])
-        .json();
+        let k = as_admin(&["--json", "keys", "create", name]).json();
         let key = k["key"].as_str().unwrap().to_owned();
         assert!(key.starts_with("cs_key_"), "{k}");
+        assert_eq!(k["principal_id"], pid.as_str(), "{k}");
         (pid, key)
     };
     let (bob_id, bob) = person("bob", &["requester", "approver"]);
     let (carol_id, carol) = person("carol", &["approver"]);
+    let shown = as_admin(&["principals", "show", "bob"]);
+    assert!(
+        shown.ok().contains("roles     approver,requester\n"),
+        "{shown:#?}"
+    );
     let policy = as_admin(&[
-        "api",
-        "/api/v1/policies",
-        "-d",
-        r#"{"name":"prod-tls","requires_approval":true,"rules":[{"role":"approver","count":1}]}"#,
+        "--json",
+        "policies",
+        "create",
+        "--name",
+        "prod-tls",
+        "--rule",
+        "approver:1",
     ])
     .json();
+    assert_eq!(policy["requires_approval"], true, "{policy}");
+    assert_eq!(
+        policy["rules"],
+        serde_json::json!([{"role": "approver", "count": 1}])
+    );
     let subject = as_admin(&[
-        "api",
-        "/api/v1/subjects",
-        "-d",
-        &format!(
-            r#"{{"kind":"certificate","name":"api.example.com","policy_id":"{}"}}"#,
-            id(&policy)
-        ),
+        "--json",
+        "subjects",
+        "create",
+        "--kind",
+        "certificate",
+        "--name",
+        "api.example.com",
+        "--policy",
+        &id(&policy),
+        "--label",
+        "env=prod",
     ])
     .json();
+    assert_eq!(subject["labels"]["env"], "prod", "{subject}");
     let sub = id(&subject);
     let as_bob = |args: &[&str]| cs(url, &bob, home, args);
     let as_carol = |args: &[&str]| cs(url, &carol, home, args);
@@ -595,6 +593,29 @@ pub fn two_person_walk(url: &str, admin: &str, home: &Path) -> Walk {
     );
     assert!(row.contains("approver×1"), "{table}");
     assert_eq!(lines.next(), None, "{table}");
+    // Carol may not read principals (`approver` lacks `auth.principal.read`): she sees ids;
+    // the admin sees people by name, and a filter takes a name as well as an id.
+    assert!(row.contains(" prn_"), "{table}");
+    let table = as_admin(&["approvals", "list", "--state", "pending"])
+        .ok()
+        .to_owned();
+    assert!(table.lines().nth(1).unwrap().contains(" bob "), "{table}");
+    for who in ["bob", bob_id.as_str()] {
+        let mine = as_admin(&["--json", "approvals", "list", "--requested-by", who]).json();
+        assert_eq!(mine["data"].as_array().unwrap().len(), 1, "{who}: {mine}");
+    }
+    let theirs = as_admin(&["--json", "approvals", "list", "--requested-by", "carol"]).json();
+    assert_eq!(theirs["data"], serde_json::json!([]), "{theirs}");
+    let nobody = as_admin(&["approvals", "list", "--requested-by", "nobody"]);
+    assert!(
+        nobody.fails(2).contains("no principal is named `nobody`"),
+        "{nobody:#?}"
+    );
+    let unreadable = as_carol(&["approvals", "list", "--requested-by", "bob"]);
+    assert!(
+        unreadable.fails(2).contains("pass the id"),
+        "{unreadable:#?}"
+    );
 
     // 3. Bob cannot approve his own request: one line, the contract's code, exit 1.
     let refused = as_bob(&["approvals", "approve", &apr]);
@@ -622,6 +643,44 @@ pub fn two_person_walk(url: &str, admin: &str, home: &Path) -> Walk {
     );
     let shown = as_bob(&["--json", "jobs", "show", &job]).json();
     assert_eq!(shown["status"], "pending");
+    let decided = as_admin(&["approvals", "show", &apr]);
+    let text = decided.ok();
+    assert!(text.contains("requested by    bob\n"), "{text}");
+    assert!(text.contains(" by carol\n"), "{text}");
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("carol ") && l.contains("approve")),
+        "{text}"
+    );
+
+    // 4b. A worker claims the job and completes it.
+    let (_, wendy) = person("wendy", &["worker"]);
+    let as_wendy = |args: &[&str]| cs(url, &wendy, home, args);
+    let claimed = as_wendy(&[
+        "jobs",
+        "claim",
+        "--action",
+        "certificate.renew",
+        "--lease",
+        "5m",
+    ]);
+    let text = claimed.ok();
+    assert!(
+        text.starts_with(&format!("claimed job {job} (certificate.renew on {sub})")),
+        "{text}"
+    );
+    assert!(text.contains("\"ttl\": \"90d\""), "{text}");
+    assert_eq!(as_wendy(&["jobs", "claim"]).ok(), "no job to claim\n");
+    let done = as_wendy(&[
+        "jobs",
+        "complete",
+        &job,
+        "--outcome",
+        "succeeded",
+        "--message",
+        "renewed",
+    ]);
+    assert_eq!(done.ok(), format!("job {job} is succeeded\n"));
 
     // 5. The audit trail has every step, the refusal included.
     let trail = as_admin(&["audit", "list", "--limit", "50"]);

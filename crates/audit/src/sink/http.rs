@@ -13,10 +13,9 @@
 //!   [`SinkError::Rejected`] with the status and the start of the server's message, no retry.
 //! - Batches larger than [`HttpSinkConfig::max_body_bytes`] are split into several requests.
 //!
-//! Transport: plain `http://` through hyper's connection-pooling client. `https://` URLs are
-//! refused at construction: terminate TLS in front (a local sidecar or proxy on the same
-//! host or pod), or add a TLS connector later. Never send the key over an untrusted network
-//! in clear text.
+//! Transport: reqwest's connection-pooling client, `http://` or `https://` (rustls with
+//! Mozilla's roots). Never send the key over an untrusted network in clear text: use
+//! `https://` unless the server is on the same host or pod.
 //!
 //! The API key is kept in a [`Redacted`] and sent as a header marked sensitive; neither the
 //! sink's `Debug` nor any error message contains it.
@@ -25,14 +24,10 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::Bytes;
+use countersign_api::{ErrorBody, IngestOutcome};
 use countersign_domain::AuditEvent;
-use http_body_util::{BodyExt, Full, Limited};
-use hyper::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER, USER_AGENT};
-use hyper::{Method, Request, StatusCode, Uri};
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
-use serde::Deserialize;
+use reqwest::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER};
+use reqwest::{Client, StatusCode, Url};
 
 use super::AuditSink;
 use crate::error::SinkError;
@@ -112,12 +107,12 @@ impl HttpSinkConfig {
 /// Sends batches to a Countersign server; see the [module docs](self).
 pub struct HttpSink {
     name: String,
-    endpoint: Uri,
+    endpoint: Url,
     authorization: HeaderValue,
     retry: RetryPolicy,
     request_timeout: Duration,
     max_body_bytes: usize,
-    client: Client<HttpConnector, Full<Bytes>>,
+    client: Client,
 }
 
 impl std::fmt::Debug for HttpSink {
@@ -133,13 +128,6 @@ impl std::fmt::Debug for HttpSink {
     }
 }
 
-/// The server's answer to a successful ingest.
-#[derive(Debug, Deserialize)]
-struct IngestAnswer {
-    accepted: u64,
-    duplicates: u64,
-}
-
 /// One failed attempt: the error, whether to retry, and a server-requested delay.
 struct Failure {
     error: SinkError,
@@ -153,36 +141,24 @@ impl HttpSink {
         Self::from_config(HttpSinkConfig::new(base_url, api_key))
     }
 
-    /// A sink from a full configuration. Fails on a URL that is not `http://host[:port][/prefix]`
-    /// or a key that cannot be sent as a header.
+    /// A sink from a full configuration. Fails on a URL that is not
+    /// `http[s]://host[:port][/prefix]` or a key that cannot be sent as a header.
     pub fn from_config(config: HttpSinkConfig) -> Result<Self, SinkError> {
         let base = config.base_url.trim().trim_end_matches('/');
-        let parsed: Uri = base
-            .parse()
-            .map_err(|e| SinkError::InvalidConfig(format!("bad base URL `{base}`: {e}")))?;
-        match parsed.scheme_str() {
-            Some("http") => {}
-            Some("https") => {
-                return Err(SinkError::InvalidConfig(
-                    "https:// is not supported by HttpSink yet: terminate TLS in front of it \
-                     (a local proxy or sidecar) and give its http:// address"
-                        .to_owned(),
-                ))
-            }
-            _ => {
-                return Err(SinkError::InvalidConfig(format!(
-                    "bad base URL `{base}`: expected http://host[:port]"
-                )))
-            }
+        let bad = |why: &str| {
+            SinkError::InvalidConfig(format!(
+                "bad base URL `{base}`: {why} (expected http[s]://host[:port][/prefix])"
+            ))
+        };
+        let parsed = Url::parse(base).map_err(|e| bad(&e.to_string()))?;
+        if !matches!(parsed.scheme(), "http" | "https") {
+            return Err(bad("the scheme must be http or https"));
         }
-        if parsed.host().is_none() || parsed.query().is_some() {
-            return Err(SinkError::InvalidConfig(format!(
-                "bad base URL `{base}`: expected http://host[:port][/prefix]"
-            )));
+        if parsed.host().is_none() || parsed.query().is_some() || parsed.fragment().is_some() {
+            return Err(bad("it needs a host and no query"));
         }
-        let endpoint: Uri = format!("{base}{INGEST_PATH}")
-            .parse()
-            .map_err(|e| SinkError::InvalidConfig(format!("bad base URL `{base}`: {e}")))?;
+        let endpoint =
+            Url::parse(&format!("{base}{INGEST_PATH}")).map_err(|e| bad(&e.to_string()))?;
         let key = config.api_key.expose().trim();
         if key.is_empty() {
             return Err(SinkError::InvalidConfig("the API key is empty".to_owned()));
@@ -191,7 +167,11 @@ impl HttpSink {
             SinkError::InvalidConfig("the API key is not a valid header value".to_owned())
         })?;
         authorization.set_sensitive(true);
-        let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
+        let client = Client::builder()
+            .use_rustls_tls()
+            .user_agent(concat!("countersign-audit/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| SinkError::InvalidConfig(format!("cannot build the HTTP client: {e}")))?;
         Ok(Self {
             name: config.name,
             endpoint,
@@ -204,7 +184,7 @@ impl HttpSink {
     }
 
     /// The full ingest URL.
-    pub fn endpoint(&self) -> &Uri {
+    pub fn endpoint(&self) -> &Url {
         &self.endpoint
     }
 
@@ -272,24 +252,15 @@ impl HttpSink {
     }
 
     async fn attempt(&self, body: Bytes) -> Result<(), Failure> {
-        let request = Request::builder()
-            .method(Method::POST)
-            .uri(self.endpoint.clone())
+        let request = self
+            .client
+            .post(self.endpoint.clone())
             .header(CONTENT_TYPE, NDJSON_CONTENT_TYPE)
             .header(AUTHORIZATION, self.authorization.clone())
-            .header(
-                USER_AGENT,
-                concat!("countersign-audit/", env!("CARGO_PKG_VERSION")),
-            )
-            .body(Full::new(body))
-            .map_err(|e| Failure {
-                error: SinkError::InvalidConfig(format!("cannot build the request: {e}")),
-                retry: false,
-                retry_after: None,
-            })?;
+            .body(body);
         let exchange = async {
-            let response = self.client.request(request).await.map_err(|e| Failure {
-                error: SinkError::Unavailable(format!("POST {}: {e}", self.endpoint)),
+            let mut response = request.send().await.map_err(|e| Failure {
+                error: SinkError::Unavailable(format!("POST {}: {}", self.endpoint, chain(&e))),
                 retry: true,
                 retry_after: None,
             })?;
@@ -300,11 +271,14 @@ impl HttpSink {
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.trim().parse::<u64>().ok())
                 .map(Duration::from_secs);
-            let body = Limited::new(response.into_body(), MAX_ANSWER_BYTES)
-                .collect()
-                .await
-                .map(|b| b.to_bytes())
-                .unwrap_or_default();
+            let mut body = Vec::new();
+            while let Ok(Some(chunk)) = response.chunk().await {
+                let room = MAX_ANSWER_BYTES - body.len();
+                body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+                if body.len() == MAX_ANSWER_BYTES {
+                    break;
+                }
+            }
             Ok::<_, Failure>((status, retry_after, body))
         };
         let (status, retry_after, body) =
@@ -322,7 +296,7 @@ impl HttpSink {
                 }
             };
         if status.is_success() {
-            match serde_json::from_slice::<IngestAnswer>(&body) {
+            match serde_json::from_slice::<IngestOutcome>(&body) {
                 Ok(a) => tracing::debug!(
                     sink = %self.name,
                     accepted = a.accepted,
@@ -355,18 +329,29 @@ impl HttpSink {
     }
 }
 
-/// The server's error message (`{"error": {"message": …}}`), or the start of the body.
+/// A transport error and its sources, without reqwest's generic wrapper.
+fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut cur = Some(e);
+    while let Some(err) = cur {
+        let text = err.to_string();
+        if !text.starts_with("error sending request") && !parts.contains(&text) {
+            parts.push(text);
+        }
+        cur = err.source();
+    }
+    if parts.is_empty() {
+        e.to_string()
+    } else {
+        parts.join(": ")
+    }
+}
+
+/// The server's error (`{"error": {"code": …, "message": …}}`), or the start of the body.
 fn error_message(body: &[u8]) -> String {
-    let parsed = serde_json::from_slice::<serde_json::Value>(body).ok();
-    let from_json = parsed.as_ref().and_then(|v| {
-        let err = v.get("error")?;
-        let code = err.get("code").and_then(|c| c.as_str());
-        let message = err.get("message").and_then(|m| m.as_str())?;
-        Some(match code {
-            Some(code) => format!("{code}: {message}"),
-            None => message.to_owned(),
-        })
-    });
+    let from_json = serde_json::from_slice::<ErrorBody>(body)
+        .ok()
+        .map(|b| format!("{}: {}", b.error.code, b.error.message));
     let mut message = from_json.unwrap_or_else(|| String::from_utf8_lossy(body).trim().to_owned());
     if message.len() > MAX_ERROR_BODY {
         let mut cut = MAX_ERROR_BODY;
@@ -401,12 +386,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn refuses_bad_urls_and_keys() {
-        assert!(matches!(
-            HttpSink::new("https://audit.example.com", "k"),
-            Err(SinkError::InvalidConfig(m)) if m.contains("TLS")
-        ));
+    fn takes_https_and_refuses_bad_urls_and_keys() {
+        let s = HttpSink::new("https://audit.example.com/", "k").unwrap();
+        assert_eq!(
+            s.endpoint().as_str(),
+            "https://audit.example.com/api/v1/audit/events"
+        );
         assert!(HttpSink::new("ftp://x", "k").is_err());
+        assert!(HttpSink::new("http://x?a=1", "k").is_err());
         assert!(HttpSink::new("not a url", "k").is_err());
         assert!(HttpSink::new("http://x", "").is_err());
         assert!(HttpSink::new("http://x", "bad\nkey").is_err());

@@ -24,7 +24,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, ensure, Context};
-use bytes::Bytes;
 use countersign_bench::{fresh_database, ms, report, report_machine_context, Latency};
 use countersign_domain::audit::actions;
 use countersign_domain::{
@@ -38,12 +37,8 @@ use countersign_service::policies::PolicyInput;
 use countersign_service::subjects::SubjectInput;
 use countersign_service::{Caller, Service, ServiceConfig};
 use futures::stream::{self, StreamExt, TryStreamExt};
-use http_body_util::{BodyExt, Empty};
-use hyper::header::AUTHORIZATION;
-use hyper::{Request, StatusCode};
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
+use reqwest::header::AUTHORIZATION;
+use reqwest::StatusCode;
 use serde_json::json;
 use sqlx::postgres::PgRow;
 use sqlx::{Connection, PgConnection, PgPool, Postgres, QueryBuilder, Row};
@@ -140,7 +135,7 @@ impl Phase {
     }
 }
 
-type HttpClient = Client<HttpConnector, Empty<Bytes>>;
+type HttpClient = reqwest::Client;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -197,9 +192,7 @@ async fn main() -> anyhow::Result<()> {
         },
     ));
 
-    let clients: Vec<HttpClient> = (0..CLIENTS)
-        .map(|_| Client::builder(TokioExecutor::new()).build_http())
-        .collect();
+    let clients: Vec<HttpClient> = (0..CLIENTS).map(|_| reqwest::Client::new()).collect();
     let mut conns = Vec::with_capacity(CLIENTS);
     for _ in 0..CLIENTS {
         conns.push(PgConnection::connect(&url).await?);
@@ -401,13 +394,13 @@ async fn http_phase(
                 let bearer = &approvers[i].bearer;
                 let mut samples = Vec::with_capacity(ids.len());
                 for id in ids {
-                    let req = Request::post(format!("{base}/api/v1/approvals/{id}/approve"))
-                        .header(AUTHORIZATION, bearer)
-                        .body(Empty::<Bytes>::new())?;
+                    let req = client
+                        .post(format!("{base}/api/v1/approvals/{id}/approve"))
+                        .header(AUTHORIZATION, bearer);
                     let t = Instant::now();
-                    let resp = client.request(req).await?;
+                    let resp = req.send().await?;
                     let status = resp.status();
-                    let body = resp.into_body().collect().await?.to_bytes();
+                    let body = resp.bytes().await?;
                     samples.push(t.elapsed());
                     if status != StatusCode::OK {
                         bail!("approve {id}: {status}: {}", String::from_utf8_lossy(&body));

@@ -1,7 +1,7 @@
 //! The `audit` suite: ingestion and export throughput, each beside raw PostgreSQL doing the
 //! same work in the same run.
 //!
-//! - **Ingest**: 8 concurrent HTTP clients (hyper, keep-alive) each POST `BENCH_INGEST_BATCHES`
+//! - **Ingest**: 8 concurrent HTTP clients (reqwest, keep-alive) each POST `BENCH_INGEST_BATCHES`
 //!   (default 25) NDJSON batches of 1,000 events to the real router served in-process on
 //!   127.0.0.1 → events/s and per-batch latency. Beside it, 8 concurrent sqlx connections run
 //!   the very multi-row `INSERT … ON CONFLICT DO NOTHING` the store runs (same columns, same
@@ -31,12 +31,8 @@ use countersign_http::HttpConfig;
 use countersign_postgres::{PgOptions, PgStore};
 use countersign_service::{Service, ServiceConfig};
 use futures::StreamExt;
-use http_body_util::{BodyExt, Full};
-use hyper::header::{AUTHORIZATION, CONTENT_TYPE};
-use hyper::{Method, Request, StatusCode};
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE};
+use reqwest::StatusCode;
 use sqlx::{Connection, Executor, PgConnection, Postgres, QueryBuilder};
 use time::format_description::well_known::Rfc3339;
 use time::macros::datetime;
@@ -50,7 +46,7 @@ const INGEST_T0: OffsetDateTime = datetime!(2022-01-01 00:00:00 UTC);
 /// … and the export's here, one millisecond apart.
 const EXPORT_T0: OffsetDateTime = datetime!(2021-01-01 00:00:00 UTC);
 
-type HttpClient = Client<HttpConnector, Full<Bytes>>;
+type HttpClient = reqwest::Client;
 
 fn env_usize(name: &str, default: usize) -> anyhow::Result<usize> {
     match std::env::var(name) {
@@ -153,7 +149,7 @@ async fn main() -> anyhow::Result<()> {
     let batches = env_usize("BENCH_INGEST_BATCHES", 25)?;
     let export_rows = env_usize("BENCH_EXPORT_ROWS", 1_000_000)?;
     ensure!(batches > 0 && export_rows > 0, "sizes must be positive");
-    let client: HttpClient = Client::builder(TokioExecutor::new()).build_http();
+    let client: HttpClient = reqwest::Client::new();
 
     if let Ok(url) = std::env::var("BENCH_AUDIT_EXPORT_URL") {
         // The export phase's child process.
@@ -255,16 +251,15 @@ async fn ingest(
         tasks.push(tokio::spawn(async move {
             let mut latencies = Vec::with_capacity(client_bodies.len());
             for body in client_bodies {
-                let req = Request::builder()
-                    .method(Method::POST)
-                    .uri(&endpoint)
+                let req = client
+                    .post(&endpoint)
                     .header(CONTENT_TYPE, "application/x-ndjson")
                     .header(AUTHORIZATION, &auth)
-                    .body(Full::new(body))?;
+                    .body(body);
                 let t = Instant::now();
-                let resp = client.request(req).await?;
+                let resp = req.send().await?;
                 let status = resp.status();
-                let answer = resp.into_body().collect().await?.to_bytes();
+                let answer = resp.bytes().await?;
                 latencies.push(t.elapsed());
                 if status != StatusCode::OK {
                     bail!(
@@ -469,23 +464,20 @@ async fn export(
         rfc3339(to)
     );
     let started = Instant::now();
-    let req = Request::builder()
-        .uri(uri)
-        .header(AUTHORIZATION, format!("Bearer {key}"))
-        .body(Full::new(Bytes::new()))?;
-    let resp = client.request(req).await?;
+    let req = client
+        .get(uri)
+        .header(AUTHORIZATION, format!("Bearer {key}"));
+    let resp = req.send().await?;
     ensure!(
         resp.status() == StatusCode::OK,
         "export answered {}",
         resp.status()
     );
-    let mut body = resp.into_body();
+    let mut resp = resp;
     let (mut lines, mut bytes) = (0u64, 0u64);
-    while let Some(frame) = body.frame().await {
-        if let Ok(data) = frame?.into_data() {
-            bytes += data.len() as u64;
-            lines += data.iter().filter(|b| **b == b'\n').count() as u64;
-        }
+    while let Some(data) = resp.chunk().await? {
+        bytes += data.len() as u64;
+        lines += data.iter().filter(|b| **b == b'\n').count() as u64;
     }
     let cs_time = started.elapsed();
     sampling.store(0, Ordering::Relaxed);

@@ -3,13 +3,16 @@
 use axum::extract::State;
 use axum::http::Method;
 use axum::Json;
+use countersign_api::ApprovalView;
+use countersign_api::ListPage as Listing;
 use countersign_domain::{
     ApprovalId, ApprovalState, Permission, PrincipalId, SubjectId, VoteDecision,
 };
-use countersign_service::approvals::ApprovalView;
-use countersign_service::paging::{ListParams, Listing};
+use countersign_service::paging::ListParams;
 use countersign_service::store::ApprovalFilter;
 use serde::Deserialize;
+
+use countersign_api::requests::VoteBody;
 
 use crate::error::ApiResult;
 use crate::extract::{ApiQuery, Auth, OptionalJson, PathId};
@@ -51,12 +54,6 @@ struct ApprovalQuery {
     requested_by: Option<PrincipalId>,
     limit: Option<u32>,
     cursor: Option<String>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct VoteBody {
-    note: Option<String>,
 }
 
 async fn list(

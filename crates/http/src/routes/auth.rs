@@ -7,14 +7,15 @@ use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::http::{Method, StatusCode};
 use axum::Json;
-use countersign_domain::{ApprovalId, KeyId, Permission, PrincipalId, PrincipalKind, RoleId};
-use countersign_service::auth::WhoAmI;
-use countersign_service::eligibility::Eligibility;
-use countersign_service::keys::KeyView;
-use countersign_service::paging::{ListParams, Listing};
-use countersign_service::principals::PrincipalView;
-use serde::{Deserialize, Serialize};
-use time::OffsetDateTime;
+use countersign_api::{Eligibility, KeyView, ListPage as Listing, PrincipalView, WhoAmI};
+use countersign_domain::{ApprovalId, KeyId, Permission, PrincipalId, RoleId};
+use countersign_service::paging::ListParams;
+use serde::Deserialize;
+
+use countersign_api::requests::{
+    AssignRoleBody as RoleBody, CreateKeyBody as KeyBody, CreatePrincipalBody as PrincipalBody,
+};
+use countersign_api::KeyCreated as CreatedKey;
 
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiQuery, Auth, OptionalJson, PathId};
@@ -95,41 +96,6 @@ pub fn routes(state: &AppState) -> Routes {
 
 async fn whoami(State(s): State<AppState>, Auth(caller): Auth) -> Json<WhoAmI> {
     Json(s.service.whoami(&caller))
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct PrincipalBody {
-    name: String,
-    #[serde(default = "default_kind")]
-    kind: PrincipalKind,
-}
-
-fn default_kind() -> PrincipalKind {
-    PrincipalKind::User
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct KeyBody {
-    #[serde(default, with = "time::serde::rfc3339::option")]
-    expires_at: Option<OffsetDateTime>,
-}
-
-/// `{key_id, key, expires_at}`: the only time a key is shown.
-#[derive(Debug, Serialize)]
-struct CreatedKey {
-    key_id: KeyId,
-    key: String,
-    principal_id: PrincipalId,
-    #[serde(with = "time::serde::rfc3339::option")]
-    expires_at: Option<OffsetDateTime>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RoleBody {
-    role: RoleId,
 }
 
 /// `GET /api/v1/auth/keys[?principal_id=&limit=&cursor=]`.

@@ -4,12 +4,14 @@ use axum::extract::State;
 use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use countersign_domain::job::CompletionOutcome;
+use countersign_api::ListPage as Listing;
 use countersign_domain::{Job, JobId, JobStatus, Permission, SubjectId};
 use countersign_service::jobs::ClaimRequest;
-use countersign_service::paging::{ListParams, Listing};
+use countersign_service::paging::ListParams;
 use countersign_service::store::JobFilter;
 use serde::Deserialize;
+
+use countersign_api::requests::{CancelBody, ClaimBody, CompleteBody};
 
 use crate::error::ApiResult;
 use crate::extract::{ApiJson, ApiQuery, Auth, OptionalJson, PathId};
@@ -56,26 +58,6 @@ struct JobQuery {
     status: Option<JobStatus>,
     limit: Option<u32>,
     cursor: Option<String>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ClaimBody {
-    actions: Option<Vec<String>>,
-    lease_secs: Option<u64>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct CompleteBody {
-    outcome: CompletionOutcome,
-    message: Option<String>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct CancelBody {
-    reason: Option<String>,
 }
 
 async fn list(

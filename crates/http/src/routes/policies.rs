@@ -3,10 +3,15 @@
 use axum::extract::State;
 use axum::http::{Method, StatusCode};
 use axum::Json;
-use countersign_domain::{ApprovalRule, Permission, Policy, PolicyId};
-use countersign_service::paging::{ListParams, Listing};
+use countersign_api::ListPage as Listing;
+use countersign_domain::{Permission, Policy, PolicyId};
+use countersign_service::paging::ListParams;
 use countersign_service::policies::PolicyInput;
 use serde::Deserialize;
+
+use countersign_api::requests::{
+    CreatePolicyBody as PolicyBody, UpdatePolicyBody as PolicyUpdateBody,
+};
 
 use crate::error::ApiResult;
 use crate::extract::{ApiJson, ApiQuery, Auth, PathId};
@@ -41,36 +46,14 @@ pub fn routes(state: &AppState) -> Routes {
         )
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct PolicyBody {
-    name: String,
-    requires_approval: bool,
-    #[serde(default)]
-    rules: Vec<ApprovalRule>,
-    approval_timeout_secs: Option<i64>,
-}
-
-impl From<PolicyBody> for PolicyInput {
-    fn from(b: PolicyBody) -> Self {
-        PolicyInput {
-            name: b.name,
-            requires_approval: b.requires_approval,
-            rules: b.rules,
-            approval_timeout_secs: b.approval_timeout_secs,
-        }
+/// The service's input for a policy body.
+fn policy_input(b: PolicyBody) -> PolicyInput {
+    PolicyInput {
+        name: b.name,
+        requires_approval: b.requires_approval,
+        rules: b.rules,
+        approval_timeout_secs: b.approval_timeout_secs,
     }
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct PolicyUpdateBody {
-    name: String,
-    requires_approval: bool,
-    #[serde(default)]
-    rules: Vec<ApprovalRule>,
-    approval_timeout_secs: Option<i64>,
-    generation: i64,
 }
 
 /// The list query: paging only.
@@ -94,7 +77,7 @@ async fn create(
     Auth(caller): Auth,
     ApiJson(body): ApiJson<PolicyBody>,
 ) -> ApiResult<(StatusCode, Json<Policy>)> {
-    let policy = s.service.create_policy(&caller, body.into()).await?;
+    let policy = s.service.create_policy(&caller, policy_input(body)).await?;
     Ok((StatusCode::CREATED, Json(policy)))
 }
 

@@ -5,16 +5,18 @@
 //! A malformed role id in the path names nothing (404); an unknown permission in the path is
 //! an unknown enum value (400).
 
-use std::collections::BTreeSet;
-
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::http::{Method, StatusCode};
 use axum::Json;
+use countersign_api::ListPage as Listing;
 use countersign_domain::{Permission, Role, RoleId};
-use countersign_service::paging::Listing;
 use countersign_service::roles::{NewRole, RoleEdit};
-use serde::Deserialize;
+
+use countersign_api::requests::{
+    CreateRoleBody as CreateBody, GrantPermissionBody as PermissionBody,
+    UpdateRoleBody as UpdateBody,
+};
 
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiQuery, Auth};
@@ -67,30 +69,6 @@ pub fn routes(state: &AppState) -> Routes {
             Gate::Permission(AuthRoleEdit),
             remove_permission,
         )
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct CreateBody {
-    id: RoleId,
-    #[serde(default)]
-    description: String,
-    #[serde(default)]
-    permissions: BTreeSet<Permission>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct UpdateBody {
-    description: String,
-    permissions: BTreeSet<Permission>,
-    generation: i64,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct PermissionBody {
-    permission: Permission,
 }
 
 fn role_id(raw: &str) -> ApiResult<RoleId> {

@@ -1,16 +1,16 @@
 //! `/api/v1/subjects`, and job requests on a subject (`POST /api/v1/subjects/{id}/jobs`).
 
-use std::collections::BTreeMap;
-
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::Json;
+use countersign_api::{JobRequested, ListPage as Listing};
 use countersign_domain::{Permission, PolicyId, Subject, SubjectId};
-use countersign_service::jobs::{JobRequest, JobRequested};
-use countersign_service::paging::Listing;
+use countersign_service::jobs::JobRequest;
 use countersign_service::store::SubjectFilter;
 use countersign_service::subjects::SubjectInput;
 use serde::Deserialize;
+
+use countersign_api::requests::{CreateSubjectBody as SubjectBody, RequestJobBody as JobBody};
 
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiQuery, Auth, PathId};
@@ -45,34 +45,12 @@ pub fn routes(state: &AppState) -> Routes {
         )
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct SubjectBody {
-    kind: String,
-    name: String,
-    policy_id: PolicyId,
-    #[serde(default)]
-    labels: BTreeMap<String, String>,
-}
-
 #[derive(Debug, Default, Deserialize)]
 struct SubjectQuery {
     kind: Option<String>,
     policy_id: Option<PolicyId>,
     limit: Option<u32>,
     cursor: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct JobBody {
-    action: String,
-    #[serde(default = "empty_object")]
-    payload: serde_json::Value,
-}
-
-fn empty_object() -> serde_json::Value {
-    serde_json::Value::Object(serde_json::Map::new())
 }
 
 async fn create(

@@ -1,0 +1,149 @@
+//! The bodies of `POST`/`PUT` requests. The server refuses unknown fields in each.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use countersign_domain::job::CompletionOutcome;
+use countersign_domain::{ApprovalRule, Permission, PolicyId, PrincipalKind, RoleId};
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+/// `POST /api/v1/approvals/{id}/approve|reject`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VoteBody {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// `POST /api/v1/jobs/claim`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClaimBody {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub actions: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lease_secs: Option<u64>,
+}
+
+/// `POST /api/v1/jobs/{id}/complete`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CompleteBody {
+    pub outcome: CompletionOutcome,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+/// `POST /api/v1/jobs/{id}/cancel`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CancelBody {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// `POST /api/v1/auth/principals`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreatePrincipalBody {
+    pub name: String,
+    #[serde(default = "default_kind")]
+    pub kind: PrincipalKind,
+}
+
+fn default_kind() -> PrincipalKind {
+    PrincipalKind::User
+}
+
+/// `POST /api/v1/auth/principals/{id}/keys`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateKeyBody {
+    #[serde(
+        default,
+        with = "time::serde::rfc3339::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub expires_at: Option<OffsetDateTime>,
+}
+
+/// `POST /api/v1/auth/principals/{id}/roles`: the role to assign.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AssignRoleBody {
+    pub role: RoleId,
+}
+
+/// `POST /api/v1/auth/roles`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateRoleBody {
+    pub id: RoleId,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub permissions: BTreeSet<Permission>,
+}
+
+/// `PUT /api/v1/auth/roles/{id}`: the whole role, with the generation it was read at.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateRoleBody {
+    pub description: String,
+    pub permissions: BTreeSet<Permission>,
+    pub generation: i64,
+}
+
+/// `POST /api/v1/auth/roles/{id}/permissions`: the permission to grant.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GrantPermissionBody {
+    pub permission: Permission,
+}
+
+/// `POST /api/v1/policies`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreatePolicyBody {
+    pub name: String,
+    pub requires_approval: bool,
+    #[serde(default)]
+    pub rules: Vec<ApprovalRule>,
+    pub approval_timeout_secs: Option<i64>,
+}
+
+/// `PUT /api/v1/policies/{id}`: the whole policy, with the generation it was read at.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdatePolicyBody {
+    pub name: String,
+    pub requires_approval: bool,
+    #[serde(default)]
+    pub rules: Vec<ApprovalRule>,
+    pub approval_timeout_secs: Option<i64>,
+    pub generation: i64,
+}
+
+/// `POST /api/v1/subjects`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateSubjectBody {
+    pub kind: String,
+    pub name: String,
+    pub policy_id: PolicyId,
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+}
+
+/// `POST /api/v1/subjects/{id}/jobs` (the `Idempotency-Key` header rides beside it).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RequestJobBody {
+    pub action: String,
+    #[serde(default = "empty_object")]
+    pub payload: serde_json::Value,
+}
+
+fn empty_object() -> serde_json::Value {
+    serde_json::Value::Object(serde_json::Map::new())
+}
