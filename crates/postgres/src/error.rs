@@ -58,14 +58,6 @@ fn map_database(db: Box<dyn DatabaseError>) -> StoreError {
     }
 }
 
-/// Map a migration failure.
-pub(crate) fn map_migrate(e: sqlx::migrate::MigrateError) -> StoreError {
-    match e {
-        sqlx::migrate::MigrateError::Execute(e) => map_sqlx(e),
-        other => StoreError::other(other),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,0 +1,101 @@
+//! [`Dialect`]: everything that differs between the SQL backends, and nothing else.
+//!
+//! The repositories in this crate are written once against this trait. A backend supplies its
+//! driver ([`Dialect::DB`]), how instants, JSON and string lists travel as column values, the
+//! SQL fragments its engine spells differently (row locks, list membership, array
+//! aggregation), the error mapping, the statement that begins a read-write transaction, and
+//! the store-level operations that have no shared form (readiness, the export stream, pool
+//! setup and migrations).
+
+use std::fmt::Debug;
+
+use countersign_store::{ExportFilter, ExportRow, StoreError, StoreResult};
+use futures::future::BoxFuture;
+use futures::stream::BoxStream;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use sqlx::{Database, Pool};
+use time::OffsetDateTime;
+
+use crate::db::{Bind, Get, SqlDb};
+
+/// One SQL backend's dialect.
+pub trait Dialect: Debug + Clone + Send + Sync + Sized + 'static {
+    /// The sqlx driver, able to bind and read this dialect's instants, JSON and lists.
+    type DB: SqlDb
+        + Bind<Self::Time>
+        + Bind<Option<Self::Time>>
+        + Get<Self::Time>
+        + Get<Option<Self::Time>>
+        + Bind<Self::Json>
+        + Get<Self::Json>
+        + Bind<Self::List>
+        + Get<Self::List>;
+    /// How an instant is stored (`timestamptz`, or fixed-width UTC text).
+    type Time: Send + 'static;
+    /// How a JSON column value travels (`jsonb`, or text).
+    type Json: Send + 'static;
+    /// How a list of strings travels (`text[]`, or a JSON array as text).
+    type List: Send + 'static;
+    /// Pool settings for [`Dialect::connect`].
+    type Options: Default + Send;
+
+    /// The backend's short name for logs and metrics labels.
+    const NAME: &'static str;
+    /// The statement that begins a read-write transaction.
+    const BEGIN: &'static str;
+    /// Appended to a single-row read that must lock the row (empty where the transaction
+    /// already holds the database's write lock).
+    const FOR_UPDATE: &'static str;
+    /// Appended to a batch read that locks rows other transactions do not hold.
+    const SKIP_LOCKED: &'static str;
+    /// Appended to the parameter holding an audit event's JSON text.
+    const JSON_TEXT_CAST: &'static str;
+    /// Whether a multi-statement write runs inside a savepoint, so a failing statement cannot
+    /// leave half the operation behind (needed where an error does not abort the transaction).
+    const SAVEPOINTS: bool;
+
+    /// The stored form of an instant.
+    fn encode_time(t: OffsetDateTime) -> Self::Time;
+    /// An instant from its stored form; `column` names it in a corrupt-row error.
+    fn decode_time(column: &'static str, value: Self::Time) -> StoreResult<OffsetDateTime>;
+    /// The stored form of a JSON value.
+    fn encode_json<T: Serialize>(value: &T) -> StoreResult<Self::Json>;
+    /// A JSON value from its stored form.
+    fn decode_json<T: DeserializeOwned>(column: &'static str, value: Self::Json) -> StoreResult<T>;
+    /// The bind form of a list of strings.
+    fn encode_list(items: Vec<String>) -> Self::List;
+    /// A list of strings from its stored form.
+    fn decode_list(column: &'static str, value: Self::List) -> StoreResult<Vec<String>>;
+
+    /// `<expr> IN <the list bound at param>`, without the left-hand side.
+    fn in_list(param: &str) -> String;
+    /// A table `x (value, ord)` of the list bound at `param`, in list order.
+    fn list_table(param: &str) -> String;
+    /// A list-valued subquery: `expr` of each row `FROM from`, ordered by `order`.
+    fn array(expr: &str, from: &str, order: &str) -> String;
+    /// A JSON-array-valued subquery of one object (`'key', value, …`) per row, `[]` for none.
+    fn json_objects(fields: &str, from: &str, order: &str) -> String;
+
+    /// The store's error for a driver error.
+    fn map_error(e: sqlx::Error) -> StoreError;
+    /// The store's error for a failed COMMIT (deferred constraints are checked there).
+    fn map_commit_error(e: sqlx::Error) -> StoreError {
+        Self::map_error(e)
+    }
+    /// Rows an executed statement changed.
+    fn rows_affected(result: &<Self::DB as Database>::QueryResult) -> u64;
+
+    /// Open a pool on `url`.
+    fn connect(url: &str, options: Self::Options) -> BoxFuture<'_, StoreResult<Pool<Self::DB>>>;
+    /// The embedded migrations.
+    fn migrator() -> &'static sqlx::migrate::Migrator;
+    /// `Ok` when the database answers and its schema is current.
+    fn readiness(pool: &Pool<Self::DB>) -> BoxFuture<'_, StoreResult<()>>;
+    /// The audit export stream (see `countersign_store::Store::export_audit`).
+    fn export_audit(
+        pool: Pool<Self::DB>,
+        filter: ExportFilter,
+        chunk_size: u32,
+    ) -> BoxStream<'static, StoreResult<Vec<ExportRow>>>;
+}
