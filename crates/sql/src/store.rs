@@ -15,9 +15,25 @@ use crate::keys::key_auth_record;
 use crate::tx::SqlTransaction;
 
 /// A SQL backend: a cheap-to-clone handle on a connection pool.
-#[derive(Debug, Clone)]
 pub struct SqlStore<D: Dialect> {
     pool: Pool<D::DB>,
+}
+
+impl<D: Dialect> Clone for SqlStore<D> {
+    fn clone(&self) -> Self {
+        Self {
+            pool: self.pool.clone(),
+        }
+    }
+}
+
+impl<D: Dialect> std::fmt::Debug for SqlStore<D> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqlStore")
+            .field("backend", &D::NAME)
+            .field("pool", &self.pool)
+            .finish()
+    }
 }
 
 impl<D: Dialect> SqlStore<D> {
