@@ -17,7 +17,7 @@
 //! Two names need the schema's help because SQLite never names a foreign key: the triggers on
 //! `policy_rules` and `roles` refuse with `policy_rules_role_id_fkey` before the key itself
 //! would, and a COMMIT refused by the one deferred foreign key is reported by
-//! [`crate::SqliteTransaction`] as `Check { constraint: "policies_rules_when_required" }`,
+//! [`crate::SqliteDialect`] as `Check { constraint: "policies_rules_when_required" }`,
 //! as PostgreSQL does.
 
 use countersign_store::error::constraints;
@@ -184,14 +184,6 @@ fn column_name(message: &str, prefix: &str, suffix: &str) -> String {
         .strip_prefix(prefix)
         .map(|c| format!("{}_{suffix}", c.replace('.', "_")))
         .unwrap_or_else(|| "unknown".into())
-}
-
-/// Map a migration failure.
-pub(crate) fn map_migrate(e: sqlx::migrate::MigrateError) -> StoreError {
-    match e {
-        sqlx::migrate::MigrateError::Execute(e) => map_sqlx(e),
-        other => StoreError::other(other),
-    }
 }
 
 #[cfg(test)]
