@@ -5,21 +5,22 @@
 //! concurrent claimers and reapers each lock different rows and never wait on one another. An
 //! error aborts the whole transaction, so multi-statement writes need no savepoint.
 
+use countersign_sql::Dialect;
 use countersign_store::decode::CorruptRow;
 use countersign_store::{ExportFilter, ExportRow, StoreError, StoreResult};
-use countersign_sql::Dialect;
 use futures::future::BoxFuture;
 use futures::stream::BoxStream;
 use futures::FutureExt;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+use sqlx::error::DatabaseError;
 use sqlx::postgres::PgQueryResult;
 use sqlx::{PgPool, Postgres};
 use time::OffsetDateTime;
 
-use crate::error::map_sqlx;
+use crate::error::map_database;
 use crate::options::{connect, PgOptions};
-use crate::{export, readiness, MIGRATOR};
+use crate::{export, MIGRATOR};
 
 /// The PostgreSQL dialect.
 #[derive(Debug, Clone, Copy, Default)]
@@ -37,6 +38,7 @@ impl Dialect for PgDialect {
     const FOR_UPDATE: &'static str = " FOR UPDATE";
     const SKIP_LOCKED: &'static str = " FOR UPDATE SKIP LOCKED";
     const JSON_TEXT_CAST: &'static str = "::json";
+    const MIGRATOR: &'static sqlx::migrate::Migrator = &MIGRATOR;
     const SAVEPOINTS: bool = false;
 
     fn encode_time(t: OffsetDateTime) -> OffsetDateTime {
@@ -87,8 +89,8 @@ impl Dialect for PgDialect {
         )
     }
 
-    fn map_error(e: sqlx::Error) -> StoreError {
-        map_sqlx(e)
+    fn map_database(e: Box<dyn DatabaseError>) -> StoreError {
+        map_database(e)
     }
 
     fn rows_affected(result: &PgQueryResult) -> u64 {
@@ -97,14 +99,6 @@ impl Dialect for PgDialect {
 
     fn connect(url: &str, options: PgOptions) -> BoxFuture<'_, StoreResult<PgPool>> {
         connect(url, options).boxed()
-    }
-
-    fn migrator() -> &'static sqlx::migrate::Migrator {
-        &MIGRATOR
-    }
-
-    fn readiness(pool: &PgPool) -> BoxFuture<'_, StoreResult<()>> {
-        readiness::check(pool).boxed()
     }
 
     fn export_audit(

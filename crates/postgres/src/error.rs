@@ -18,22 +18,10 @@ use sqlx::error::DatabaseError;
 
 /// Map a sqlx error to the store's error.
 pub(crate) fn map_sqlx(e: sqlx::Error) -> StoreError {
-    match e {
-        sqlx::Error::Database(db) => map_database(db),
-        sqlx::Error::PoolTimedOut => {
-            StoreError::Unavailable("timed out waiting for a database connection".into())
-        }
-        sqlx::Error::PoolClosed => StoreError::Unavailable("the connection pool is closed".into()),
-        sqlx::Error::Io(e) => StoreError::Unavailable(format!("database i/o: {e}")),
-        sqlx::Error::Tls(e) => StoreError::Unavailable(format!("database tls: {e}")),
-        sqlx::Error::WorkerCrashed => {
-            StoreError::Unavailable("the database connection worker crashed".into())
-        }
-        other => StoreError::other(other),
-    }
+    countersign_sql::error::map_sqlx(e, map_database)
 }
 
-fn map_database(db: Box<dyn DatabaseError>) -> StoreError {
+pub(crate) fn map_database(db: Box<dyn DatabaseError>) -> StoreError {
     let code = db.code().map(|c| c.into_owned()).unwrap_or_default();
     let constraint = db.constraint().map(str::to_owned);
     let named = |c: Option<String>| c.unwrap_or_else(|| "unknown".to_owned());
@@ -55,31 +43,5 @@ fn map_database(db: Box<dyn DatabaseError>) -> StoreError {
         "53300" | "57P01" | "57P02" | "57P03" => StoreError::Unavailable(db.message().to_owned()),
         c if c.starts_with("08") => StoreError::Unavailable(db.message().to_owned()),
         _ => StoreError::other(sqlx::Error::Database(db)),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn transport_errors_are_unavailable() {
-        assert!(matches!(
-            map_sqlx(sqlx::Error::PoolTimedOut),
-            StoreError::Unavailable(_)
-        ));
-        assert!(matches!(
-            map_sqlx(sqlx::Error::PoolClosed),
-            StoreError::Unavailable(_)
-        ));
-        let io = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
-        assert!(matches!(
-            map_sqlx(sqlx::Error::Io(io)),
-            StoreError::Unavailable(_)
-        ));
-        assert!(matches!(
-            map_sqlx(sqlx::Error::RowNotFound),
-            StoreError::Other(_)
-        ));
     }
 }

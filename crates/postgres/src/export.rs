@@ -4,13 +4,14 @@
 //! cursor over the window in `(ts, event_id)` order, and `FETCH`es one chunk per poll, so it
 //! holds at most one chunk in memory and every chunk reads the same snapshot.
 
-use countersign_store::decode::parse;
+use countersign_sql::audit::export_row;
 use countersign_store::{ExportFilter, ExportRow, StoreResult};
 use futures::stream::{self, BoxStream, StreamExt};
 use sqlx::{PgPool, Postgres, QueryBuilder};
 use time::OffsetDateTime;
 
 use crate::error::map_sqlx;
+use crate::PgDialect;
 
 /// The state of an export stream.
 enum Export {
@@ -54,13 +55,7 @@ pub(crate) fn stream(
         }
         let rows = rows
             .into_iter()
-            .map(|(ts, event_id, line)| {
-                Ok(ExportRow {
-                    ts,
-                    event_id: parse("audit_events.event_id", &event_id)?,
-                    line,
-                })
-            })
+            .map(|(ts, event_id, line)| export_row::<PgDialect>(ts, &event_id, line))
             .collect::<StoreResult<Vec<_>>>()?;
         Ok(Some((rows, next)))
     })

@@ -10,7 +10,7 @@
 //!   `= ANY($1)`, `ARRAY(…)` and `jsonb_agg` aggregation.
 //! - [`options`] — [`PgOptions`] and opening the pool.
 //! - [`error`] — sqlx errors → [`countersign_store::StoreError`].
-//! - [`readiness`] and [`export`] — the store-level operations with no shared form.
+//! - [`export`] — the streaming audit export, which has no shared form.
 //!
 //! The schema lives in `migrations/postgres` at the workspace root and is embedded in
 //! [`MIGRATOR`].
@@ -19,7 +19,6 @@ pub mod dialect;
 pub mod error;
 pub mod export;
 pub mod options;
-pub mod readiness;
 
 pub use dialect::PgDialect;
 pub use options::PgOptions;

@@ -80,10 +80,7 @@ async fn with_votes<D: Dialect>(
     Ok(approvals)
 }
 
-async fn one<D: Dialect>(
-    conn: &mut Conn<D>,
-    q: Sql<D>,
-) -> StoreResult<Option<ApprovalRequest>> {
+async fn one<D: Dialect>(conn: &mut Conn<D>, q: Sql<D>) -> StoreResult<Option<ApprovalRequest>> {
     match q.fetch_optional(&mut *conn, approval).await? {
         None => Ok(None),
         Some(a) => Ok(with_votes::<D>(conn, vec![a]).await?.pop()),

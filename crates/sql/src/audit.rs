@@ -15,9 +15,9 @@
 
 use async_trait::async_trait;
 use countersign_domain::{ActorKind, AuditEvent, EventId};
-use countersign_store::decode::CorruptRow;
+use countersign_store::decode::{parse, CorruptRow};
 use countersign_store::{
-    AppendOutcome, AuditFilter, AuditRepo, Page, PageRequest, StoreError, StoreResult,
+    AppendOutcome, AuditFilter, AuditRepo, ExportRow, Page, PageRequest, StoreError, StoreResult,
 };
 use time::OffsetDateTime;
 
@@ -39,6 +39,15 @@ pub fn stored<D: Dialect>(r: &Cols<'_, D>) -> StoreResult<(OffsetDateTime, Strin
         r.text("audit_events.event_id")?,
         r.text("audit_events.body")?,
     ))
+}
+
+/// An exported row from its stored `(ts, event_id, body)`.
+pub fn export_row<D: Dialect>(ts: D::Time, event_id: &str, line: String) -> StoreResult<ExportRow> {
+    Ok(ExportRow {
+        ts: D::decode_time("audit_events.ts", ts)?,
+        event_id: parse("audit_events.event_id", event_id)?,
+        line,
+    })
 }
 
 /// An event from its stored wire form.
@@ -114,7 +123,9 @@ impl<D: Dialect> AuditRepo for SqlTransaction<D> {
     ) -> StoreResult<Page<AuditEvent>> {
         let mut q = Sql::<D>::new(format!("SELECT {AUDIT_COLUMNS} FROM audit_events"));
         if let Some(category) = filter.category {
-            q.and().push("category = ").bind(category.as_str().to_owned());
+            q.and()
+                .push("category = ")
+                .bind(category.as_str().to_owned());
         }
         if let Some(action) = &filter.action {
             q.and().push("action = ").bind(action.clone());

@@ -106,6 +106,8 @@ impl<'r, D: Dialect> Cols<'r, D> {
 
 impl<D: Dialect> std::fmt::Debug for Cols<'_, D> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Cols").field("prefix", &self.prefix).finish_non_exhaustive()
+        f.debug_struct("Cols")
+            .field("prefix", &self.prefix)
+            .finish_non_exhaustive()
     }
 }

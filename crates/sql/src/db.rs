@@ -8,12 +8,11 @@
 //! schema uses, and run a [`crate::Sql`] on a connection, with no further bounds.
 
 use futures::future::BoxFuture;
-use sqlx::error::BoxDynError;
 use sqlx::database::HasStatementCache;
+use sqlx::error::BoxDynError;
 use sqlx::migrate::{Migrate, MigrateError, Migrator};
 use sqlx::{
-    Arguments, ColumnIndex, Database, Decode, Encode, Executor, IntoArguments,
-    Pool, Row, Type,
+    Arguments, ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Pool, Row, Type,
 };
 
 /// A value the driver can bind as a query parameter.

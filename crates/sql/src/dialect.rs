@@ -14,6 +14,7 @@ use futures::future::BoxFuture;
 use futures::stream::BoxStream;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+use sqlx::error::DatabaseError;
 use sqlx::{Database, Pool};
 use time::OffsetDateTime;
 
@@ -54,6 +55,8 @@ pub trait Dialect: Debug + Clone + Send + Sync + Sized + 'static {
     /// Whether a multi-statement write runs inside a savepoint, so a failing statement cannot
     /// leave half the operation behind (needed where an error does not abort the transaction).
     const SAVEPOINTS: bool;
+    /// The embedded migrations.
+    const MIGRATOR: &'static sqlx::migrate::Migrator;
 
     /// The stored form of an instant.
     fn encode_time(t: OffsetDateTime) -> Self::Time;
@@ -77,8 +80,13 @@ pub trait Dialect: Debug + Clone + Send + Sync + Sized + 'static {
     /// A JSON-array-valued subquery of one object (`'key', value, …`) per row, `[]` for none.
     fn json_objects(fields: &str, from: &str, order: &str) -> String;
 
+    /// The store's error for an error the database reported (constraint names, connection
+    /// classes).
+    fn map_database(e: Box<dyn DatabaseError>) -> StoreError;
     /// The store's error for a driver error.
-    fn map_error(e: sqlx::Error) -> StoreError;
+    fn map_error(e: sqlx::Error) -> StoreError {
+        crate::error::map_sqlx(e, Self::map_database)
+    }
     /// The store's error for a failed COMMIT (deferred constraints are checked there).
     fn map_commit_error(e: sqlx::Error) -> StoreError {
         Self::map_error(e)
@@ -88,10 +96,6 @@ pub trait Dialect: Debug + Clone + Send + Sync + Sized + 'static {
 
     /// Open a pool on `url`.
     fn connect(url: &str, options: Self::Options) -> BoxFuture<'_, StoreResult<Pool<Self::DB>>>;
-    /// The embedded migrations.
-    fn migrator() -> &'static sqlx::migrate::Migrator;
-    /// `Ok` when the database answers and its schema is current.
-    fn readiness(pool: &Pool<Self::DB>) -> BoxFuture<'_, StoreResult<()>>;
     /// The audit export stream (see `countersign_store::Store::export_audit`).
     fn export_audit(
         pool: Pool<Self::DB>,

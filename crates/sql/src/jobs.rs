@@ -83,7 +83,9 @@ impl<D: Dialect> JobRepo for SqlTransaction<D> {
         }
         // One bound parameter however many ids.
         let mut q = Sql::<D>::new(format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id "));
-        let list = q.param(D::encode_list(ids.iter().map(ToString::to_string).collect()));
+        let list = q.param(D::encode_list(
+            ids.iter().map(ToString::to_string).collect(),
+        ));
         q.push(&D::in_list(&list));
         q.fetch_all(self.conn(), job).await
     }

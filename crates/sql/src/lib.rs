@@ -9,6 +9,7 @@
 //! - [`dialect`] — the [`Dialect`] trait a backend implements.
 //! - [`db`] — [`SqlDb`](db::SqlDb), the sqlx capabilities the repositories need, in one trait.
 //! - [`sql`] — [`Sql`], statements with numbered binds, condition chains, keyset pages.
+//! - [`error`] — the driver errors every backend maps alike.
 //! - [`cols`] — [`Cols`], reading a result row as domain values.
 //! - [`store`] — [`SqlStore`]: the pool, transactions, key authentication.
 //! - [`tx`] — [`SqlTransaction`], the unit of work.
@@ -20,6 +21,7 @@ pub mod audit;
 pub mod cols;
 pub mod db;
 pub mod dialect;
+pub mod error;
 pub mod jobs;
 pub mod keys;
 pub mod policies;

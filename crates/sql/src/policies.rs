@@ -55,7 +55,8 @@ async fn insert_rules<D: Dialect>(conn: &mut Conn<D>, policy: &Policy) -> StoreR
     if policy.rules.is_empty() {
         return Ok(());
     }
-    let mut q = Sql::<D>::new("INSERT INTO policy_rules (policy_id, position, role_id, count) VALUES ");
+    let mut q =
+        Sql::<D>::new("INSERT INTO policy_rules (policy_id, position, role_id, count) VALUES ");
     for (i, rule) in policy.rules.iter().enumerate() {
         if i > 0 {
             q.push(", ");
@@ -63,7 +64,8 @@ async fn insert_rules<D: Dialect>(conn: &mut Conn<D>, policy: &Policy) -> StoreR
         q.push("(").bind(policy.id.to_string()).push(", ");
         q.bind(i32::try_from(i).unwrap_or(i32::MAX)).push(", ");
         q.bind(rule.role.as_str().to_owned()).push(", ");
-        q.bind(i32::try_from(rule.count).unwrap_or(i32::MAX)).push(")");
+        q.bind(i32::try_from(rule.count).unwrap_or(i32::MAX))
+            .push(")");
     }
     q.once().execute(conn).await?;
     Ok(())

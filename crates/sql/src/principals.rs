@@ -172,4 +172,3 @@ impl<D: Dialect> PrincipalRepo for SqlTransaction<D> {
         .await
     }
 }
-

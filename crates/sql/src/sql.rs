@@ -8,8 +8,8 @@
 use std::fmt::Write as _;
 
 use countersign_store::{Cursor, PageRequest, StoreResult};
-use time::OffsetDateTime;
 use sqlx::Database;
+use time::OffsetDateTime;
 
 use crate::cols::Cols;
 use crate::db::{Bind, BindFn, Run, Statement};
@@ -83,8 +83,11 @@ impl<D: Dialect> Sql<D> {
 
     /// Start a condition: write ` WHERE ` before the first and ` AND ` before the rest.
     pub fn and(&mut self) -> &mut Self {
-        self.text
-            .push_str(if self.any_condition { " AND " } else { " WHERE " });
+        self.text.push_str(if self.any_condition {
+            " AND "
+        } else {
+            " WHERE "
+        });
         self.any_condition = true;
         self
     }

@@ -1,5 +1,6 @@
-//! [`SqlStore`]: a backend over one connection pool — transactions, key authentication, and
-//! the dialect's readiness and export.
+//! [`SqlStore`]: a backend over one connection pool — transactions, key authentication,
+//! readiness (the database answers and every migration of this build is applied), and the
+//! dialect's export.
 
 use async_trait::async_trait;
 use countersign_domain::KeyId;
@@ -12,6 +13,7 @@ use sqlx::Pool;
 use crate::db::Run;
 use crate::dialect::Dialect;
 use crate::keys::key_auth_record;
+use crate::sql::Sql;
 use crate::tx::SqlTransaction;
 
 /// A SQL backend: a cheap-to-clone handle on a connection pool.
@@ -61,12 +63,12 @@ impl<D: Dialect> SqlStore<D> {
     /// Apply every pending embedded migration. Run it from one process (the server) before
     /// others use the database.
     pub async fn migrate(&self) -> Result<(), StoreError> {
-        <D::DB as Run>::migrate(&self.pool, D::migrator())
+        <D::DB as Run>::migrate(&self.pool, D::MIGRATOR)
             .await
             .map_err(|e| match e {
-            sqlx::migrate::MigrateError::Execute(e) => D::map_error(e),
-            other => StoreError::other(other),
-        })
+                sqlx::migrate::MigrateError::Execute(e) => D::map_error(e),
+                other => StoreError::other(other),
+            })
     }
 }
 
@@ -87,7 +89,28 @@ impl<D: Dialect> Store for SqlStore<D> {
     }
 
     async fn readiness(&self) -> StoreResult<()> {
-        D::readiness(&self.pool).await
+        let mut conn = self.pool.acquire().await.map_err(D::map_error)?;
+        Sql::<D>::new("SELECT 1").execute(&mut conn).await?;
+        let applied: Vec<i64> = Sql::<D>::new("SELECT version FROM _sqlx_migrations WHERE success")
+            .fetch_all(&mut conn, |r| r.get("_sqlx_migrations.version"))
+            .await
+            .map_err(|e| match e {
+                unavailable @ StoreError::Unavailable(_) => unavailable,
+                // No migrations table at all.
+                _ => StoreError::Unavailable("schema not current".into()),
+            })?;
+        // Every migration of this build must be applied. Migrations are append-only and
+        // backward-compatible, so a database a newer build migrated further is current for
+        // this build too (rolling deploys).
+        let current = D::MIGRATOR
+            .iter()
+            .filter(|m| !m.migration_type.is_down_migration())
+            .all(|m| applied.contains(&m.version));
+        if current {
+            Ok(())
+        } else {
+            Err(StoreError::Unavailable("schema not current".into()))
+        }
     }
 
     fn export_audit(

@@ -41,10 +41,12 @@ impl<D: Dialect> SubjectRepo for SqlTransaction<D> {
     }
 
     async fn get_subject(&mut self, id: SubjectId) -> StoreResult<Option<Subject>> {
-        Sql::<D>::new(format!("SELECT {SUBJECT_COLUMNS} FROM subjects WHERE id = $1"))
-            .arg(id.to_string())
-            .fetch_optional(self.conn(), subject)
-            .await
+        Sql::<D>::new(format!(
+            "SELECT {SUBJECT_COLUMNS} FROM subjects WHERE id = $1"
+        ))
+        .arg(id.to_string())
+        .fetch_optional(self.conn(), subject)
+        .await
     }
 
     async fn list_subjects(

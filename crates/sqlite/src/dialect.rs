@@ -6,21 +6,22 @@
 //! and `SKIP LOCKED` have nothing left to add and are empty here (see the crate docs). A failing
 //! statement undoes only itself, so multi-statement writes run inside a savepoint.
 
+use countersign_sql::Dialect;
 use countersign_store::decode::CorruptRow;
 use countersign_store::{ExportFilter, ExportRow, StoreError, StoreResult};
-use countersign_sql::Dialect;
 use futures::future::BoxFuture;
 use futures::stream::BoxStream;
 use futures::FutureExt;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+use sqlx::error::DatabaseError;
 use sqlx::sqlite::SqliteQueryResult;
 use sqlx::{Sqlite, SqlitePool};
 use time::OffsetDateTime;
 
-use crate::error::{map_commit, map_sqlx};
+use crate::error::{map_commit, map_database};
 use crate::options::{connect, SqliteOptions};
-use crate::{export, readiness, timestamp, MIGRATOR};
+use crate::{export, timestamp, MIGRATOR};
 
 /// The SQLite dialect.
 #[derive(Debug, Clone, Copy, Default)]
@@ -38,6 +39,7 @@ impl Dialect for SqliteDialect {
     const FOR_UPDATE: &'static str = "";
     const SKIP_LOCKED: &'static str = "";
     const JSON_TEXT_CAST: &'static str = "";
+    const MIGRATOR: &'static sqlx::migrate::Migrator = &MIGRATOR;
     const SAVEPOINTS: bool = true;
 
     fn encode_time(t: OffsetDateTime) -> String {
@@ -81,8 +83,8 @@ impl Dialect for SqliteDialect {
         format!("(SELECT json_group_array(json_object({fields}) ORDER BY {order}) FROM {from})")
     }
 
-    fn map_error(e: sqlx::Error) -> StoreError {
-        map_sqlx(e)
+    fn map_database(e: Box<dyn DatabaseError>) -> StoreError {
+        map_database(e)
     }
 
     fn map_commit_error(e: sqlx::Error) -> StoreError {
@@ -95,14 +97,6 @@ impl Dialect for SqliteDialect {
 
     fn connect(url: &str, options: SqliteOptions) -> BoxFuture<'_, StoreResult<SqlitePool>> {
         connect(url, options).boxed()
-    }
-
-    fn migrator() -> &'static sqlx::migrate::Migrator {
-        &MIGRATOR
-    }
-
-    fn readiness(pool: &SqlitePool) -> BoxFuture<'_, StoreResult<()>> {
-        readiness::check(pool).boxed()
     }
 
     fn export_audit(

@@ -72,18 +72,7 @@ const UNIQUE_INDEXES: &[(&str, &str, &str)] = &[
 
 /// Map a sqlx error to the store's error.
 pub(crate) fn map_sqlx(e: sqlx::Error) -> StoreError {
-    match e {
-        sqlx::Error::Database(db) => map_database(db),
-        sqlx::Error::PoolTimedOut => {
-            StoreError::Unavailable("timed out waiting for a database connection".into())
-        }
-        sqlx::Error::PoolClosed => StoreError::Unavailable("the connection pool is closed".into()),
-        sqlx::Error::Io(e) => StoreError::Unavailable(format!("database i/o: {e}")),
-        sqlx::Error::WorkerCrashed => {
-            StoreError::Unavailable("the database connection worker crashed".into())
-        }
-        other => StoreError::other(other),
-    }
+    countersign_sql::error::map_sqlx(e, map_database)
 }
 
 /// Map the error of a COMMIT: a foreign-key violation there can only be the one deferred
@@ -104,7 +93,7 @@ fn code(db: &dyn DatabaseError) -> i64 {
     db.code().and_then(|c| c.parse().ok()).unwrap_or_default()
 }
 
-fn map_database(db: Box<dyn DatabaseError>) -> StoreError {
+pub(crate) fn map_database(db: Box<dyn DatabaseError>) -> StoreError {
     let code = code(db.as_ref());
     let message = db.message().to_owned();
     match code {
@@ -228,27 +217,6 @@ mod tests {
         for (message, pk, want) in cases {
             assert_eq!(unique_name(message, pk), want, "{message}");
         }
-    }
-
-    #[test]
-    fn transport_errors_are_unavailable() {
-        assert!(matches!(
-            map_sqlx(sqlx::Error::PoolTimedOut),
-            StoreError::Unavailable(_)
-        ));
-        assert!(matches!(
-            map_sqlx(sqlx::Error::PoolClosed),
-            StoreError::Unavailable(_)
-        ));
-        let io = std::io::Error::new(std::io::ErrorKind::PermissionDenied, "denied");
-        assert!(matches!(
-            map_sqlx(sqlx::Error::Io(io)),
-            StoreError::Unavailable(_)
-        ));
-        assert!(matches!(
-            map_sqlx(sqlx::Error::RowNotFound),
-            StoreError::Other(_)
-        ));
     }
 
     #[test]

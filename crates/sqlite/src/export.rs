@@ -4,13 +4,13 @@
 //! stored `(ts, event_id)` of the last row sent; a deferred read transaction pins the snapshot
 //! at its first SELECT, which every later chunk reads too.
 
-use countersign_store::decode::parse;
+use countersign_sql::audit::export_row;
 use countersign_store::{ExportFilter, ExportRow, StoreResult};
 use futures::stream::{self, BoxStream, StreamExt};
 use sqlx::{QueryBuilder, Sqlite, SqlitePool};
 
 use crate::error::map_sqlx;
-use crate::timestamp;
+use crate::{timestamp, SqliteDialect};
 
 /// The state of an export stream.
 enum Export {
@@ -113,13 +113,7 @@ pub(crate) fn stream(
         }
         let rows = rows
             .into_iter()
-            .map(|(ts, event_id, line)| {
-                Ok(ExportRow {
-                    ts: timestamp::decode("audit_events.ts", &ts)?,
-                    event_id: parse("audit_events.event_id", &event_id)?,
-                    line,
-                })
-            })
+            .map(|(ts, event_id, line)| export_row::<SqliteDialect>(ts, &event_id, line))
             .collect::<StoreResult<Vec<_>>>()?;
         Ok(Some((rows, next)))
     })

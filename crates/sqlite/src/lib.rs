@@ -25,7 +25,7 @@
 //! - [`options`] — [`SqliteOptions`], the pragmas, and opening the pool.
 //! - [`error`] — SQLite errors → [`countersign_store::StoreError`], with PostgreSQL's
 //!   constraint names.
-//! - [`readiness`] and [`export`] — the store-level operations with no shared form.
+//! - [`export`] — the streaming audit export, which has no shared form.
 //! - `timestamp` (private): the fixed-width text timestamps.
 //!
 //! The schema lives in `migrations/sqlite` at the workspace root and is embedded in
@@ -35,7 +35,6 @@ pub mod dialect;
 pub mod error;
 pub mod export;
 pub mod options;
-pub mod readiness;
 mod timestamp;
 
 pub use dialect::SqliteDialect;
