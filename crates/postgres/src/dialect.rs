@@ -6,6 +6,8 @@
 //! error aborts the whole transaction, so multi-statement writes need no savepoint.
 
 use countersign_sql::Dialect;
+use std::time::Duration;
+
 use countersign_store::decode::CorruptRow;
 use countersign_store::{ExportFilter, ExportRow, StoreError, StoreResult};
 use futures::future::BoxFuture;
@@ -14,12 +16,12 @@ use futures::FutureExt;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use sqlx::error::DatabaseError;
-use sqlx::postgres::PgQueryResult;
+use sqlx::postgres::{PgPoolOptions, PgQueryResult};
 use sqlx::{PgPool, Postgres};
 use time::OffsetDateTime;
 
-use crate::error::map_database;
-use crate::options::{connect, PgOptions};
+use crate::error::{map_database, map_sqlx};
+use crate::options::PgOptions;
 use crate::{export, MIGRATOR};
 
 /// The PostgreSQL dialect.
@@ -28,18 +30,44 @@ pub struct PgDialect;
 
 impl Dialect for PgDialect {
     type DB = Postgres;
-    type Time = OffsetDateTime;
-    type Json = serde_json::Value;
-    type List = Vec<String>;
     type Options = PgOptions;
-
     const NAME: &'static str = "postgres";
+    const MIGRATOR: &'static sqlx::migrate::Migrator = &MIGRATOR;
+
+    /// The first connection is opened now, so a wrong URL or an unreachable server fails
+    /// here (`Unavailable`, or `Other` for a bad URL).
+    fn connect(url: &str, options: PgOptions) -> BoxFuture<'_, StoreResult<PgPool>> {
+        PgPoolOptions::new()
+            .max_connections(options.max_connections.max(1))
+            .acquire_timeout(options.acquire_timeout)
+            // No ping before every checkout: it costs a round trip per transaction. A
+            // connection the server dropped fails its first query, which answers 503 and is
+            // then discarded; idle and old connections are recycled before that can matter.
+            .test_before_acquire(false)
+            .idle_timeout(Duration::from_secs(300))
+            .max_lifetime(Duration::from_secs(1800))
+            .connect(url)
+            .map(|pool| pool.map_err(map_sqlx))
+            .boxed()
+    }
+
+    fn map_database(e: Box<dyn DatabaseError>) -> StoreError {
+        map_database(e)
+    }
+
+    fn rows_affected(result: &PgQueryResult) -> u64 {
+        result.rows_affected()
+    }
+
+    // READ COMMITTED; rows are locked as they are read, and workers and scheduler replicas
+    // skip the rows another transaction holds instead of waiting for them. An error aborts
+    // the whole transaction, so nothing half-done can be committed.
     const BEGIN: &'static str = "BEGIN";
     const FOR_UPDATE: &'static str = " FOR UPDATE";
     const SKIP_LOCKED: &'static str = " FOR UPDATE SKIP LOCKED";
-    const JSON_TEXT_CAST: &'static str = "::json";
-    const MIGRATOR: &'static sqlx::migrate::Migrator = &MIGRATOR;
     const SAVEPOINTS: bool = false;
+
+    type Time = OffsetDateTime;
 
     fn encode_time(t: OffsetDateTime) -> OffsetDateTime {
         t
@@ -48,6 +76,8 @@ impl Dialect for PgDialect {
     fn decode_time(_: &'static str, value: OffsetDateTime) -> StoreResult<OffsetDateTime> {
         Ok(value)
     }
+
+    type Json = serde_json::Value;
 
     fn encode_json<T: Serialize>(value: &T) -> StoreResult<serde_json::Value> {
         serde_json::to_value(value).map_err(StoreError::other)
@@ -62,6 +92,12 @@ impl Dialect for PgDialect {
             .map_err(|e| StoreError::other(CorruptRow::new(column, &text, e)))
     }
 
+    const JSON_TEXT_CAST: &'static str = "::json";
+    const JSON_OBJECTS: &'static str = "COALESCE((SELECT jsonb_agg(jsonb_build_object({fields}) \
+         ORDER BY {order}) FROM {from}), '[]'::jsonb)";
+
+    type List = Vec<String>;
+
     fn encode_list(items: Vec<String>) -> Vec<String> {
         items
     }
@@ -70,36 +106,9 @@ impl Dialect for PgDialect {
         Ok(value)
     }
 
-    fn in_list(param: &str) -> String {
-        format!("= ANY({param})")
-    }
-
-    fn list_table(param: &str) -> String {
-        format!("unnest({param}::text[]) WITH ORDINALITY AS x (value, ord)")
-    }
-
-    fn array(expr: &str, from: &str, order: &str) -> String {
-        format!("ARRAY(SELECT {expr} FROM {from} ORDER BY {order})")
-    }
-
-    fn json_objects(fields: &str, from: &str, order: &str) -> String {
-        format!(
-            "COALESCE((SELECT jsonb_agg(jsonb_build_object({fields}) ORDER BY {order}) \
-             FROM {from}), '[]'::jsonb)"
-        )
-    }
-
-    fn map_database(e: Box<dyn DatabaseError>) -> StoreError {
-        map_database(e)
-    }
-
-    fn rows_affected(result: &PgQueryResult) -> u64 {
-        result.rows_affected()
-    }
-
-    fn connect(url: &str, options: PgOptions) -> BoxFuture<'_, StoreResult<PgPool>> {
-        connect(url, options).boxed()
-    }
+    const IN_LIST: &'static str = "= ANY({list})";
+    const LIST_TABLE: &'static str = "unnest({list}::text[]) WITH ORDINALITY AS x (value, ord)";
+    const ARRAY: &'static str = "ARRAY(SELECT {expr} FROM {from} ORDER BY {order})";
 
     fn export_audit(
         pool: PgPool,

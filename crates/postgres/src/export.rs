@@ -4,7 +4,7 @@
 //! cursor over the window in `(ts, event_id)` order, and `FETCH`es one chunk per poll, so it
 //! holds at most one chunk in memory and every chunk reads the same snapshot.
 
-use countersign_sql::audit::export_row;
+use countersign_sql::audit::export_chunk;
 use countersign_store::{ExportFilter, ExportRow, StoreResult};
 use futures::stream::{self, BoxStream, StreamExt};
 use sqlx::{PgPool, Postgres, QueryBuilder};
@@ -50,14 +50,7 @@ pub(crate) fn stream(
         } else {
             Export::Open(tx)
         };
-        if rows.is_empty() {
-            return Ok(None);
-        }
-        let rows = rows
-            .into_iter()
-            .map(|(ts, event_id, line)| export_row::<PgDialect>(ts, &event_id, line))
-            .collect::<StoreResult<Vec<_>>>()?;
-        Ok(Some((rows, next)))
+        Ok(export_chunk::<PgDialect>(rows)?.map(|rows| (rows, next)))
     })
     .boxed()
 }

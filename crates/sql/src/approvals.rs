@@ -15,7 +15,7 @@ use time::OffsetDateTime;
 
 use crate::cols::Cols;
 use crate::dialect::Dialect;
-use crate::sql::{cursor, Conn, Sql};
+use crate::sql::{cursor, fill, Conn, Sql};
 use crate::tx::SqlTransaction;
 
 const APPROVAL_COLUMNS: &str = "id, job_id, subject_id, policy_id, requested_by, \
@@ -68,7 +68,7 @@ async fn with_votes<D: Dialect>(
     ));
     q.push(&format!(
         " WHERE approval_id {} ORDER BY approval_id, seq",
-        D::in_list(&ids)
+        fill(D::IN_LIST, &[("list", &ids)])
     ));
     let mut votes: HashMap<String, Vec<Vote>> = HashMap::new();
     for (approval, v) in q.fetch_all(conn, vote).await? {

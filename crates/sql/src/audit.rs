@@ -41,13 +41,23 @@ pub fn stored<D: Dialect>(r: &Cols<'_, D>) -> StoreResult<(OffsetDateTime, Strin
     ))
 }
 
-/// An exported row from its stored `(ts, event_id, body)`.
-pub fn export_row<D: Dialect>(ts: D::Time, event_id: &str, line: String) -> StoreResult<ExportRow> {
-    Ok(ExportRow {
-        ts: D::decode_time("audit_events.ts", ts)?,
-        event_id: parse("audit_events.event_id", event_id)?,
-        line,
-    })
+/// One export chunk from its stored `(ts, event_id, body)` rows; `None` when there are none.
+pub fn export_chunk<D: Dialect>(
+    rows: Vec<(D::Time, String, String)>,
+) -> StoreResult<Option<Vec<ExportRow>>> {
+    if rows.is_empty() {
+        return Ok(None);
+    }
+    rows.into_iter()
+        .map(|(ts, event_id, line)| {
+            Ok(ExportRow {
+                ts: D::decode_time("audit_events.ts", ts)?,
+                event_id: parse("audit_events.event_id", &event_id)?,
+                line,
+            })
+        })
+        .collect::<StoreResult<Vec<_>>>()
+        .map(Some)
 }
 
 /// An event from its stored wire form.

@@ -71,14 +71,17 @@ pub trait Dialect: Debug + Clone + Send + Sync + Sized + 'static {
     /// A list of strings from its stored form.
     fn decode_list(column: &'static str, value: Self::List) -> StoreResult<Vec<String>>;
 
-    /// `<expr> IN <the list bound at param>`, without the left-hand side.
-    fn in_list(param: &str) -> String;
-    /// A table `x (value, ord)` of the list bound at `param`, in list order.
-    fn list_table(param: &str) -> String;
-    /// A list-valued subquery: `expr` of each row `FROM from`, ordered by `order`.
-    fn array(expr: &str, from: &str, order: &str) -> String;
-    /// A JSON-array-valued subquery of one object (`'key', value, …`) per row, `[]` for none.
-    fn json_objects(fields: &str, from: &str, order: &str) -> String;
+    /// SQL fragment templates; [`crate::sql::fill`] replaces their `{names}`.
+    ///
+    /// `IN_LIST`: membership in the list bound at `{list}`, without the left-hand side.
+    const IN_LIST: &'static str;
+    /// `LIST_TABLE`: a table `x (value, ord)` of the list bound at `{list}`, in list order.
+    const LIST_TABLE: &'static str;
+    /// `ARRAY`: a list-valued subquery of `{expr}` per row `FROM {from}`, ordered by `{order}`.
+    const ARRAY: &'static str;
+    /// `JSON_OBJECTS`: a JSON-array-valued subquery of one object (`{fields}`: `'key', value,
+    /// …`) per row `FROM {from}`, ordered by `{order}`; `[]` for none.
+    const JSON_OBJECTS: &'static str;
 
     /// The store's error for an error the database reported (constraint names, connection
     /// classes).

@@ -16,7 +16,7 @@ use time::OffsetDateTime;
 
 use crate::cols::Cols;
 use crate::dialect::Dialect;
-use crate::sql::{cursor, Sql};
+use crate::sql::{cursor, fill, Sql};
 use crate::tx::SqlTransaction;
 
 const JOB_COLUMNS: &str = "id, subject_id, action, payload, payload_sha256, status, \
@@ -86,7 +86,7 @@ impl<D: Dialect> JobRepo for SqlTransaction<D> {
         let list = q.param(D::encode_list(
             ids.iter().map(ToString::to_string).collect(),
         ));
-        q.push(&D::in_list(&list));
+        q.push(&fill(D::IN_LIST, &[("list", &list)]));
         q.fetch_all(self.conn(), job).await
     }
 
@@ -173,7 +173,10 @@ impl<D: Dialect> JobRepo for SqlTransaction<D> {
         );
         if let Some(actions) = actions {
             let list = q.param(D::encode_list(actions.to_vec()));
-            q.push(&format!(" AND action {}", D::in_list(&list)));
+            q.push(&format!(
+                " AND action {}",
+                fill(D::IN_LIST, &[("list", &list)])
+            ));
         }
         q.push(&format!(
             " ORDER BY created_at, id LIMIT 1{}) RETURNING {JOB_COLUMNS}",

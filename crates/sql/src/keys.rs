@@ -10,7 +10,7 @@ use time::OffsetDateTime;
 use crate::cols::Cols;
 use crate::dialect::Dialect;
 use crate::principals::principal;
-use crate::sql::{cursor, Conn, Sql};
+use crate::sql::{cursor, fill, Conn, Sql};
 use crate::tx::SqlTransaction;
 
 /// The columns [`key`] reads.
@@ -33,16 +33,28 @@ pub(crate) async fn key_auth_record<D: Dialect>(
     conn: &mut Conn<D>,
     id: KeyId,
 ) -> StoreResult<Option<KeyAuthRecord>> {
-    let roles = D::array(
-        "pr.role_id",
-        "principal_roles pr WHERE pr.principal_id = k.principal_id",
-        "pr.role_id",
+    let roles = fill(
+        D::ARRAY,
+        &[
+            ("expr", "pr.role_id"),
+            (
+                "from",
+                "principal_roles pr WHERE pr.principal_id = k.principal_id",
+            ),
+            ("order", "pr.role_id"),
+        ],
     );
-    let permissions = D::array(
-        "DISTINCT rp.permission",
-        "principal_roles pr JOIN role_permissions rp ON rp.role_id = pr.role_id \
+    let permissions = fill(
+        D::ARRAY,
+        &[
+            ("expr", "DISTINCT rp.permission"),
+            (
+                "from",
+                "principal_roles pr JOIN role_permissions rp ON rp.role_id = pr.role_id \
          WHERE pr.principal_id = k.principal_id",
-        "rp.permission",
+            ),
+            ("order", "rp.permission"),
+        ],
     );
     Sql::<D>::new(format!(
         "SELECT k.id, k.principal_id, k.secret_hash, k.created_at, k.expires_at, k.revoked_at, \

@@ -11,15 +11,18 @@ use countersign_store::{Page, PageRequest, PolicyRepo, StoreResult};
 
 use crate::cols::Cols;
 use crate::dialect::Dialect;
-use crate::sql::{cursor, Conn, Sql};
+use crate::sql::{cursor, fill, Conn, Sql};
 use crate::tx::{release, savepoint, SqlTransaction};
 
 /// The columns [`policy`] reads, for a query over `policies p`.
 fn policy_columns<D: Dialect>() -> String {
-    let rules = D::json_objects(
-        "'role', pr.role_id, 'count', pr.count",
-        "policy_rules pr WHERE pr.policy_id = p.id",
-        "pr.position",
+    let rules = fill(
+        D::JSON_OBJECTS,
+        &[
+            ("fields", "'role', pr.role_id, 'count', pr.count"),
+            ("from", "policy_rules pr WHERE pr.policy_id = p.id"),
+            ("order", "pr.position"),
+        ],
     );
     format!(
         "p.id, p.name, p.requires_approval, p.approval_timeout_secs, p.generation, \

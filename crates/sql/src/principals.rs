@@ -10,7 +10,7 @@ use time::OffsetDateTime;
 
 use crate::cols::Cols;
 use crate::dialect::Dialect;
-use crate::sql::{cursor, Sql};
+use crate::sql::{cursor, fill, Sql};
 use crate::tx::SqlTransaction;
 
 /// The columns [`principal`] reads.
@@ -144,7 +144,7 @@ impl<D: Dialect> PrincipalRepo for SqlTransaction<D> {
         ));
         q.push(&format!(
             " WHERE principal_id {} ORDER BY principal_id, role_id",
-            D::in_list(&ids)
+            fill(D::IN_LIST, &[("list", &ids)])
         ));
         let rows: Vec<(PrincipalId, RoleId)> = q
             .fetch_all(self.conn(), |r| {

@@ -10,15 +10,18 @@ use countersign_store::{Page, PageRequest, RoleRepo, StoreResult};
 
 use crate::cols::Cols;
 use crate::dialect::Dialect;
-use crate::sql::{cursor, Conn, Sql};
+use crate::sql::{cursor, fill, Conn, Sql};
 use crate::tx::{release, savepoint, SqlTransaction};
 
 /// The columns [`role`] reads, for a query over `roles r`.
 fn role_columns<D: Dialect>() -> String {
-    let permissions = D::array(
-        "rp.permission",
-        "role_permissions rp WHERE rp.role_id = r.id",
-        "rp.permission",
+    let permissions = fill(
+        D::ARRAY,
+        &[
+            ("expr", "rp.permission"),
+            ("from", "role_permissions rp WHERE rp.role_id = r.id"),
+            ("order", "rp.permission"),
+        ],
     );
     format!(
         "r.id, r.description, r.builtin, r.generation, r.created_at, r.updated_at, \
@@ -68,7 +71,10 @@ async fn insert_permissions<D: Dialect>(conn: &mut Conn<D>, role: &Role) -> Stor
             .map(|p| p.as_str().to_owned())
             .collect(),
     ));
-    q.push(&format!(", x.value FROM {}", D::list_table(&list)));
+    q.push(&format!(
+        ", x.value FROM {}",
+        fill(D::LIST_TABLE, &[("list", &list)])
+    ));
     q.execute(conn).await?;
     Ok(())
 }
@@ -151,7 +157,7 @@ impl<D: Dialect> RoleRepo for SqlTransaction<D> {
         ));
         q.push(&format!(
             "{} WHERE NOT EXISTS (SELECT 1 FROM roles r WHERE r.id = x.value) ORDER BY x.ord",
-            D::list_table(&list)
+            fill(D::LIST_TABLE, &[("list", &list)])
         ));
         q.fetch_all(self.conn(), |r| r.parse("roles.value")).await
     }

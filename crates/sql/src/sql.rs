@@ -156,3 +156,12 @@ impl<D: Dialect> std::fmt::Debug for Sql<D> {
             .finish()
     }
 }
+
+/// A dialect's fragment template with each `{name}` replaced by its value.
+pub fn fill(template: &str, values: &[(&str, &str)]) -> String {
+    values
+        .iter()
+        .fold(template.to_owned(), |text, (name, value)| {
+            text.replace(&format!("{{{name}}}"), value)
+        })
+}

@@ -7,20 +7,24 @@
 //! statement undoes only itself, so multi-statement writes run inside a savepoint.
 
 use countersign_sql::Dialect;
+use std::str::FromStr;
+
 use countersign_store::decode::CorruptRow;
 use countersign_store::{ExportFilter, ExportRow, StoreError, StoreResult};
 use futures::future::BoxFuture;
 use futures::stream::BoxStream;
-use futures::FutureExt;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use sqlx::error::DatabaseError;
-use sqlx::sqlite::SqliteQueryResult;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteQueryResult,
+    SqliteSynchronous,
+};
 use sqlx::{Sqlite, SqlitePool};
 use time::OffsetDateTime;
 
-use crate::error::{map_commit, map_database};
-use crate::options::{connect, SqliteOptions};
+use crate::error::{map_commit, map_database, map_sqlx};
+use crate::options::SqliteOptions;
 use crate::{export, timestamp, MIGRATOR};
 
 /// The SQLite dialect.
@@ -29,58 +33,35 @@ pub struct SqliteDialect;
 
 impl Dialect for SqliteDialect {
     type DB = Sqlite;
-    type Time = String;
-    type Json = String;
-    type List = String;
     type Options = SqliteOptions;
-
     const NAME: &'static str = "sqlite";
-    const BEGIN: &'static str = "BEGIN IMMEDIATE";
-    const FOR_UPDATE: &'static str = "";
-    const SKIP_LOCKED: &'static str = "";
-    const JSON_TEXT_CAST: &'static str = "";
     const MIGRATOR: &'static sqlx::migrate::Migrator = &MIGRATOR;
-    const SAVEPOINTS: bool = true;
 
-    fn encode_time(t: OffsetDateTime) -> String {
-        timestamp::encode(t)
-    }
-
-    fn decode_time(column: &'static str, value: String) -> StoreResult<OffsetDateTime> {
-        timestamp::decode(column, &value)
-    }
-
-    fn encode_json<T: Serialize>(value: &T) -> StoreResult<String> {
-        serde_json::to_string(value).map_err(StoreError::other)
-    }
-
-    fn decode_json<T: DeserializeOwned>(column: &'static str, value: String) -> StoreResult<T> {
-        serde_json::from_str(&value)
-            .map_err(|e| StoreError::other(CorruptRow::new(column, &value, e)))
-    }
-
-    fn encode_list(items: Vec<String>) -> String {
-        serde_json::Value::from(items).to_string()
-    }
-
-    fn decode_list(column: &'static str, value: String) -> StoreResult<Vec<String>> {
-        Self::decode_json(column, value)
-    }
-
-    fn in_list(param: &str) -> String {
-        format!("IN (SELECT value FROM json_each({param}))")
-    }
-
-    fn list_table(param: &str) -> String {
-        format!("(SELECT value, key AS ord FROM json_each({param})) AS x")
-    }
-
-    fn array(expr: &str, from: &str, order: &str) -> String {
-        format!("(SELECT json_group_array({expr} ORDER BY {order}) FROM {from})")
-    }
-
-    fn json_objects(fields: &str, from: &str, order: &str) -> String {
-        format!("(SELECT json_group_array(json_object({fields}) ORDER BY {order}) FROM {from})")
+    /// `url` is `sqlite://path/to/file.db` (add `?mode=rwc` to create the file when missing)
+    /// or `sqlite::memory:`. The first connection is opened now, so a missing file (without
+    /// `mode=rwc`) or an unwritable directory fails here (`Unavailable`, or `Other` for a
+    /// malformed URL). See [`crate::options`] for the pragmas.
+    fn connect(url: &str, options: SqliteOptions) -> BoxFuture<'_, StoreResult<SqlitePool>> {
+        Box::pin(async move {
+            let mut connect = SqliteConnectOptions::from_str(url)
+                .map_err(map_sqlx)?
+                .foreign_keys(true)
+                .busy_timeout(options.busy_timeout)
+                .synchronous(SqliteSynchronous::Full);
+            let mut pool = SqlitePoolOptions::new().acquire_timeout(options.acquire_timeout);
+            if url.contains(":memory:") || url.contains("mode=memory") {
+                // The database lives as long as one connection does: keep exactly one, forever.
+                pool = pool
+                    .max_connections(1)
+                    .min_connections(1)
+                    .idle_timeout(None)
+                    .max_lifetime(None);
+            } else {
+                connect = connect.journal_mode(SqliteJournalMode::Wal);
+                pool = pool.max_connections(options.max_connections.max(1));
+            }
+            pool.connect_with(connect).await.map_err(map_sqlx)
+        })
     }
 
     fn map_database(e: Box<dyn DatabaseError>) -> StoreError {
@@ -95,9 +76,53 @@ impl Dialect for SqliteDialect {
         result.rows_affected()
     }
 
-    fn connect(url: &str, options: SqliteOptions) -> BoxFuture<'_, StoreResult<SqlitePool>> {
-        connect(url, options).boxed()
+    // The write lock is taken at BEGIN and held to the end: no row lock has anything to add,
+    // and no row is ever held by another writer to be skipped. A failing statement undoes
+    // only itself, so a multi-statement write needs a savepoint.
+    const BEGIN: &'static str = "BEGIN IMMEDIATE";
+    const FOR_UPDATE: &'static str = "";
+    const SKIP_LOCKED: &'static str = "";
+    const SAVEPOINTS: bool = true;
+
+    type Time = String;
+
+    fn encode_time(t: OffsetDateTime) -> String {
+        timestamp::encode(t)
     }
+
+    fn decode_time(column: &'static str, value: String) -> StoreResult<OffsetDateTime> {
+        timestamp::decode(column, &value)
+    }
+
+    type Json = String;
+
+    fn encode_json<T: Serialize>(value: &T) -> StoreResult<String> {
+        serde_json::to_string(value).map_err(StoreError::other)
+    }
+
+    fn decode_json<T: DeserializeOwned>(column: &'static str, value: String) -> StoreResult<T> {
+        serde_json::from_str(&value)
+            .map_err(|e| StoreError::other(CorruptRow::new(column, &value, e)))
+    }
+
+    const JSON_TEXT_CAST: &'static str = "";
+    const JSON_OBJECTS: &'static str =
+        "(SELECT json_group_array(json_object({fields}) ORDER BY {order}) \
+         FROM {from})";
+
+    type List = String;
+
+    fn encode_list(items: Vec<String>) -> String {
+        serde_json::Value::from(items).to_string()
+    }
+
+    fn decode_list(column: &'static str, value: String) -> StoreResult<Vec<String>> {
+        Self::decode_json(column, value)
+    }
+
+    const IN_LIST: &'static str = "IN (SELECT value FROM json_each({list}))";
+    const LIST_TABLE: &'static str = "(SELECT value, key AS ord FROM json_each({list})) AS x";
+    const ARRAY: &'static str = "(SELECT json_group_array({expr} ORDER BY {order}) FROM {from})";
 
     fn export_audit(
         pool: SqlitePool,

@@ -4,7 +4,7 @@
 //! stored `(ts, event_id)` of the last row sent; a deferred read transaction pins the snapshot
 //! at its first SELECT, which every later chunk reads too.
 
-use countersign_sql::audit::export_row;
+use countersign_sql::audit::export_chunk;
 use countersign_store::{ExportFilter, ExportRow, StoreResult};
 use futures::stream::{self, BoxStream, StreamExt};
 use sqlx::{QueryBuilder, Sqlite, SqlitePool};
@@ -108,14 +108,7 @@ pub(crate) fn stream(
             cursor.remaining = cursor.remaining.map(|r| r - fetched);
             Export::Open { tx, cursor }
         };
-        if rows.is_empty() {
-            return Ok(None);
-        }
-        let rows = rows
-            .into_iter()
-            .map(|(ts, event_id, line)| export_row::<SqliteDialect>(ts, &event_id, line))
-            .collect::<StoreResult<Vec<_>>>()?;
-        Ok(Some((rows, next)))
+        Ok(export_chunk::<SqliteDialect>(rows)?.map(|rows| (rows, next)))
     })
     .boxed()
 }

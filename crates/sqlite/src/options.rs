@@ -1,4 +1,5 @@
-//! [`SqliteOptions`], the pragmas every connection runs with, and opening the pool.
+//! [`SqliteOptions`], and the pragmas every connection runs with (set by
+//! [`crate::SqliteDialect`]'s `connect`).
 //!
 //! Every connection the store opens runs with:
 //! - `journal_mode = WAL`: readers (key authentication, exports, readiness) never block the
@@ -16,14 +17,7 @@
 //! one connection, which every call takes in turn: fine for a demo or a quick test, but a
 //! caller holding a transaction (or an unfinished export) makes every other call wait.
 
-use std::str::FromStr;
 use std::time::Duration;
-
-use countersign_store::StoreError;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::SqlitePool;
-
-use crate::error::map_sqlx;
 
 /// Connection pool settings for [`crate::SqliteStore::connect_with`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,34 +42,4 @@ impl Default for SqliteOptions {
             acquire_timeout: Duration::from_secs(5),
         }
     }
-}
-
-/// Whether a URL names an in-memory database.
-fn is_memory(url: &str) -> bool {
-    url.contains(":memory:") || url.contains("mode=memory")
-}
-
-/// Open a pool on `url`: `sqlite://path/to/file.db` (add `?mode=rwc` to create the file when
-/// missing) or `sqlite::memory:`. The first connection is opened now, so a missing file
-/// (without `mode=rwc`) or an unwritable directory fails here (`Unavailable`, or `Other` for a
-/// malformed URL).
-pub(crate) async fn connect(url: &str, options: SqliteOptions) -> Result<SqlitePool, StoreError> {
-    let mut connect = SqliteConnectOptions::from_str(url)
-        .map_err(map_sqlx)?
-        .foreign_keys(true)
-        .busy_timeout(options.busy_timeout)
-        .synchronous(SqliteSynchronous::Full);
-    let mut pool = SqlitePoolOptions::new().acquire_timeout(options.acquire_timeout);
-    if is_memory(url) {
-        // The database lives as long as one connection does: keep exactly one, forever.
-        pool = pool
-            .max_connections(1)
-            .min_connections(1)
-            .idle_timeout(None)
-            .max_lifetime(None);
-    } else {
-        connect = connect.journal_mode(SqliteJournalMode::Wal);
-        pool = pool.max_connections(options.max_connections.max(1));
-    }
-    pool.connect_with(connect).await.map_err(map_sqlx)
 }
