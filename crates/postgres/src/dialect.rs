@@ -5,24 +5,21 @@
 //! concurrent claimers and reapers each lock different rows and never wait on one another. An
 //! error aborts the whole transaction, so multi-statement writes need no savepoint.
 
-use countersign_sql::Dialect;
+use countersign_sql::{Dialect, MapDatabaseError};
 use std::time::Duration;
 
 use countersign_store::decode::CorruptRow;
-use countersign_store::{ExportFilter, ExportRow, StoreError, StoreResult};
+use countersign_store::{StoreError, StoreResult};
 use futures::future::BoxFuture;
-use futures::stream::BoxStream;
 use futures::FutureExt;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use sqlx::error::DatabaseError;
 use sqlx::postgres::{PgPoolOptions, PgQueryResult};
 use sqlx::{PgPool, Postgres};
 use time::OffsetDateTime;
 
-use crate::error::{map_database, map_sqlx};
 use crate::options::PgOptions;
-use crate::{export, MIGRATOR};
+use crate::MIGRATOR;
 
 /// The PostgreSQL dialect.
 #[derive(Debug, Clone, Copy, Default)]
@@ -47,12 +44,8 @@ impl Dialect for PgDialect {
             .idle_timeout(Duration::from_secs(300))
             .max_lifetime(Duration::from_secs(1800))
             .connect(url)
-            .map(|pool| pool.map_err(map_sqlx))
+            .map(|pool| pool.map_err(Self::map_error))
             .boxed()
-    }
-
-    fn map_database(e: Box<dyn DatabaseError>) -> StoreError {
-        map_database(e)
     }
 
     fn rows_affected(result: &PgQueryResult) -> u64 {
@@ -109,12 +102,4 @@ impl Dialect for PgDialect {
     const IN_LIST: &'static str = "= ANY({list})";
     const LIST_TABLE: &'static str = "unnest({list}::text[]) WITH ORDINALITY AS x (value, ord)";
     const ARRAY: &'static str = "ARRAY(SELECT {expr} FROM {from} ORDER BY {order})";
-
-    fn export_audit(
-        pool: PgPool,
-        filter: ExportFilter,
-        chunk_size: u32,
-    ) -> BoxStream<'static, StoreResult<Vec<ExportRow>>> {
-        export::stream(pool, filter, chunk_size)
-    }
 }

@@ -13,35 +13,37 @@
 //! The triggers in the schema raise with `USING CONSTRAINT = '…'`, so their refusals carry a
 //! stable name just like declared constraints do.
 
+use countersign_sql::MapDatabaseError;
 use countersign_store::StoreError;
 use sqlx::error::DatabaseError;
 
-/// Map a sqlx error to the store's error.
-pub(crate) fn map_sqlx(e: sqlx::Error) -> StoreError {
-    countersign_sql::error::map_sqlx(e, map_database)
-}
+use crate::PgDialect;
 
-pub(crate) fn map_database(db: Box<dyn DatabaseError>) -> StoreError {
-    let code = db.code().map(|c| c.into_owned()).unwrap_or_default();
-    let constraint = db.constraint().map(str::to_owned);
-    let named = |c: Option<String>| c.unwrap_or_else(|| "unknown".to_owned());
-    match code.as_str() {
-        "23505" => StoreError::Conflict {
-            constraint: named(constraint),
-        },
-        "23503" => StoreError::ForeignKey {
-            constraint: named(constraint),
-        },
-        "23514" => StoreError::Check {
-            constraint: named(constraint),
-            message: db.message().to_owned(),
-        },
-        "P0001" | "42501" if constraint.is_some() => StoreError::Check {
-            constraint: named(constraint),
-            message: db.message().to_owned(),
-        },
-        "53300" | "57P01" | "57P02" | "57P03" => StoreError::Unavailable(db.message().to_owned()),
-        c if c.starts_with("08") => StoreError::Unavailable(db.message().to_owned()),
-        _ => StoreError::other(sqlx::Error::Database(db)),
+impl MapDatabaseError for PgDialect {
+    fn map_database(db: Box<dyn DatabaseError>) -> StoreError {
+        let code = db.code().map(|c| c.into_owned()).unwrap_or_default();
+        let constraint = db.constraint().map(str::to_owned);
+        let named = |c: Option<String>| c.unwrap_or_else(|| "unknown".to_owned());
+        match code.as_str() {
+            "23505" => StoreError::Conflict {
+                constraint: named(constraint),
+            },
+            "23503" => StoreError::ForeignKey {
+                constraint: named(constraint),
+            },
+            "23514" => StoreError::Check {
+                constraint: named(constraint),
+                message: db.message().to_owned(),
+            },
+            "P0001" | "42501" if constraint.is_some() => StoreError::Check {
+                constraint: named(constraint),
+                message: db.message().to_owned(),
+            },
+            "53300" | "57P01" | "57P02" | "57P03" => {
+                StoreError::Unavailable(db.message().to_owned())
+            }
+            c if c.starts_with("08") => StoreError::Unavailable(db.message().to_owned()),
+            _ => StoreError::other(sqlx::Error::Database(db)),
+        }
     }
 }

@@ -5,12 +5,12 @@
 //! holds at most one chunk in memory and every chunk reads the same snapshot.
 
 use countersign_sql::audit::export_chunk;
+use countersign_sql::{ExportAudit, MapDatabaseError};
 use countersign_store::{ExportFilter, ExportRow, StoreResult};
 use futures::stream::{self, BoxStream, StreamExt};
 use sqlx::{PgPool, Postgres, QueryBuilder};
 use time::OffsetDateTime;
 
-use crate::error::map_sqlx;
 use crate::PgDialect;
 
 /// The state of an export stream.
@@ -23,36 +23,38 @@ enum Export {
     Done,
 }
 
-/// Stream the export's rows in chunks of at most `chunk_size`.
-pub(crate) fn stream(
-    pool: PgPool,
-    filter: ExportFilter,
-    chunk_size: u32,
-) -> BoxStream<'static, StoreResult<Vec<ExportRow>>> {
-    let chunk = chunk_size.max(1);
-    stream::try_unfold(Export::Start(pool, filter), move |state| async move {
-        let mut tx = match state {
-            Export::Start(pool, filter) => open(&pool, &filter).await?,
-            Export::Open(tx) => tx,
-            Export::Done => return Ok(None),
-        };
-        let rows: Vec<(OffsetDateTime, String, String)> =
-            sqlx::query_as(&format!("FETCH {chunk} FROM export"))
-                .persistent(false)
-                .fetch_all(&mut *tx)
-                .await
-                .map_err(map_sqlx)?;
-        let next = if rows.len() < chunk as usize {
-            // The cursor is exhausted: end the snapshot now rather than after one more round
-            // trip that would only find no rows.
-            tx.commit().await.map_err(map_sqlx)?;
-            Export::Done
-        } else {
-            Export::Open(tx)
-        };
-        Ok(export_chunk::<PgDialect>(rows)?.map(|rows| (rows, next)))
-    })
-    .boxed()
+impl ExportAudit for PgDialect {
+    /// Stream the export's rows in chunks of at most `chunk_size`.
+    fn export_audit(
+        pool: PgPool,
+        filter: ExportFilter,
+        chunk_size: u32,
+    ) -> BoxStream<'static, StoreResult<Vec<ExportRow>>> {
+        let chunk = chunk_size.max(1);
+        stream::try_unfold(Export::Start(pool, filter), move |state| async move {
+            let mut tx = match state {
+                Export::Start(pool, filter) => open(&pool, &filter).await?,
+                Export::Open(tx) => tx,
+                Export::Done => return Ok(None),
+            };
+            let rows: Vec<(OffsetDateTime, String, String)> =
+                sqlx::query_as(&format!("FETCH {chunk} FROM export"))
+                    .persistent(false)
+                    .fetch_all(&mut *tx)
+                    .await
+                    .map_err(PgDialect::map_error)?;
+            let next = if rows.len() < chunk as usize {
+                // The cursor is exhausted: end the snapshot now rather than after one more round
+                // trip that would only find no rows.
+                tx.commit().await.map_err(PgDialect::map_error)?;
+                Export::Done
+            } else {
+                Export::Open(tx)
+            };
+            Ok(export_chunk::<PgDialect>(rows)?.map(|rows| (rows, next)))
+        })
+        .boxed()
+    }
 }
 
 /// Begin a read-only snapshot and declare the export cursor in it.
@@ -63,7 +65,7 @@ async fn open(
     let mut tx = pool
         .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         .await
-        .map_err(map_sqlx)?;
+        .map_err(PgDialect::map_error)?;
     let mut qb = QueryBuilder::<Postgres>::new(
         "DECLARE export NO SCROLL CURSOR FOR \
          SELECT ts, event_id, body::text AS body FROM audit_events WHERE ts >= ",
@@ -90,6 +92,6 @@ async fn open(
         .persistent(false)
         .execute(&mut *tx)
         .await
-        .map_err(map_sqlx)?;
+        .map_err(PgDialect::map_error)?;
     Ok(tx)
 }

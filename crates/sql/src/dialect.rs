@@ -3,25 +3,25 @@
 //! The repositories in this crate are written once against this trait. A backend supplies its
 //! driver ([`Dialect::DB`]), how instants, JSON and string lists travel as column values, the
 //! SQL fragments its engine spells differently (row locks, list membership, array
-//! aggregation), the error mapping, the statement that begins a read-write transaction, and
+//! aggregation), the error mapping ([`MapDatabaseError`]), the statement that begins a read-write transaction, and
 //! the store-level operations that have no shared form (readiness, the export stream, pool
 //! setup and migrations).
 
 use std::fmt::Debug;
 
-use countersign_store::{ExportFilter, ExportRow, StoreError, StoreResult};
+use countersign_store::{ExportFilter, ExportRow, StoreResult};
 use futures::future::BoxFuture;
 use futures::stream::BoxStream;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use sqlx::error::DatabaseError;
 use sqlx::{Database, Pool};
 use time::OffsetDateTime;
 
 use crate::db::{Bind, Get, SqlDb};
+use crate::error::MapDatabaseError;
 
 /// One SQL backend's dialect.
-pub trait Dialect: Debug + Clone + Send + Sync + Sized + 'static {
+pub trait Dialect: MapDatabaseError + Debug + Clone + Send + Sync + Sized + 'static {
     /// The sqlx driver, able to bind and read this dialect's instants, JSON and lists.
     type DB: SqlDb
         + Bind<Self::Time>
@@ -83,23 +83,17 @@ pub trait Dialect: Debug + Clone + Send + Sync + Sized + 'static {
     /// …`) per row `FROM {from}`, ordered by `{order}`; `[]` for none.
     const JSON_OBJECTS: &'static str;
 
-    /// The store's error for an error the database reported (constraint names, connection
-    /// classes).
-    fn map_database(e: Box<dyn DatabaseError>) -> StoreError;
-    /// The store's error for a driver error.
-    fn map_error(e: sqlx::Error) -> StoreError {
-        crate::error::map_sqlx(e, Self::map_database)
-    }
-    /// The store's error for a failed COMMIT (deferred constraints are checked there).
-    fn map_commit_error(e: sqlx::Error) -> StoreError {
-        Self::map_error(e)
-    }
     /// Rows an executed statement changed.
     fn rows_affected(result: &<Self::DB as Database>::QueryResult) -> u64;
 
     /// Open a pool on `url`.
     fn connect(url: &str, options: Self::Options) -> BoxFuture<'_, StoreResult<Pool<Self::DB>>>;
-    /// The audit export stream (see `countersign_store::Store::export_audit`).
+}
+
+/// The streaming audit export, which has no shared form: a server-side cursor on PostgreSQL,
+/// keyset chunks on SQLite.
+pub trait ExportAudit: Dialect {
+    /// The export stream (see `countersign_store::Store::export_audit`).
     fn export_audit(
         pool: Pool<Self::DB>,
         filter: ExportFilter,

@@ -1,9 +1,27 @@
-//! The driver errors every SQL backend maps alike: a pool that timed out or closed, a broken
+//! [`MapDatabaseError`], and the driver errors every SQL backend maps alike: a pool that timed out or closed, a broken
 //! connection or TLS session, a crashed worker — all `StoreError::Unavailable`. Errors the
 //! database itself reports are the dialect's to name (constraint names, connection classes).
 
 use countersign_store::StoreError;
 use sqlx::error::DatabaseError;
+
+/// How a backend names the errors its database reports; transport failures are mapped alike
+/// for every backend by [`map_sqlx`].
+pub trait MapDatabaseError {
+    /// The store's error for an error the database reported (constraint names, connection
+    /// classes).
+    fn map_database(e: Box<dyn DatabaseError>) -> StoreError;
+
+    /// The store's error for any driver error.
+    fn map_error(e: sqlx::Error) -> StoreError {
+        map_sqlx(e, Self::map_database)
+    }
+
+    /// The store's error for a failed COMMIT (deferred constraints are checked there).
+    fn map_commit_error(e: sqlx::Error) -> StoreError {
+        Self::map_error(e)
+    }
+}
 
 /// Map a sqlx error: database errors through `database`, transport failures to
 /// `Unavailable`, anything else to `Other`.

@@ -33,7 +33,8 @@ pub mod subjects;
 pub mod tx;
 
 pub use cols::Cols;
-pub use dialect::Dialect;
+pub use dialect::{Dialect, ExportAudit};
+pub use error::MapDatabaseError;
 pub use sql::{Conn, Sql};
 pub use store::SqlStore;
 pub use tx::SqlTransaction;

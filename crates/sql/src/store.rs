@@ -11,7 +11,7 @@ use futures::stream::BoxStream;
 use sqlx::Pool;
 
 use crate::db::Run;
-use crate::dialect::Dialect;
+use crate::dialect::{Dialect, ExportAudit};
 use crate::keys::key_auth_record;
 use crate::sql::Sql;
 use crate::tx::SqlTransaction;
@@ -73,7 +73,7 @@ impl<D: Dialect> SqlStore<D> {
 }
 
 #[async_trait]
-impl<D: Dialect> Store for SqlStore<D> {
+impl<D: ExportAudit> Store for SqlStore<D> {
     fn backend(&self) -> &'static str {
         D::NAME
     }

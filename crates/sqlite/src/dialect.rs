@@ -6,16 +6,14 @@
 //! and `SKIP LOCKED` have nothing left to add and are empty here (see the crate docs). A failing
 //! statement undoes only itself, so multi-statement writes run inside a savepoint.
 
-use countersign_sql::Dialect;
+use countersign_sql::{Dialect, MapDatabaseError};
 use std::str::FromStr;
 
 use countersign_store::decode::CorruptRow;
-use countersign_store::{ExportFilter, ExportRow, StoreError, StoreResult};
+use countersign_store::{StoreError, StoreResult};
 use futures::future::BoxFuture;
-use futures::stream::BoxStream;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use sqlx::error::DatabaseError;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteQueryResult,
     SqliteSynchronous,
@@ -23,9 +21,9 @@ use sqlx::sqlite::{
 use sqlx::{Sqlite, SqlitePool};
 use time::OffsetDateTime;
 
-use crate::error::{map_commit, map_database, map_sqlx};
 use crate::options::SqliteOptions;
-use crate::{export, timestamp, MIGRATOR};
+use crate::timestamp;
+use crate::MIGRATOR;
 
 /// The SQLite dialect.
 #[derive(Debug, Clone, Copy, Default)]
@@ -44,7 +42,7 @@ impl Dialect for SqliteDialect {
     fn connect(url: &str, options: SqliteOptions) -> BoxFuture<'_, StoreResult<SqlitePool>> {
         Box::pin(async move {
             let mut connect = SqliteConnectOptions::from_str(url)
-                .map_err(map_sqlx)?
+                .map_err(Self::map_error)?
                 .foreign_keys(true)
                 .busy_timeout(options.busy_timeout)
                 .synchronous(SqliteSynchronous::Full);
@@ -60,16 +58,8 @@ impl Dialect for SqliteDialect {
                 connect = connect.journal_mode(SqliteJournalMode::Wal);
                 pool = pool.max_connections(options.max_connections.max(1));
             }
-            pool.connect_with(connect).await.map_err(map_sqlx)
+            pool.connect_with(connect).await.map_err(Self::map_error)
         })
-    }
-
-    fn map_database(e: Box<dyn DatabaseError>) -> StoreError {
-        map_database(e)
-    }
-
-    fn map_commit_error(e: sqlx::Error) -> StoreError {
-        map_commit(e)
     }
 
     fn rows_affected(result: &SqliteQueryResult) -> u64 {
@@ -123,12 +113,4 @@ impl Dialect for SqliteDialect {
     const IN_LIST: &'static str = "IN (SELECT value FROM json_each({list}))";
     const LIST_TABLE: &'static str = "(SELECT value, key AS ord FROM json_each({list})) AS x";
     const ARRAY: &'static str = "(SELECT json_group_array({expr} ORDER BY {order}) FROM {from})";
-
-    fn export_audit(
-        pool: SqlitePool,
-        filter: ExportFilter,
-        chunk_size: u32,
-    ) -> BoxStream<'static, StoreResult<Vec<ExportRow>>> {
-        export::stream(pool, filter, chunk_size)
-    }
 }

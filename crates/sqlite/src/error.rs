@@ -20,9 +20,12 @@
 //! [`crate::SqliteDialect`] as `Check { constraint: "policies_rules_when_required" }`,
 //! as PostgreSQL does.
 
+use countersign_sql::MapDatabaseError;
 use countersign_store::error::constraints;
 use countersign_store::StoreError;
 use sqlx::error::DatabaseError;
+
+use crate::SqliteDialect;
 
 /// The name reported for a foreign-key violation: SQLite does not say which key broke.
 pub const UNNAMED_FOREIGN_KEY: &str = "foreign_key";
@@ -70,74 +73,71 @@ const UNIQUE_INDEXES: &[(&str, &str, &str)] = &[
     ),
 ];
 
-/// Map a sqlx error to the store's error.
-pub(crate) fn map_sqlx(e: sqlx::Error) -> StoreError {
-    countersign_sql::error::map_sqlx(e, map_database)
-}
-
-/// Map the error of a COMMIT: a foreign-key violation there can only be the one deferred
-/// constraint of the schema.
-pub(crate) fn map_commit(e: sqlx::Error) -> StoreError {
-    if let sqlx::Error::Database(db) = &e {
-        if code(db.as_ref()) == SQLITE_CONSTRAINT_FOREIGNKEY {
-            return StoreError::Check {
-                constraint: POLICIES_RULES_WHEN_REQUIRED.into(),
-                message: "a policy that requires approval has no rules".into(),
-            };
-        }
-    }
-    map_sqlx(e)
-}
-
 fn code(db: &dyn DatabaseError) -> i64 {
     db.code().and_then(|c| c.parse().ok()).unwrap_or_default()
 }
 
-pub(crate) fn map_database(db: Box<dyn DatabaseError>) -> StoreError {
-    let code = code(db.as_ref());
-    let message = db.message().to_owned();
-    match code {
-        SQLITE_CONSTRAINT_UNIQUE | SQLITE_CONSTRAINT_PRIMARYKEY => StoreError::Conflict {
-            constraint: unique_name(&message, code == SQLITE_CONSTRAINT_PRIMARYKEY),
-        },
-        SQLITE_CONSTRAINT_FOREIGNKEY => StoreError::ForeignKey {
-            constraint: UNNAMED_FOREIGN_KEY.into(),
-        },
-        SQLITE_CONSTRAINT_TRIGGER => {
-            let (constraint, why) = match message.split_once(": ") {
-                Some((name, why)) => (name.to_owned(), why.to_owned()),
-                None => ("unknown".to_owned(), message.clone()),
-            };
-            if constraint.ends_with("_fkey") {
-                StoreError::ForeignKey { constraint }
-            } else {
-                StoreError::Check {
-                    constraint,
-                    message: why,
+impl MapDatabaseError for SqliteDialect {
+    fn map_database(db: Box<dyn DatabaseError>) -> StoreError {
+        let code = code(db.as_ref());
+        let message = db.message().to_owned();
+        match code {
+            SQLITE_CONSTRAINT_UNIQUE | SQLITE_CONSTRAINT_PRIMARYKEY => StoreError::Conflict {
+                constraint: unique_name(&message, code == SQLITE_CONSTRAINT_PRIMARYKEY),
+            },
+            SQLITE_CONSTRAINT_FOREIGNKEY => StoreError::ForeignKey {
+                constraint: UNNAMED_FOREIGN_KEY.into(),
+            },
+            SQLITE_CONSTRAINT_TRIGGER => {
+                let (constraint, why) = match message.split_once(": ") {
+                    Some((name, why)) => (name.to_owned(), why.to_owned()),
+                    None => ("unknown".to_owned(), message.clone()),
+                };
+                if constraint.ends_with("_fkey") {
+                    StoreError::ForeignKey { constraint }
+                } else {
+                    StoreError::Check {
+                        constraint,
+                        message: why,
+                    }
                 }
             }
+            SQLITE_CONSTRAINT_CHECK => StoreError::Check {
+                constraint: message
+                    .strip_prefix("CHECK constraint failed: ")
+                    .unwrap_or("unknown")
+                    .to_owned(),
+                message,
+            },
+            SQLITE_CONSTRAINT_NOTNULL => StoreError::Check {
+                constraint: column_name(&message, "NOT NULL constraint failed: ", "not_null"),
+                message,
+            },
+            SQLITE_CONSTRAINT_DATATYPE => StoreError::Check {
+                constraint: message
+                    .rsplit(' ')
+                    .next()
+                    .map(|col| format!("{}_type", col.replace('.', "_")))
+                    .unwrap_or_else(|| "unknown".into()),
+                message,
+            },
+            c if UNAVAILABLE_PRIMARY.contains(&(c & 0xff)) => StoreError::Unavailable(message),
+            _ => StoreError::other(sqlx::Error::Database(db)),
         }
-        SQLITE_CONSTRAINT_CHECK => StoreError::Check {
-            constraint: message
-                .strip_prefix("CHECK constraint failed: ")
-                .unwrap_or("unknown")
-                .to_owned(),
-            message,
-        },
-        SQLITE_CONSTRAINT_NOTNULL => StoreError::Check {
-            constraint: column_name(&message, "NOT NULL constraint failed: ", "not_null"),
-            message,
-        },
-        SQLITE_CONSTRAINT_DATATYPE => StoreError::Check {
-            constraint: message
-                .rsplit(' ')
-                .next()
-                .map(|col| format!("{}_type", col.replace('.', "_")))
-                .unwrap_or_else(|| "unknown".into()),
-            message,
-        },
-        c if UNAVAILABLE_PRIMARY.contains(&(c & 0xff)) => StoreError::Unavailable(message),
-        _ => StoreError::other(sqlx::Error::Database(db)),
+    }
+
+    /// Map the error of a COMMIT: a foreign-key violation there can only be the one deferred
+    /// constraint of the schema.
+    fn map_commit_error(e: sqlx::Error) -> StoreError {
+        if let sqlx::Error::Database(db) = &e {
+            if code(db.as_ref()) == SQLITE_CONSTRAINT_FOREIGNKEY {
+                return StoreError::Check {
+                    constraint: POLICIES_RULES_WHEN_REQUIRED.into(),
+                    message: "a policy that requires approval has no rules".into(),
+                };
+            }
+        }
+        Self::map_error(e)
     }
 }
 

@@ -5,11 +5,11 @@
 //! at its first SELECT, which every later chunk reads too.
 
 use countersign_sql::audit::export_chunk;
+use countersign_sql::{ExportAudit, MapDatabaseError};
 use countersign_store::{ExportFilter, ExportRow, StoreResult};
 use futures::stream::{self, BoxStream, StreamExt};
 use sqlx::{QueryBuilder, Sqlite, SqlitePool};
 
-use crate::error::map_sqlx;
 use crate::{timestamp, SqliteDialect};
 
 /// The state of an export stream.
@@ -60,55 +60,57 @@ impl ExportCursor {
     }
 }
 
-/// Stream the export's rows in chunks of at most `chunk_size`.
-pub(crate) fn stream(
-    pool: SqlitePool,
-    filter: ExportFilter,
-    chunk_size: u32,
-) -> BoxStream<'static, StoreResult<Vec<ExportRow>>> {
-    let chunk = u64::from(chunk_size.max(1));
-    stream::try_unfold(Export::Start { pool, filter }, move |state| async move {
-        let (mut tx, mut cursor) = match state {
-            Export::Start { pool, filter } => {
-                let tx = pool.begin().await.map_err(map_sqlx)?;
-                let cursor = ExportCursor {
-                    remaining: filter.limit,
-                    after: filter
-                        .after
-                        .map(|(ts, id)| (timestamp::encode(ts), id.to_string())),
-                    filter,
-                };
-                (tx, cursor)
+impl ExportAudit for SqliteDialect {
+    /// Stream the export's rows in chunks of at most `chunk_size`.
+    fn export_audit(
+        pool: SqlitePool,
+        filter: ExportFilter,
+        chunk_size: u32,
+    ) -> BoxStream<'static, StoreResult<Vec<ExportRow>>> {
+        let chunk = u64::from(chunk_size.max(1));
+        stream::try_unfold(Export::Start { pool, filter }, move |state| async move {
+            let (mut tx, mut cursor) = match state {
+                Export::Start { pool, filter } => {
+                    let tx = pool.begin().await.map_err(SqliteDialect::map_error)?;
+                    let cursor = ExportCursor {
+                        remaining: filter.limit,
+                        after: filter
+                            .after
+                            .map(|(ts, id)| (timestamp::encode(ts), id.to_string())),
+                        filter,
+                    };
+                    (tx, cursor)
+                }
+                Export::Open { tx, cursor } => (tx, cursor),
+                Export::Done => return Ok(None),
+            };
+            let want = cursor.remaining.map_or(chunk, |r| r.min(chunk));
+            if want == 0 {
+                tx.commit().await.map_err(SqliteDialect::map_error)?;
+                return Ok(None);
             }
-            Export::Open { tx, cursor } => (tx, cursor),
-            Export::Done => return Ok(None),
-        };
-        let want = cursor.remaining.map_or(chunk, |r| r.min(chunk));
-        if want == 0 {
-            tx.commit().await.map_err(map_sqlx)?;
-            return Ok(None);
-        }
-        let rows: Vec<(String, String, String)> = cursor
-            .query(want)
-            .build_query_as()
-            .persistent(false)
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(map_sqlx)?;
-        let fetched = rows.len() as u64;
-        let next = if fetched < want {
-            // Exhausted: end the snapshot now rather than after one more read that could
-            // only find nothing.
-            tx.commit().await.map_err(map_sqlx)?;
-            Export::Done
-        } else {
-            if let Some((ts, id, _)) = rows.last() {
-                cursor.after = Some((ts.clone(), id.clone()));
-            }
-            cursor.remaining = cursor.remaining.map(|r| r - fetched);
-            Export::Open { tx, cursor }
-        };
-        Ok(export_chunk::<SqliteDialect>(rows)?.map(|rows| (rows, next)))
-    })
-    .boxed()
+            let rows: Vec<(String, String, String)> = cursor
+                .query(want)
+                .build_query_as()
+                .persistent(false)
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(SqliteDialect::map_error)?;
+            let fetched = rows.len() as u64;
+            let next = if fetched < want {
+                // Exhausted: end the snapshot now rather than after one more read that could
+                // only find nothing.
+                tx.commit().await.map_err(SqliteDialect::map_error)?;
+                Export::Done
+            } else {
+                if let Some((ts, id, _)) = rows.last() {
+                    cursor.after = Some((ts.clone(), id.clone()));
+                }
+                cursor.remaining = cursor.remaining.map(|r| r - fetched);
+                Export::Open { tx, cursor }
+            };
+            Ok(export_chunk::<SqliteDialect>(rows)?.map(|rows| (rows, next)))
+        })
+        .boxed()
+    }
 }
