@@ -5,7 +5,7 @@
 //! concurrent claimers and reapers each lock different rows and never wait on one another. An
 //! error aborts the whole transaction, so multi-statement writes need no savepoint.
 
-use countersign_sql::{Dialect, MapDatabaseError};
+use countersign_sql::{Dialect, DriverResults};
 use std::time::Duration;
 
 use countersign_store::decode::CorruptRow;
@@ -14,22 +14,17 @@ use futures::future::BoxFuture;
 use futures::FutureExt;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use sqlx::postgres::{PgPoolOptions, PgQueryResult};
+use sqlx::postgres::PgPoolOptions;
 use sqlx::{PgPool, Postgres};
 use time::OffsetDateTime;
 
 use crate::options::PgOptions;
-use crate::MIGRATOR;
-
-/// The PostgreSQL dialect.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct PgDialect;
+use crate::{PgDialect, MIGRATOR};
 
 impl Dialect for PgDialect {
     type DB = Postgres;
     type Options = PgOptions;
-    const NAME: &'static str = "postgres";
-    const MIGRATOR: &'static sqlx::migrate::Migrator = &MIGRATOR;
+    type Time = OffsetDateTime;
 
     /// The first connection is opened now, so a wrong URL or an unreachable server fails
     /// here (`Unavailable`, or `Other` for a bad URL).
@@ -48,33 +43,44 @@ impl Dialect for PgDialect {
             .boxed()
     }
 
-    fn rows_affected(result: &PgQueryResult) -> u64 {
-        result.rows_affected()
-    }
-
-    // READ COMMITTED; rows are locked as they are read, and workers and scheduler replicas
-    // skip the rows another transaction holds instead of waiting for them. An error aborts
-    // the whole transaction, so nothing half-done can be committed.
-    const BEGIN: &'static str = "BEGIN";
-    const FOR_UPDATE: &'static str = " FOR UPDATE";
-    const SKIP_LOCKED: &'static str = " FOR UPDATE SKIP LOCKED";
+    const NAME: &'static str = "postgres";
+    const MIGRATOR: &'static sqlx::migrate::Migrator = &MIGRATOR;
+    // An error aborts the whole transaction: nothing half-done can be committed.
     const SAVEPOINTS: bool = false;
-
-    type Time = OffsetDateTime;
 
     fn encode_time(t: OffsetDateTime) -> OffsetDateTime {
         t
     }
 
+    // READ COMMITTED; rows are locked as they are read, and batch reads for workers and
+    // scheduler replicas skip the rows another transaction holds.
+    const BEGIN: &'static str = "BEGIN";
+    const FOR_UPDATE: &'static str = " FOR UPDATE";
+    const SKIP_LOCKED: &'static str = " FOR UPDATE SKIP LOCKED";
+
     fn decode_time(_: &'static str, value: OffsetDateTime) -> StoreResult<OffsetDateTime> {
         Ok(value)
     }
 
-    type Json = serde_json::Value;
+    // Lists are `text[]`.
+    type List = Vec<String>;
+    const IN_LIST: &'static str = "= ANY({list})";
+    const LIST_TABLE: &'static str = "unnest({list}::text[]) WITH ORDINALITY AS x (value, ord)";
 
-    fn encode_json<T: Serialize>(value: &T) -> StoreResult<serde_json::Value> {
-        serde_json::to_value(value).map_err(StoreError::other)
+    fn encode_list(items: Vec<String>) -> Vec<String> {
+        items
     }
+
+    const ARRAY: &'static str = "ARRAY(SELECT {expr} FROM {from} ORDER BY {order})";
+    type Json = serde_json::Value;
+    const JSON_TEXT_CAST: &'static str = "::json";
+
+    fn decode_list(_: &'static str, value: Vec<String>) -> StoreResult<Vec<String>> {
+        Ok(value)
+    }
+
+    const JSON_OBJECTS: &'static str = "COALESCE((SELECT jsonb_agg(jsonb_build_object({fields}) \
+         ORDER BY {order}) FROM {from}), '[]'::jsonb)";
 
     fn decode_json<T: DeserializeOwned>(
         column: &'static str,
@@ -85,21 +91,7 @@ impl Dialect for PgDialect {
             .map_err(|e| StoreError::other(CorruptRow::new(column, &text, e)))
     }
 
-    const JSON_TEXT_CAST: &'static str = "::json";
-    const JSON_OBJECTS: &'static str = "COALESCE((SELECT jsonb_agg(jsonb_build_object({fields}) \
-         ORDER BY {order}) FROM {from}), '[]'::jsonb)";
-
-    type List = Vec<String>;
-
-    fn encode_list(items: Vec<String>) -> Vec<String> {
-        items
+    fn encode_json<T: Serialize>(value: &T) -> StoreResult<serde_json::Value> {
+        serde_json::to_value(value).map_err(StoreError::other)
     }
-
-    fn decode_list(_: &'static str, value: Vec<String>) -> StoreResult<Vec<String>> {
-        Ok(value)
-    }
-
-    const IN_LIST: &'static str = "= ANY({list})";
-    const LIST_TABLE: &'static str = "unnest({list}::text[]) WITH ORDINALITY AS x (value, ord)";
-    const ARRAY: &'static str = "ARRAY(SELECT {expr} FROM {from} ORDER BY {order})";
 }

@@ -13,13 +13,20 @@
 //! The triggers in the schema raise with `USING CONSTRAINT = '…'`, so their refusals carry a
 //! stable name just like declared constraints do.
 
-use countersign_sql::MapDatabaseError;
+use countersign_sql::DriverResults;
 use countersign_store::StoreError;
 use sqlx::error::DatabaseError;
+use sqlx::postgres::PgQueryResult;
 
 use crate::PgDialect;
 
-impl MapDatabaseError for PgDialect {
+impl DriverResults for PgDialect {
+    type QueryResult = PgQueryResult;
+
+    fn rows_affected(result: &PgQueryResult) -> u64 {
+        result.rows_affected()
+    }
+
     fn map_database(db: Box<dyn DatabaseError>) -> StoreError {
         let code = db.code().map(|c| c.into_owned()).unwrap_or_default();
         let constraint = db.constraint().map(str::to_owned);

@@ -5,7 +5,7 @@
 //! holds at most one chunk in memory and every chunk reads the same snapshot.
 
 use countersign_sql::audit::export_chunk;
-use countersign_sql::{ExportAudit, MapDatabaseError};
+use countersign_sql::{DriverResults, ExportAudit};
 use countersign_store::{ExportFilter, ExportRow, StoreResult};
 use futures::stream::{self, BoxStream, StreamExt};
 use sqlx::{PgPool, Postgres, QueryBuilder};

@@ -20,8 +20,11 @@ pub mod error;
 pub mod export;
 pub mod options;
 
-pub use dialect::PgDialect;
 pub use options::PgOptions;
+
+/// The PostgreSQL dialect of the shared SQL repositories (see [`dialect`]).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PgDialect;
 
 /// The PostgreSQL backend: a cheap-to-clone handle on a connection pool.
 pub type PgStore = countersign_sql::SqlStore<PgDialect>;

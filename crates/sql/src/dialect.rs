@@ -3,7 +3,7 @@
 //! The repositories in this crate are written once against this trait. A backend supplies its
 //! driver ([`Dialect::DB`]), how instants, JSON and string lists travel as column values, the
 //! SQL fragments its engine spells differently (row locks, list membership, array
-//! aggregation), the error mapping ([`MapDatabaseError`]), the statement that begins a read-write transaction, and
+//! aggregation), the error mapping ([`DriverResults`]), the statement that begins a read-write transaction, and
 //! the store-level operations that have no shared form (readiness, the export stream, pool
 //! setup and migrations).
 
@@ -18,12 +18,13 @@ use sqlx::{Database, Pool};
 use time::OffsetDateTime;
 
 use crate::db::{Bind, Get, SqlDb};
-use crate::error::MapDatabaseError;
+use crate::error::DriverResults;
 
 /// One SQL backend's dialect.
-pub trait Dialect: MapDatabaseError + Debug + Clone + Send + Sync + Sized + 'static {
+pub trait Dialect: DriverResults + Debug + Clone + Send + Sync + Sized + 'static {
     /// The sqlx driver, able to bind and read this dialect's instants, JSON and lists.
     type DB: SqlDb
+        + Database<QueryResult = <Self as DriverResults>::QueryResult>
         + Bind<Self::Time>
         + Bind<Option<Self::Time>>
         + Get<Self::Time>
@@ -82,9 +83,6 @@ pub trait Dialect: MapDatabaseError + Debug + Clone + Send + Sync + Sized + 'sta
     /// `JSON_OBJECTS`: a JSON-array-valued subquery of one object (`{fields}`: `'key', value,
     /// …`) per row `FROM {from}`, ordered by `{order}`; `[]` for none.
     const JSON_OBJECTS: &'static str;
-
-    /// Rows an executed statement changed.
-    fn rows_affected(result: &<Self::DB as Database>::QueryResult) -> u64;
 
     /// Open a pool on `url`.
     fn connect(url: &str, options: Self::Options) -> BoxFuture<'_, StoreResult<Pool<Self::DB>>>;

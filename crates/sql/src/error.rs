@@ -1,13 +1,21 @@
-//! [`MapDatabaseError`], and the driver errors every SQL backend maps alike: a pool that timed out or closed, a broken
+//! [`DriverResults`] (rows affected, database errors), and the driver errors every SQL backend
+//! maps alike: a pool that timed out or closed, a broken
 //! connection or TLS session, a crashed worker — all `StoreError::Unavailable`. Errors the
 //! database itself reports are the dialect's to name (constraint names, connection classes).
 
 use countersign_store::StoreError;
 use sqlx::error::DatabaseError;
 
-/// How a backend names the errors its database reports; transport failures are mapped alike
-/// for every backend by [`map_sqlx`].
-pub trait MapDatabaseError {
+/// Reading what a backend's driver answered: the rows a statement changed, and the errors its
+/// database reports as store errors (transport failures are mapped alike for every backend by
+/// [`map_sqlx`]).
+pub trait DriverResults {
+    /// The driver's result of an executed statement.
+    type QueryResult;
+
+    /// Rows an executed statement changed.
+    fn rows_affected(result: &Self::QueryResult) -> u64;
+
     /// The store's error for an error the database reported (constraint names, connection
     /// classes).
     fn map_database(e: Box<dyn DatabaseError>) -> StoreError;

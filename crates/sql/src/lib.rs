@@ -34,7 +34,7 @@ pub mod tx;
 
 pub use cols::Cols;
 pub use dialect::{Dialect, ExportAudit};
-pub use error::MapDatabaseError;
+pub use error::DriverResults;
 pub use sql::{Conn, Sql};
 pub use store::SqlStore;
 pub use tx::SqlTransaction;

@@ -6,7 +6,7 @@
 //! and `SKIP LOCKED` have nothing left to add and are empty here (see the crate docs). A failing
 //! statement undoes only itself, so multi-statement writes run inside a savepoint.
 
-use countersign_sql::{Dialect, MapDatabaseError};
+use countersign_sql::{Dialect, DriverResults};
 use std::str::FromStr;
 
 use countersign_store::decode::CorruptRow;
@@ -14,26 +14,18 @@ use countersign_store::{StoreError, StoreResult};
 use futures::future::BoxFuture;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteQueryResult,
-    SqliteSynchronous,
-};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Sqlite, SqlitePool};
 use time::OffsetDateTime;
 
 use crate::options::SqliteOptions;
 use crate::timestamp;
-use crate::MIGRATOR;
-
-/// The SQLite dialect.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct SqliteDialect;
+use crate::{SqliteDialect, MIGRATOR};
 
 impl Dialect for SqliteDialect {
     type DB = Sqlite;
     type Options = SqliteOptions;
-    const NAME: &'static str = "sqlite";
-    const MIGRATOR: &'static sqlx::migrate::Migrator = &MIGRATOR;
+    type Time = String;
 
     /// `url` is `sqlite://path/to/file.db` (add `?mode=rwc` to create the file when missing)
     /// or `sqlite::memory:`. The first connection is opened now, so a missing file (without
@@ -62,55 +54,52 @@ impl Dialect for SqliteDialect {
         })
     }
 
-    fn rows_affected(result: &SqliteQueryResult) -> u64 {
-        result.rows_affected()
-    }
-
-    // The write lock is taken at BEGIN and held to the end: no row lock has anything to add,
-    // and no row is ever held by another writer to be skipped. A failing statement undoes
-    // only itself, so a multi-statement write needs a savepoint.
-    const BEGIN: &'static str = "BEGIN IMMEDIATE";
-    const FOR_UPDATE: &'static str = "";
-    const SKIP_LOCKED: &'static str = "";
+    const NAME: &'static str = "sqlite";
+    const MIGRATOR: &'static sqlx::migrate::Migrator = &MIGRATOR;
+    // A failing statement undoes only itself: multi-statement writes need a savepoint.
     const SAVEPOINTS: bool = true;
-
-    type Time = String;
 
     fn encode_time(t: OffsetDateTime) -> String {
         timestamp::encode(t)
     }
 
+    // The write lock is taken at BEGIN and held to the end: no row lock has anything to
+    // add, and no row is ever held by another writer to be skipped.
+    const BEGIN: &'static str = "BEGIN IMMEDIATE";
+    const FOR_UPDATE: &'static str = "";
+    const SKIP_LOCKED: &'static str = "";
+
     fn decode_time(column: &'static str, value: String) -> StoreResult<OffsetDateTime> {
         timestamp::decode(column, &value)
     }
 
-    type Json = String;
+    // Lists travel as one JSON array, bound once and unpacked by `json_each`.
+    type List = String;
+    const IN_LIST: &'static str = "IN (SELECT value FROM json_each({list}))";
+    const LIST_TABLE: &'static str = "(SELECT value, key AS ord FROM json_each({list})) AS x";
 
-    fn encode_json<T: Serialize>(value: &T) -> StoreResult<String> {
-        serde_json::to_string(value).map_err(StoreError::other)
+    fn encode_list(items: Vec<String>) -> String {
+        serde_json::Value::from(items).to_string()
     }
+
+    const ARRAY: &'static str = "(SELECT json_group_array({expr} ORDER BY {order}) FROM {from})";
+    type Json = String;
+    const JSON_TEXT_CAST: &'static str = "";
+
+    fn decode_list(column: &'static str, value: String) -> StoreResult<Vec<String>> {
+        Self::decode_json(column, value)
+    }
+
+    const JSON_OBJECTS: &'static str =
+        "(SELECT json_group_array(json_object({fields}) ORDER BY {order}) \
+         FROM {from})";
 
     fn decode_json<T: DeserializeOwned>(column: &'static str, value: String) -> StoreResult<T> {
         serde_json::from_str(&value)
             .map_err(|e| StoreError::other(CorruptRow::new(column, &value, e)))
     }
 
-    const JSON_TEXT_CAST: &'static str = "";
-    const JSON_OBJECTS: &'static str =
-        "(SELECT json_group_array(json_object({fields}) ORDER BY {order}) \
-         FROM {from})";
-
-    type List = String;
-
-    fn encode_list(items: Vec<String>) -> String {
-        serde_json::Value::from(items).to_string()
+    fn encode_json<T: Serialize>(value: &T) -> StoreResult<String> {
+        serde_json::to_string(value).map_err(StoreError::other)
     }
-
-    fn decode_list(column: &'static str, value: String) -> StoreResult<Vec<String>> {
-        Self::decode_json(column, value)
-    }
-
-    const IN_LIST: &'static str = "IN (SELECT value FROM json_each({list}))";
-    const LIST_TABLE: &'static str = "(SELECT value, key AS ord FROM json_each({list})) AS x";
-    const ARRAY: &'static str = "(SELECT json_group_array({expr} ORDER BY {order}) FROM {from})";
 }

@@ -20,10 +20,11 @@
 //! [`crate::SqliteDialect`] as `Check { constraint: "policies_rules_when_required" }`,
 //! as PostgreSQL does.
 
-use countersign_sql::MapDatabaseError;
+use countersign_sql::DriverResults;
 use countersign_store::error::constraints;
 use countersign_store::StoreError;
 use sqlx::error::DatabaseError;
+use sqlx::sqlite::SqliteQueryResult;
 
 use crate::SqliteDialect;
 
@@ -77,7 +78,13 @@ fn code(db: &dyn DatabaseError) -> i64 {
     db.code().and_then(|c| c.parse().ok()).unwrap_or_default()
 }
 
-impl MapDatabaseError for SqliteDialect {
+impl DriverResults for SqliteDialect {
+    type QueryResult = SqliteQueryResult;
+
+    fn rows_affected(result: &SqliteQueryResult) -> u64 {
+        result.rows_affected()
+    }
+
     fn map_database(db: Box<dyn DatabaseError>) -> StoreError {
         let code = code(db.as_ref());
         let message = db.message().to_owned();

@@ -5,7 +5,7 @@
 //! at its first SELECT, which every later chunk reads too.
 
 use countersign_sql::audit::export_chunk;
-use countersign_sql::{ExportAudit, MapDatabaseError};
+use countersign_sql::{DriverResults, ExportAudit};
 use countersign_store::{ExportFilter, ExportRow, StoreResult};
 use futures::stream::{self, BoxStream, StreamExt};
 use sqlx::{QueryBuilder, Sqlite, SqlitePool};

@@ -37,8 +37,11 @@ pub mod export;
 pub mod options;
 mod timestamp;
 
-pub use dialect::SqliteDialect;
 pub use options::SqliteOptions;
+
+/// The SQLite dialect of the shared SQL repositories (see [`dialect`]).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SqliteDialect;
 
 /// The SQLite backend: a cheap-to-clone handle on a connection pool over one database.
 pub type SqliteStore = countersign_sql::SqlStore<SqliteDialect>;
