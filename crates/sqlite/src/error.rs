@@ -8,10 +8,10 @@
 //! | `2067` UNIQUE / `1555` PRIMARYKEY: "UNIQUE constraint failed: t.a, t.b" | `Conflict { constraint }`: the column list mapped to the index name (`votes.approval_id, votes.principal_id` → `votes_pkey`, …); a primary key is `<table>_pkey` |
 //! | `787` FOREIGNKEY: "FOREIGN KEY constraint failed" (no name) | `ForeignKey { constraint: "foreign_key" }` |
 //! | `1811` TRIGGER: `RAISE(ABORT, '<name>: <why>')`     | `ForeignKey { name }` for a `…_fkey` name, else `Check { name, why }` |
-//! | `275` CHECK: "CHECK constraint failed: <name>"      | `Check { name, message }` (every CHECK is named in the schema) |
+//! | `275` CHECK: `CHECK constraint failed: <name>`      | `Check { name, message }` (every CHECK is named in the schema) |
 //! | `1299` NOTNULL / `3091` DATATYPE                    | `Check { <table>_<column>_not_null / _type, message }` |
 //! | BUSY, LOCKED, NOMEM, READONLY, IOERR, FULL, CANTOPEN, PROTOCOL (primary codes 5–8, 10, 13–15) | `Unavailable` |
-//! | pool timeout, pool closed, I/O, worker crash        | `Unavailable`                      |
+//! | pool timeout, pool closed, I/O, TLS, worker crash   | `Unavailable`                      |
 //! | anything else                                       | `Other`                            |
 //!
 //! Two names need the schema's help because SQLite never names a foreign key: the triggers on
