@@ -3,9 +3,9 @@
 //! The repositories in this crate are written once against this trait. A backend supplies its
 //! driver ([`Dialect::DB`]), how instants, JSON and string lists travel as column values, the
 //! SQL fragments its engine spells differently (row locks, list membership, array
-//! aggregation), the error mapping ([`DriverResults`]), the statement that begins a read-write transaction, and
-//! the store-level operations that have no shared form (readiness, the export stream, pool
-//! setup and migrations).
+//! aggregation), the statement that begins a read-write transaction, pool setup and the
+//! migrations; through [`DriverResults`] the error mapping and rows-affected count, and
+//! through [`ExportAudit`] the export stream, which has no shared form.
 
 use std::fmt::Debug;
 

@@ -165,3 +165,21 @@ pub fn fill(template: &str, values: &[(&str, &str)]) -> String {
             text.replace(&format!("{{{name}}}"), value)
         })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::fill;
+
+    #[test]
+    fn fill_replaces_every_named_slot() {
+        assert_eq!(
+            fill(
+                "ARRAY(SELECT {expr} FROM {from} ORDER BY {expr})",
+                &[("expr", "r.id"), ("from", "roles r")]
+            ),
+            "ARRAY(SELECT r.id FROM roles r ORDER BY r.id)"
+        );
+        assert_eq!(fill("= ANY({list})", &[("list", "$3")]), "= ANY($3)");
+        assert_eq!(fill("{other}", &[("list", "$1")]), "{other}");
+    }
+}
