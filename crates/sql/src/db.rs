@@ -129,41 +129,33 @@ where
     }
 }
 
-/// Every capability the shared repositories need of a driver: run statements, bind and read
-/// text, booleans, integers and bytes (each also optional where the schema allows NULL).
-pub trait SqlDb:
-    Run
-    + Bind<String>
-    + Bind<Option<String>>
-    + Bind<bool>
-    + Bind<i32>
-    + Bind<i64>
-    + Bind<Vec<u8>>
-    + Get<String>
-    + Get<Option<String>>
-    + Get<bool>
-    + Get<i32>
-    + Get<i64>
-    + Get<Vec<u8>>
-{
+/// Declare [`SqlDb`] with its capabilities listed once, and implement it for every driver
+/// that has them all.
+macro_rules! sql_db {
+    ($($capability:path),+ $(,)?) => {
+        /// Every capability the shared repositories need of a driver: run statements, bind and
+        /// read text, booleans, integers and bytes (each also optional where the schema allows
+        /// NULL).
+        pub trait SqlDb: Run $(+ $capability)+ {}
+
+        impl<DB> SqlDb for DB where DB: Run $(+ $capability)+ {}
+    };
 }
 
-impl<DB> SqlDb for DB where
-    DB: Run
-        + Bind<String>
-        + Bind<Option<String>>
-        + Bind<bool>
-        + Bind<i32>
-        + Bind<i64>
-        + Bind<Vec<u8>>
-        + Get<String>
-        + Get<Option<String>>
-        + Get<bool>
-        + Get<i32>
-        + Get<i64>
-        + Get<Vec<u8>>
-{
-}
+sql_db!(
+    Bind<String>,
+    Bind<Option<String>>,
+    Bind<bool>,
+    Bind<i32>,
+    Bind<i64>,
+    Bind<Vec<u8>>,
+    Get<String>,
+    Get<Option<String>>,
+    Get<bool>,
+    Get<i32>,
+    Get<i64>,
+    Get<Vec<u8>>,
+);
 
 impl<DB: Database> std::fmt::Debug for Statement<DB> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
