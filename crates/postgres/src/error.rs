@@ -13,81 +13,44 @@
 //! The triggers in the schema raise with `USING CONSTRAINT = '…'`, so their refusals carry a
 //! stable name just like declared constraints do.
 
+use countersign_sql::DriverResults;
 use countersign_store::StoreError;
 use sqlx::error::DatabaseError;
+use sqlx::postgres::PgQueryResult;
 
-/// Map a sqlx error to the store's error.
-pub(crate) fn map_sqlx(e: sqlx::Error) -> StoreError {
-    match e {
-        sqlx::Error::Database(db) => map_database(db),
-        sqlx::Error::PoolTimedOut => {
-            StoreError::Unavailable("timed out waiting for a database connection".into())
+use crate::PgDialect;
+
+impl DriverResults for PgDialect {
+    type QueryResult = PgQueryResult;
+
+    fn rows_affected(result: &PgQueryResult) -> u64 {
+        result.rows_affected()
+    }
+
+    fn map_database(db: Box<dyn DatabaseError>) -> StoreError {
+        let code = db.code().map(|c| c.into_owned()).unwrap_or_default();
+        let constraint = db.constraint().map(str::to_owned);
+        let named = |c: Option<String>| c.unwrap_or_else(|| "unknown".to_owned());
+        match code.as_str() {
+            "23505" => StoreError::Conflict {
+                constraint: named(constraint),
+            },
+            "23503" => StoreError::ForeignKey {
+                constraint: named(constraint),
+            },
+            "23514" => StoreError::Check {
+                constraint: named(constraint),
+                message: db.message().to_owned(),
+            },
+            "P0001" | "42501" if constraint.is_some() => StoreError::Check {
+                constraint: named(constraint),
+                message: db.message().to_owned(),
+            },
+            "53300" | "57P01" | "57P02" | "57P03" => {
+                StoreError::Unavailable(db.message().to_owned())
+            }
+            c if c.starts_with("08") => StoreError::Unavailable(db.message().to_owned()),
+            _ => StoreError::other(sqlx::Error::Database(db)),
         }
-        sqlx::Error::PoolClosed => StoreError::Unavailable("the connection pool is closed".into()),
-        sqlx::Error::Io(e) => StoreError::Unavailable(format!("database i/o: {e}")),
-        sqlx::Error::Tls(e) => StoreError::Unavailable(format!("database tls: {e}")),
-        sqlx::Error::WorkerCrashed => {
-            StoreError::Unavailable("the database connection worker crashed".into())
-        }
-        other => StoreError::other(other),
-    }
-}
-
-fn map_database(db: Box<dyn DatabaseError>) -> StoreError {
-    let code = db.code().map(|c| c.into_owned()).unwrap_or_default();
-    let constraint = db.constraint().map(str::to_owned);
-    let named = |c: Option<String>| c.unwrap_or_else(|| "unknown".to_owned());
-    match code.as_str() {
-        "23505" => StoreError::Conflict {
-            constraint: named(constraint),
-        },
-        "23503" => StoreError::ForeignKey {
-            constraint: named(constraint),
-        },
-        "23514" => StoreError::Check {
-            constraint: named(constraint),
-            message: db.message().to_owned(),
-        },
-        "P0001" | "42501" if constraint.is_some() => StoreError::Check {
-            constraint: named(constraint),
-            message: db.message().to_owned(),
-        },
-        "53300" | "57P01" | "57P02" | "57P03" => StoreError::Unavailable(db.message().to_owned()),
-        c if c.starts_with("08") => StoreError::Unavailable(db.message().to_owned()),
-        _ => StoreError::other(sqlx::Error::Database(db)),
-    }
-}
-
-/// Map a migration failure.
-pub(crate) fn map_migrate(e: sqlx::migrate::MigrateError) -> StoreError {
-    match e {
-        sqlx::migrate::MigrateError::Execute(e) => map_sqlx(e),
-        other => StoreError::other(other),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn transport_errors_are_unavailable() {
-        assert!(matches!(
-            map_sqlx(sqlx::Error::PoolTimedOut),
-            StoreError::Unavailable(_)
-        ));
-        assert!(matches!(
-            map_sqlx(sqlx::Error::PoolClosed),
-            StoreError::Unavailable(_)
-        ));
-        let io = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
-        assert!(matches!(
-            map_sqlx(sqlx::Error::Io(io)),
-            StoreError::Unavailable(_)
-        ));
-        assert!(matches!(
-            map_sqlx(sqlx::Error::RowNotFound),
-            StoreError::Other(_)
-        ));
     }
 }

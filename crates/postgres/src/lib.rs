@@ -1,37 +1,38 @@
 //! Countersign's PostgreSQL backend.
 //!
-//! [`PgStore`] implements [`countersign_store::Store`] over a [`sqlx::PgPool`]; the
-//! transactions it begins ([`PgTransaction`]) implement every repository trait. Queries are
-//! runtime queries (`sqlx::query_as` with `FromRow` row structs, `QueryBuilder` for dynamic
-//! filters and multi-row inserts), so building this crate never needs a database.
+//! The repositories are implemented once, in `countersign-sql`, generic over a dialect; this
+//! crate supplies PostgreSQL's ([`PgDialect`]) and names the result: [`PgStore`] implements
+//! [`countersign_store::Store`] over a [`sqlx::PgPool`], and the transactions it begins
+//! ([`PgTransaction`]) implement every repository trait.
 //!
 //! Map:
-//! - [`store`] — [`PgStore`], pool options, migrations, readiness, streaming audit export.
-//! - [`tx`] — [`PgTransaction`], the unit of work.
-//! - one module per aggregate: [`principals`], [`keys`], [`roles`], [`policies`],
-//!   [`subjects`], [`jobs`], [`approvals`], [`audit`].
+//! - [`dialect`] — [`PgDialect`]: `timestamptz`, `jsonb`, `text[]`, `FOR UPDATE [SKIP LOCKED]`,
+//!   `= ANY($1)`, `ARRAY(…)` and `jsonb_agg` aggregation.
+//! - [`options`] — [`PgOptions`] and opening the pool.
 //! - [`error`] — sqlx errors → [`countersign_store::StoreError`].
-//! - `rows` and `sql` (private): row structs → domain values, and shared SQL building.
+//! - [`export`] — the streaming audit export, which has no shared form.
 //!
 //! The schema lives in `migrations/postgres` at the workspace root and is embedded in
 //! [`MIGRATOR`].
 
-pub mod approvals;
-pub mod audit;
+pub mod dialect;
 pub mod error;
-pub mod gauges;
-pub mod jobs;
-pub mod keys;
-pub mod policies;
-pub mod principals;
+pub mod export;
+pub mod options;
 pub mod privileges;
-pub mod roles;
-mod rows;
-mod sql;
-pub mod store;
-pub mod subjects;
-pub mod tx;
 
+pub use options::PgOptions;
 pub use privileges::{grant_runtime, role_posture, runtime_grants_sql};
-pub use store::{PgOptions, PgStore, MIGRATOR};
-pub use tx::PgTransaction;
+
+/// The PostgreSQL dialect of the shared SQL repositories (see [`dialect`]).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PgDialect;
+
+/// The PostgreSQL backend: a cheap-to-clone handle on a connection pool.
+pub type PgStore = countersign_sql::SqlStore<PgDialect>;
+
+/// A read-write transaction on PostgreSQL (READ COMMITTED).
+pub type PgTransaction = countersign_sql::SqlTransaction<PgDialect>;
+
+/// The embedded migrations (`migrations/postgres` at the workspace root).
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/postgres");

@@ -19,7 +19,13 @@
 use countersign_store::{RolePosture, StoreError, StoreResult};
 use sqlx::PgPool;
 
-use crate::error::map_sqlx;
+use countersign_sql::DriverResults;
+
+use crate::PgDialect;
+
+fn map_sqlx(e: sqlx::Error) -> StoreError {
+    PgDialect::map_error(e)
+}
 
 /// Tables that hold history: the runtime role reads and appends, never changes or deletes.
 pub const APPEND_ONLY_TABLES: &[&str] = &["audit_events", "votes"];

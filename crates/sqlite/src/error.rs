@@ -8,21 +8,25 @@
 //! | `2067` UNIQUE / `1555` PRIMARYKEY: "UNIQUE constraint failed: t.a, t.b" | `Conflict { constraint }`: the column list mapped to the index name (`votes.approval_id, votes.principal_id` → `votes_pkey`, …); a primary key is `<table>_pkey` |
 //! | `787` FOREIGNKEY: "FOREIGN KEY constraint failed" (no name) | `ForeignKey { constraint: "foreign_key" }` |
 //! | `1811` TRIGGER: `RAISE(ABORT, '<name>: <why>')`     | `ForeignKey { name }` for a `…_fkey` name, else `Check { name, why }` |
-//! | `275` CHECK: "CHECK constraint failed: <name>"      | `Check { name, message }` (every CHECK is named in the schema) |
+//! | `275` CHECK: `CHECK constraint failed: <name>`      | `Check { name, message }` (every CHECK is named in the schema) |
 //! | `1299` NOTNULL / `3091` DATATYPE                    | `Check { <table>_<column>_not_null / _type, message }` |
 //! | BUSY, LOCKED, NOMEM, READONLY, IOERR, FULL, CANTOPEN, PROTOCOL (primary codes 5–8, 10, 13–15) | `Unavailable` |
-//! | pool timeout, pool closed, I/O, worker crash        | `Unavailable`                      |
+//! | pool timeout, pool closed, I/O, TLS, worker crash   | `Unavailable`                      |
 //! | anything else                                       | `Other`                            |
 //!
 //! Two names need the schema's help because SQLite never names a foreign key: the triggers on
 //! `policy_rules` and `roles` refuse with `policy_rules_role_id_fkey` before the key itself
 //! would, and a COMMIT refused by the one deferred foreign key is reported by
-//! [`crate::SqliteTransaction`] as `Check { constraint: "policies_rules_when_required" }`,
+//! [`crate::SqliteDialect`] as `Check { constraint: "policies_rules_when_required" }`,
 //! as PostgreSQL does.
 
+use countersign_sql::DriverResults;
 use countersign_store::error::constraints;
 use countersign_store::StoreError;
 use sqlx::error::DatabaseError;
+use sqlx::sqlite::SqliteQueryResult;
+
+use crate::SqliteDialect;
 
 /// The name reported for a foreign-key violation: SQLite does not say which key broke.
 pub const UNNAMED_FOREIGN_KEY: &str = "foreign_key";
@@ -70,85 +74,77 @@ const UNIQUE_INDEXES: &[(&str, &str, &str)] = &[
     ),
 ];
 
-/// Map a sqlx error to the store's error.
-pub(crate) fn map_sqlx(e: sqlx::Error) -> StoreError {
-    match e {
-        sqlx::Error::Database(db) => map_database(db),
-        sqlx::Error::PoolTimedOut => {
-            StoreError::Unavailable("timed out waiting for a database connection".into())
-        }
-        sqlx::Error::PoolClosed => StoreError::Unavailable("the connection pool is closed".into()),
-        sqlx::Error::Io(e) => StoreError::Unavailable(format!("database i/o: {e}")),
-        sqlx::Error::WorkerCrashed => {
-            StoreError::Unavailable("the database connection worker crashed".into())
-        }
-        other => StoreError::other(other),
-    }
-}
-
-/// Map the error of a COMMIT: a foreign-key violation there can only be the one deferred
-/// constraint of the schema.
-pub(crate) fn map_commit(e: sqlx::Error) -> StoreError {
-    if let sqlx::Error::Database(db) = &e {
-        if code(db.as_ref()) == SQLITE_CONSTRAINT_FOREIGNKEY {
-            return StoreError::Check {
-                constraint: POLICIES_RULES_WHEN_REQUIRED.into(),
-                message: "a policy that requires approval has no rules".into(),
-            };
-        }
-    }
-    map_sqlx(e)
-}
-
 fn code(db: &dyn DatabaseError) -> i64 {
     db.code().and_then(|c| c.parse().ok()).unwrap_or_default()
 }
 
-fn map_database(db: Box<dyn DatabaseError>) -> StoreError {
-    let code = code(db.as_ref());
-    let message = db.message().to_owned();
-    match code {
-        SQLITE_CONSTRAINT_UNIQUE | SQLITE_CONSTRAINT_PRIMARYKEY => StoreError::Conflict {
-            constraint: unique_name(&message, code == SQLITE_CONSTRAINT_PRIMARYKEY),
-        },
-        SQLITE_CONSTRAINT_FOREIGNKEY => StoreError::ForeignKey {
-            constraint: UNNAMED_FOREIGN_KEY.into(),
-        },
-        SQLITE_CONSTRAINT_TRIGGER => {
-            let (constraint, why) = match message.split_once(": ") {
-                Some((name, why)) => (name.to_owned(), why.to_owned()),
-                None => ("unknown".to_owned(), message.clone()),
-            };
-            if constraint.ends_with("_fkey") {
-                StoreError::ForeignKey { constraint }
-            } else {
-                StoreError::Check {
-                    constraint,
-                    message: why,
+impl DriverResults for SqliteDialect {
+    type QueryResult = SqliteQueryResult;
+
+    fn rows_affected(result: &SqliteQueryResult) -> u64 {
+        result.rows_affected()
+    }
+
+    fn map_database(db: Box<dyn DatabaseError>) -> StoreError {
+        let code = code(db.as_ref());
+        let message = db.message().to_owned();
+        match code {
+            SQLITE_CONSTRAINT_UNIQUE | SQLITE_CONSTRAINT_PRIMARYKEY => StoreError::Conflict {
+                constraint: unique_name(&message, code == SQLITE_CONSTRAINT_PRIMARYKEY),
+            },
+            SQLITE_CONSTRAINT_FOREIGNKEY => StoreError::ForeignKey {
+                constraint: UNNAMED_FOREIGN_KEY.into(),
+            },
+            SQLITE_CONSTRAINT_TRIGGER => {
+                let (constraint, why) = match message.split_once(": ") {
+                    Some((name, why)) => (name.to_owned(), why.to_owned()),
+                    None => ("unknown".to_owned(), message.clone()),
+                };
+                if constraint.ends_with("_fkey") {
+                    StoreError::ForeignKey { constraint }
+                } else {
+                    StoreError::Check {
+                        constraint,
+                        message: why,
+                    }
                 }
             }
+            SQLITE_CONSTRAINT_CHECK => StoreError::Check {
+                constraint: message
+                    .strip_prefix("CHECK constraint failed: ")
+                    .unwrap_or("unknown")
+                    .to_owned(),
+                message,
+            },
+            SQLITE_CONSTRAINT_NOTNULL => StoreError::Check {
+                constraint: column_name(&message, "NOT NULL constraint failed: ", "not_null"),
+                message,
+            },
+            SQLITE_CONSTRAINT_DATATYPE => StoreError::Check {
+                constraint: message
+                    .rsplit(' ')
+                    .next()
+                    .map(|col| format!("{}_type", col.replace('.', "_")))
+                    .unwrap_or_else(|| "unknown".into()),
+                message,
+            },
+            c if UNAVAILABLE_PRIMARY.contains(&(c & 0xff)) => StoreError::Unavailable(message),
+            _ => StoreError::other(sqlx::Error::Database(db)),
         }
-        SQLITE_CONSTRAINT_CHECK => StoreError::Check {
-            constraint: message
-                .strip_prefix("CHECK constraint failed: ")
-                .unwrap_or("unknown")
-                .to_owned(),
-            message,
-        },
-        SQLITE_CONSTRAINT_NOTNULL => StoreError::Check {
-            constraint: column_name(&message, "NOT NULL constraint failed: ", "not_null"),
-            message,
-        },
-        SQLITE_CONSTRAINT_DATATYPE => StoreError::Check {
-            constraint: message
-                .rsplit(' ')
-                .next()
-                .map(|col| format!("{}_type", col.replace('.', "_")))
-                .unwrap_or_else(|| "unknown".into()),
-            message,
-        },
-        c if UNAVAILABLE_PRIMARY.contains(&(c & 0xff)) => StoreError::Unavailable(message),
-        _ => StoreError::other(sqlx::Error::Database(db)),
+    }
+
+    /// Map the error of a COMMIT: a foreign-key violation there can only be the one deferred
+    /// constraint of the schema.
+    fn map_commit_error(e: sqlx::Error) -> StoreError {
+        if let sqlx::Error::Database(db) = &e {
+            if code(db.as_ref()) == SQLITE_CONSTRAINT_FOREIGNKEY {
+                return StoreError::Check {
+                    constraint: POLICIES_RULES_WHEN_REQUIRED.into(),
+                    message: "a policy that requires approval has no rules".into(),
+                };
+            }
+        }
+        Self::map_error(e)
     }
 }
 
@@ -184,14 +180,6 @@ fn column_name(message: &str, prefix: &str, suffix: &str) -> String {
         .strip_prefix(prefix)
         .map(|c| format!("{}_{suffix}", c.replace('.', "_")))
         .unwrap_or_else(|| "unknown".into())
-}
-
-/// Map a migration failure.
-pub(crate) fn map_migrate(e: sqlx::migrate::MigrateError) -> StoreError {
-    match e {
-        sqlx::migrate::MigrateError::Execute(e) => map_sqlx(e),
-        other => StoreError::other(other),
-    }
 }
 
 #[cfg(test)]
@@ -236,27 +224,6 @@ mod tests {
         for (message, pk, want) in cases {
             assert_eq!(unique_name(message, pk), want, "{message}");
         }
-    }
-
-    #[test]
-    fn transport_errors_are_unavailable() {
-        assert!(matches!(
-            map_sqlx(sqlx::Error::PoolTimedOut),
-            StoreError::Unavailable(_)
-        ));
-        assert!(matches!(
-            map_sqlx(sqlx::Error::PoolClosed),
-            StoreError::Unavailable(_)
-        ));
-        let io = std::io::Error::new(std::io::ErrorKind::PermissionDenied, "denied");
-        assert!(matches!(
-            map_sqlx(sqlx::Error::Io(io)),
-            StoreError::Unavailable(_)
-        ));
-        assert!(matches!(
-            map_sqlx(sqlx::Error::RowNotFound),
-            StoreError::Other(_)
-        ));
     }
 
     #[test]

@@ -16,35 +16,38 @@
 //! never handed to two transactions at once; a second claimer or reaper waits its turn and
 //! then sees the first one's committed result instead of skipping past a held row.
 //!
+//! The repositories are implemented once, in `countersign-sql`; this crate supplies SQLite's
+//! dialect ([`SqliteDialect`]) and names the result.
+//!
 //! Map:
-//! - [`store`] — [`SqliteStore`], [`SqliteOptions`], migrations, readiness, the streaming
-//!   audit export.
-//! - [`tx`] — [`SqliteTransaction`], the unit of work.
-//! - one module per aggregate: [`principals`], [`keys`], [`roles`], [`policies`],
-//!   [`subjects`], [`jobs`], [`approvals`], [`audit`].
+//! - [`dialect`] — [`SqliteDialect`]: text timestamps, JSON text, `json_each` lists,
+//!   `json_group_array` aggregation, `BEGIN IMMEDIATE`, savepoints.
+//! - [`options`] — [`SqliteOptions`], the pragmas, and opening the pool.
 //! - [`error`] — SQLite errors → [`countersign_store::StoreError`], with PostgreSQL's
 //!   constraint names.
-//! - `timestamp`, `rows` and `sql` (private): the fixed-width text timestamps, row structs →
-//!   domain values, and shared SQL building.
+//! - [`export`] — the streaming audit export, which has no shared form.
+//! - `timestamp` (private): the fixed-width text timestamps.
 //!
 //! The schema lives in `migrations/sqlite` at the workspace root and is embedded in
 //! [`MIGRATOR`].
 
-pub mod approvals;
-pub mod audit;
+pub mod dialect;
 pub mod error;
-pub mod gauges;
-pub mod jobs;
-pub mod keys;
-pub mod policies;
-pub mod principals;
-pub mod roles;
-mod rows;
-mod sql;
-pub mod store;
-pub mod subjects;
+pub mod export;
+pub mod options;
 mod timestamp;
-pub mod tx;
 
-pub use store::{SqliteOptions, SqliteStore, MIGRATOR};
-pub use tx::SqliteTransaction;
+pub use options::SqliteOptions;
+
+/// The SQLite dialect of the shared SQL repositories (see [`dialect`]).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SqliteDialect;
+
+/// The SQLite backend: a cheap-to-clone handle on a connection pool over one database.
+pub type SqliteStore = countersign_sql::SqlStore<SqliteDialect>;
+
+/// A read-write transaction on SQLite (`BEGIN IMMEDIATE`).
+pub type SqliteTransaction = countersign_sql::SqlTransaction<SqliteDialect>;
+
+/// The embedded migrations (`migrations/sqlite` at the workspace root).
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/sqlite");

@@ -7,12 +7,11 @@
 //! in a `sqlite3` shell.
 
 use countersign_domain::clock::truncate_to_micros;
+use countersign_store::decode::CorruptRow;
 use countersign_store::{StoreError, StoreResult};
 use time::format_description::FormatItem;
 use time::macros::format_description;
 use time::{OffsetDateTime, PrimitiveDateTime};
-
-use crate::rows::CorruptRow;
 
 const FORMAT: &[FormatItem<'static>] =
     format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]Z");
@@ -26,24 +25,11 @@ pub(crate) fn encode(t: OffsetDateTime) -> String {
         .unwrap_or_else(|_| format!("{t}"))
 }
 
-/// The stored form of an optional instant.
-pub(crate) fn encode_opt(t: Option<OffsetDateTime>) -> Option<String> {
-    t.map(encode)
-}
-
 /// Parse a stored timestamp of `column`.
 pub(crate) fn decode(column: &'static str, value: &str) -> StoreResult<OffsetDateTime> {
     PrimitiveDateTime::parse(value, FORMAT)
         .map(PrimitiveDateTime::assume_utc)
         .map_err(|e| StoreError::other(CorruptRow::new(column, value, e)))
-}
-
-/// Parse an optional stored timestamp of `column`.
-pub(crate) fn decode_opt(
-    column: &'static str,
-    value: Option<&str>,
-) -> StoreResult<Option<OffsetDateTime>> {
-    value.map(|v| decode(column, v)).transpose()
 }
 
 #[cfg(test)]

@@ -1,8 +1,8 @@
 //! Countersign's repository traits and the unit of work, with no backend named.
 //!
-//! The service layer talks only to these traits. A backend (PostgreSQL today, SQLite next)
-//! implements [`Store`] and [`Transaction`]; nothing here mentions a driver, so no sqlx type
-//! leaks into the service.
+//! The service layer talks only to these traits. A backend implements [`Store`] and
+//! [`Transaction`] (PostgreSQL and SQLite both do, through the shared `countersign-sql`
+//! repositories); nothing here mentions a driver, so no sqlx type leaks into the service.
 //!
 //! - [`uow`] — [`Store`] (begin a transaction, authenticate a key, readiness, streaming export)
 //!   and [`Transaction`], which is every repository at once plus `commit`.

@@ -1,0 +1,40 @@
+//! The repository implementations shared by Countersign's SQL backends.
+//!
+//! Every store trait is implemented here once, generic over a [`Dialect`]: PostgreSQL and
+//! SQLite each supply only what truly differs (instants, JSON and list encodings, row locks,
+//! list membership, array aggregation, error mapping, pool setup, migrations, readiness and
+//! the export cursor). Queries are runtime queries, so building needs no database.
+//!
+//! Map:
+//! - [`dialect`] — the [`Dialect`] trait a backend implements.
+//! - [`db`] — [`SqlDb`](db::SqlDb), the sqlx capabilities the repositories need, in one trait.
+//! - [`sql`] — [`Sql`], statements with numbered binds, condition chains, keyset pages.
+//! - [`error`] — the driver errors every backend maps alike.
+//! - [`cols`] — [`Cols`], reading a result row as domain values.
+//! - [`store`] — [`SqlStore`]: the pool, transactions, key authentication.
+//! - [`tx`] — [`SqlTransaction`], the unit of work.
+//! - one module per aggregate: [`principals`], [`keys`], [`roles`], [`policies`],
+//!   [`subjects`], [`jobs`], [`approvals`], [`audit`].
+
+pub mod approvals;
+pub mod audit;
+pub mod cols;
+pub mod db;
+pub mod dialect;
+pub mod error;
+pub mod jobs;
+pub mod keys;
+pub mod policies;
+pub mod principals;
+pub mod roles;
+pub mod sql;
+pub mod store;
+pub mod subjects;
+pub mod tx;
+
+pub use cols::Cols;
+pub use dialect::{Dialect, ExportAudit};
+pub use error::DriverResults;
+pub use sql::{Conn, Sql};
+pub use store::SqlStore;
+pub use tx::SqlTransaction;

@@ -1,0 +1,116 @@
+//! The streaming audit export: keyset chunks in one read transaction (one WAL snapshot).
+//!
+//! SQLite has no server-side cursor, so each chunk is a query continuing strictly after the
+//! stored `(ts, event_id)` of the last row sent; a deferred read transaction pins the snapshot
+//! at its first SELECT, which every later chunk reads too.
+
+use countersign_sql::audit::export_chunk;
+use countersign_sql::{DriverResults, ExportAudit};
+use countersign_store::{ExportFilter, ExportRow, StoreResult};
+use futures::stream::{self, BoxStream, StreamExt};
+use sqlx::{QueryBuilder, Sqlite, SqlitePool};
+
+use crate::{timestamp, SqliteDialect};
+
+/// The state of an export stream.
+enum Export {
+    /// Not started: the pool to take a connection from, and what to export.
+    Start {
+        pool: SqlitePool,
+        filter: ExportFilter,
+    },
+    /// The snapshot transaction, and where the next chunk starts.
+    Open {
+        tx: sqlx::Transaction<'static, Sqlite>,
+        cursor: ExportCursor,
+    },
+    /// Every row was sent and the transaction committed.
+    Done,
+}
+
+/// Where an export stands: the window, the rows still allowed, and the stored `(ts,
+/// event_id)` of the last row sent.
+struct ExportCursor {
+    filter: ExportFilter,
+    remaining: Option<u64>,
+    after: Option<(String, String)>,
+}
+
+impl ExportCursor {
+    /// The next chunk: `(ts, event_id) > after` within the window, oldest first.
+    fn query(&self, limit: u64) -> QueryBuilder<'static, Sqlite> {
+        let mut qb =
+            QueryBuilder::<Sqlite>::new("SELECT ts, event_id, body FROM audit_events WHERE ts >= ");
+        qb.push_bind(timestamp::encode(self.filter.from))
+            .push(" AND ts < ")
+            .push_bind(timestamp::encode(self.filter.to));
+        if let Some(category) = self.filter.category {
+            qb.push(" AND category = ").push_bind(category.as_str());
+        }
+        if let Some((ts, id)) = &self.after {
+            qb.push(" AND (ts, event_id) > (")
+                .push_bind(ts.clone())
+                .push(", ")
+                .push_bind(id.clone())
+                .push(")");
+        }
+        qb.push(" ORDER BY ts, event_id LIMIT ")
+            .push_bind(i64::try_from(limit).unwrap_or(i64::MAX));
+        qb
+    }
+}
+
+impl ExportAudit for SqliteDialect {
+    /// Stream the export's rows in chunks of at most `chunk_size`.
+    fn export_audit(
+        pool: SqlitePool,
+        filter: ExportFilter,
+        chunk_size: u32,
+    ) -> BoxStream<'static, StoreResult<Vec<ExportRow>>> {
+        let chunk = u64::from(chunk_size.max(1));
+        stream::try_unfold(Export::Start { pool, filter }, move |state| async move {
+            let (mut tx, mut cursor) = match state {
+                Export::Start { pool, filter } => {
+                    let tx = pool.begin().await.map_err(SqliteDialect::map_error)?;
+                    let cursor = ExportCursor {
+                        remaining: filter.limit,
+                        after: filter
+                            .after
+                            .map(|(ts, id)| (timestamp::encode(ts), id.to_string())),
+                        filter,
+                    };
+                    (tx, cursor)
+                }
+                Export::Open { tx, cursor } => (tx, cursor),
+                Export::Done => return Ok(None),
+            };
+            let want = cursor.remaining.map_or(chunk, |r| r.min(chunk));
+            if want == 0 {
+                tx.commit().await.map_err(SqliteDialect::map_error)?;
+                return Ok(None);
+            }
+            let rows: Vec<(String, String, String)> = cursor
+                .query(want)
+                .build_query_as()
+                .persistent(false)
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(SqliteDialect::map_error)?;
+            let fetched = rows.len() as u64;
+            let next = if fetched < want {
+                // Exhausted: end the snapshot now rather than after one more read that could
+                // only find nothing.
+                tx.commit().await.map_err(SqliteDialect::map_error)?;
+                Export::Done
+            } else {
+                if let Some((ts, id, _)) = rows.last() {
+                    cursor.after = Some((ts.clone(), id.clone()));
+                }
+                cursor.remaining = cursor.remaining.map(|r| r - fetched);
+                Export::Open { tx, cursor }
+            };
+            Ok(export_chunk::<SqliteDialect>(rows)?.map(|rows| (rows, next)))
+        })
+        .boxed()
+    }
+}
