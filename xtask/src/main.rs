@@ -1,8 +1,10 @@
 //! `cargo xtask`: project automation.
 //!
 //! - `cargo xtask bench [SUITE…]` — run benchmark suites in release mode (all when none is
-//!   named): `approvals` (approve-decision throughput and p99 beside raw SQL) and `audit`
-//!   (ingest events/s and export rows/s with peak memory beside raw PostgreSQL).
+//!   named): `approvals` (approve-decision throughput and p99 beside raw SQL, on PostgreSQL
+//!   and SQLite; `BENCH_BACKEND=postgres|sqlite|both` picks) and `audit` (ingest events/s and
+//!   export rows/s with peak memory beside raw PostgreSQL). The suites read their sizes and
+//!   backend from the environment, which they inherit (see `crates/bench/README.md`).
 
 use std::process::Command;
 

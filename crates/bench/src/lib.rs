@@ -1,14 +1,16 @@
-//! Shared pieces of the benchmark suites: a fresh database per run, latency statistics, and
-//! a uniform report line.
+//! Shared pieces of the benchmark suites: a fresh database per run, latency statistics, a
+//! uniform report line, and the machine and database context a run's figures belong to.
 //!
 //! Suites live in `src/bin/` and are run in release mode by `cargo xtask bench [suite]`.
-//! Every suite measures Countersign and, in the same run, raw PostgreSQL doing the same
+//! Every suite measures Countersign and, in the same run, the raw database doing the same
 //! statements, and prints both with their ratio: the machine's speed cancels out of the ratio.
+//! The `approvals` suite runs on PostgreSQL and on SQLite (`BENCH_BACKEND`); `audit` on
+//! PostgreSQL.
 
 use std::time::Duration;
 
 use anyhow::Context;
-use sqlx::{Connection, Executor, PgConnection};
+use sqlx::{Connection, Executor, PgConnection, SqlitePool};
 
 /// The server the benchmarks use: `DATABASE_URL`, else the local PostgreSQL.
 pub fn server_url() -> String {
@@ -72,7 +74,7 @@ impl Latency {
 
 /// Print one result line: `suite | what | figure`.
 pub fn report(suite: &str, what: &str, figure: impl std::fmt::Display) {
-    println!("{suite:<10} | {what:<58} | {figure}");
+    println!("{suite:<10} | {what:<68} | {figure}");
 }
 
 /// Milliseconds with two decimals.
@@ -103,6 +105,40 @@ pub async fn report_machine_context<'e>(
         .map(|(n, v)| format!("{n}={v}"))
         .collect();
     report(suite, "postgres: settings", settings.join(", "));
+    Ok(())
+}
+
+/// Print the context of a SQLite run: the cores, the SQLite version, and the pragmas that
+/// bound commit latency on the store's connections (journal mode, `synchronous`, busy timeout).
+pub async fn report_sqlite_context(suite: &str, pool: &SqlitePool) -> anyhow::Result<()> {
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    report(suite, "machine: cores available", cores);
+    let version: String = sqlx::query_scalar("SELECT sqlite_version()")
+        .fetch_one(pool)
+        .await?;
+    report(suite, "sqlite: version", version);
+    let mut conn = pool.acquire().await?;
+    let journal: String = sqlx::query_scalar("PRAGMA journal_mode")
+        .fetch_one(&mut *conn)
+        .await?;
+    let synchronous: i64 = sqlx::query_scalar("PRAGMA synchronous")
+        .fetch_one(&mut *conn)
+        .await?;
+    let busy: i64 = sqlx::query_scalar("PRAGMA busy_timeout")
+        .fetch_one(&mut *conn)
+        .await?;
+    let synchronous = match synchronous {
+        0 => "OFF".to_owned(),
+        1 => "NORMAL".to_owned(),
+        2 => "FULL".to_owned(),
+        3 => "EXTRA".to_owned(),
+        n => n.to_string(),
+    };
+    report(
+        suite,
+        "sqlite: settings",
+        format!("journal_mode={journal}, synchronous={synchronous}, busy_timeout={busy}ms"),
+    );
     Ok(())
 }
 

@@ -1,4 +1,5 @@
-//! The `approvals` suite: approve-decision throughput and latency with 8 concurrent clients.
+//! The `approvals` suite: approve-decision throughput and latency with 8 concurrent clients,
+//! on PostgreSQL and on SQLite.
 //!
 //! Countersign is measured end to end over its real HTTP path: the router served in-process
 //! on a loopback port, each client a keep-alive HTTP/1 connection posting
@@ -8,40 +9,57 @@
 //! vote, decides the approval and moves the job to `pending` (both compare-and-set), appends
 //! two audit events and commits.
 //!
-//! In the same run, 8 plain sqlx connections execute, per decision, the same statements the
-//! service issues for one approve (the SQL text copied from `crates/postgres/src`), against a
-//! second set of approvals made the same way. The ratio of the two is the figure; the
-//! machine's speed cancels out of it.
+//! In the same run and on the same database, 8 plain connections of a second pool execute, per
+//! decision, the same statements the store issues for one approve, against a second set of
+//! approvals made the same way. The statements are the SQL core's (`crates/sql/src`) with the
+//! backend's own fragments filled in (`FOR UPDATE` or nothing, `= ANY($1)` or `json_each`,
+//! `ARRAY(…)` or `json_group_array`), the transaction begins with the dialect's `BEGIN`
+//! (`BEGIN IMMEDIATE` on SQLite) and values are bound in the dialect's column encodings; each
+//! runs as one `sqlx::query_with`. What the raw path skips is everything above the SQL: HTTP,
+//! authentication, the service's rules, the domain types. The ratio of the two is the figure;
+//! the machine's speed cancels out of it.
 //!
 //! To spread the cost of table growth and cache warmth evenly, both paths first decide a
 //! small unmeasured warm-up set, then the measured sets run in two rounds in opposite order
 //! (raw then Countersign, Countersign then raw). At the end every approval is checked to be
 //! `approved` with its job `pending`, so a run that skipped work cannot report a figure.
 //!
-//! `BENCH_APPROVALS` sets the measured decisions per path (default 4,000).
+//! - `BENCH_APPROVALS` sets the measured decisions per path (default 4,000).
+//! - `BENCH_BACKEND` picks the backends: `postgres`, `sqlite`, or `both` (the default). On
+//!   PostgreSQL the suite creates its own database on `DATABASE_URL`'s server; on SQLite it
+//!   uses a fresh file in a temporary directory, opened with the store's own pragmas (WAL,
+//!   `synchronous=FULL`, busy timeout) by both paths. With both, the figures are printed side
+//!   by side at the end.
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, ensure, Context};
-use countersign_bench::{fresh_database, ms, report, report_machine_context, Latency};
+use countersign_bench::{
+    fresh_database, ms, report, report_machine_context, report_sqlite_context, Latency,
+};
 use countersign_domain::audit::actions;
 use countersign_domain::{
-    clock, Actor, ActorKind, ApiKeyToken, ApprovalRule, AuditEvent, Category, Principal,
-    PrincipalKind, Resource, RoleId, SubjectId,
+    clock, Actor, ActorKind, ApiKeyToken, ApprovalRule, AuditEvent, Category, Permission,
+    Principal, PrincipalKind, Resource, RoleId, SubjectId,
 };
 use countersign_http::HttpConfig;
-use countersign_postgres::{PgOptions, PgStore};
+use countersign_postgres::{PgDialect, PgOptions, PgStore};
 use countersign_service::jobs::JobRequest;
 use countersign_service::policies::PolicyInput;
+use countersign_service::roles::NewRole;
 use countersign_service::subjects::SubjectInput;
 use countersign_service::{Caller, Service, ServiceConfig};
+use countersign_sql::sql::fill;
+use countersign_sql::{Conn, Dialect, ExportAudit, Sql, SqlStore};
+use countersign_sqlite::{SqliteDialect, SqliteOptions, SqliteStore};
 use futures::stream::{self, StreamExt, TryStreamExt};
 use reqwest::header::AUTHORIZATION;
 use reqwest::StatusCode;
 use serde_json::json;
-use sqlx::postgres::PgRow;
-use sqlx::{Connection, PgConnection, PgPool, Postgres, QueryBuilder, Row};
+use sqlx::pool::PoolConnection;
+use sqlx::{Connection, Pool};
 
 const SUITE: &str = "approvals";
 /// Concurrent clients on each path.
@@ -51,28 +69,10 @@ const ROLE: &str = "bench-approver";
 /// How many `request_job` calls run at once while building the fixtures.
 const SETUP_CONCURRENCY: usize = 16;
 
-// The statements one approve issues, copied verbatim from `crates/postgres/src` (keys.rs,
-// approvals.rs, principals.rs, jobs.rs, audit.rs with the column lists of rows.rs), so the
-// raw path runs exactly what the store runs.
+// The statements one approve issues, as `crates/sql/src` writes them (keys.rs, approvals.rs,
+// principals.rs, jobs.rs, audit.rs). Those with a dialect fragment are built by
+// [`Statements::of`]; these are the same text on every backend.
 
-/// `keys::KEY_AUTH_SQL`: the key authentication read, on every request.
-const KEY_AUTH_SQL: &str = "\
-SELECT k.id, k.principal_id, k.secret_hash, k.created_at, k.expires_at, k.revoked_at,
-       p.name AS principal_name, p.kind AS principal_kind, p.disabled AS principal_disabled,
-       p.created_at AS principal_created_at,
-       ARRAY(SELECT pr.role_id FROM principal_roles pr
-             WHERE pr.principal_id = k.principal_id ORDER BY pr.role_id) AS roles,
-       ARRAY(SELECT DISTINCT rp.permission
-             FROM principal_roles pr JOIN role_permissions rp ON rp.role_id = pr.role_id
-             WHERE pr.principal_id = k.principal_id ORDER BY rp.permission) AS permissions
-FROM api_keys k JOIN principals p ON p.id = k.principal_id
-WHERE k.id = $1";
-/// `approvals::fetch_approval(.., lock = true)`.
-const LOCK_APPROVAL_SQL: &str = "SELECT id, job_id, subject_id, policy_id, requested_by, \
-     state, rules, created_at, expires_at, decided_at, decided_by FROM approvals WHERE id = $1 FOR UPDATE";
-/// `approvals::with_votes`.
-const VOTES_SQL: &str = "SELECT approval_id, principal_id, decision, note, roles, at FROM votes \
-     WHERE approval_id = ANY($1) ORDER BY approval_id, seq";
 /// `principals::roles_of`.
 const ROLES_OF_SQL: &str =
     "SELECT role_id FROM principal_roles WHERE principal_id = $1 ORDER BY role_id";
@@ -95,10 +95,95 @@ const TRANSITION_JOB_SQL: &str = "UPDATE jobs SET status = $3, updated_at = $4, 
      WHERE id = $1 AND status = $2 RETURNING id, subject_id, action, payload, payload_sha256, \
      status, requested_by, idempotency_key, attempts, claimed_by, lease_expires_at, \
      result_message, created_at, updated_at";
-/// `audit::append_audit`: the head of the multi-row insert.
+/// `audit::append`: the head of the multi-row insert.
 const APPEND_AUDIT_SQL: &str = "INSERT INTO audit_events (event_id, ts, category, action, \
      actor_kind, actor_id, actor_name, resource_type, resource_id, decision, outcome, \
-     request_id, ingested_by, body) ";
+     request_id, ingested_by, body) VALUES ";
+
+/// The statements whose text depends on the dialect, filled in as the store fills them.
+#[derive(Debug)]
+struct Statements {
+    /// `keys::key_auth_record`: the key authentication read, on every request.
+    key_auth: String,
+    /// `approvals::lock_approval`.
+    lock_approval: String,
+    /// `approvals::with_votes`, for one approval.
+    votes: String,
+}
+
+impl Statements {
+    fn of<D: Dialect>() -> Self {
+        let roles = fill(
+            D::ARRAY,
+            &[
+                ("expr", "pr.role_id"),
+                (
+                    "from",
+                    "principal_roles pr WHERE pr.principal_id = k.principal_id",
+                ),
+                ("order", "pr.role_id"),
+            ],
+        );
+        let permissions = fill(
+            D::ARRAY,
+            &[
+                ("expr", "DISTINCT rp.permission"),
+                (
+                    "from",
+                    "principal_roles pr JOIN role_permissions rp ON rp.role_id = pr.role_id \
+                     WHERE pr.principal_id = k.principal_id",
+                ),
+                ("order", "rp.permission"),
+            ],
+        );
+        Statements {
+            key_auth: format!(
+                "SELECT k.id, k.principal_id, k.secret_hash, k.created_at, k.expires_at, \
+                 k.revoked_at, p.name AS principal_name, p.kind AS principal_kind, \
+                 p.disabled AS principal_disabled, p.created_at AS principal_created_at, \
+                 {roles} AS roles, {permissions} AS permissions \
+                 FROM api_keys k JOIN principals p ON p.id = k.principal_id WHERE k.id = $1"
+            ),
+            lock_approval: format!(
+                "SELECT id, job_id, subject_id, policy_id, requested_by, state, rules, \
+                 created_at, expires_at, decided_at, decided_by FROM approvals WHERE id = $1{}",
+                D::FOR_UPDATE
+            ),
+            votes: format!(
+                "SELECT approval_id, principal_id, decision, note, roles, at FROM votes \
+                 WHERE approval_id {} ORDER BY approval_id, seq",
+                fill(D::IN_LIST, &[("list", "$1")])
+            ),
+        }
+    }
+}
+
+/// A backend the suite runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Backend {
+    Postgres,
+    Sqlite,
+}
+
+impl Backend {
+    /// `BENCH_BACKEND`: `postgres`, `sqlite`, or `both` (the default).
+    fn chosen() -> anyhow::Result<Vec<Backend>> {
+        let value = std::env::var("BENCH_BACKEND").unwrap_or_default();
+        Ok(match value.trim() {
+            "" | "both" => vec![Backend::Postgres, Backend::Sqlite],
+            "postgres" => vec![Backend::Postgres],
+            "sqlite" => vec![Backend::Sqlite],
+            other => bail!("BENCH_BACKEND must be postgres, sqlite or both, not `{other}`"),
+        })
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Backend::Postgres => "postgres",
+            Backend::Sqlite => "sqlite",
+        }
+    }
+}
 
 /// One approver: a principal holding [`ROLE`] and its key.
 #[derive(Debug, Clone)]
@@ -135,6 +220,16 @@ impl Phase {
     }
 }
 
+/// One backend's result: throughput and latency of each path.
+#[derive(Debug)]
+struct Figures {
+    backend: Backend,
+    cs_rate: f64,
+    raw_rate: f64,
+    cs_lat: Latency,
+    raw_lat: Latency,
+}
+
 type HttpClient = reqwest::Client;
 
 #[tokio::main]
@@ -147,30 +242,81 @@ async fn main() -> anyhow::Result<()> {
         measured >= CLIENTS,
         "BENCH_APPROVALS must be at least {CLIENTS}"
     );
-    let warmup = (measured / 20).clamp(CLIENTS, 200);
+    let mut results = Vec::new();
+    for backend in Backend::chosen()? {
+        let figures = match backend {
+            Backend::Postgres => {
+                let url = fresh_database("countersign_bench_approvals").await?;
+                let store = PgStore::connect_with(
+                    &url,
+                    PgOptions {
+                        max_connections: 16,
+                        ..PgOptions::default()
+                    },
+                )
+                .await?;
+                store.migrate().await?;
+                report_machine_context(SUITE, store.pool()).await?;
+                let raw = PgDialect::connect(
+                    &url,
+                    PgOptions {
+                        max_connections: CLIENTS as u32,
+                        ..PgOptions::default()
+                    },
+                )
+                .await?;
+                run(backend, store, raw, measured).await?
+            }
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().context("a temporary directory")?;
+                let url = format!(
+                    "sqlite://{}?mode=rwc",
+                    dir.path().join("approvals.db").display()
+                );
+                let store = SqliteStore::connect(&url).await?;
+                store.migrate().await?;
+                report_sqlite_context(SUITE, store.pool()).await?;
+                let raw = SqliteDialect::connect(
+                    &url,
+                    SqliteOptions {
+                        max_connections: CLIENTS as u32,
+                        ..SqliteOptions::default()
+                    },
+                )
+                .await?;
+                let figures = run(backend, store, raw, measured).await?;
+                drop(dir);
+                figures
+            }
+        };
+        results.push(figures);
+    }
+    if results.len() > 1 {
+        side_by_side(&results);
+    }
+    Ok(())
+}
 
-    let url = fresh_database("countersign_bench_approvals").await?;
-    let store = PgStore::connect_with(
-        &url,
-        PgOptions {
-            max_connections: 16,
-            ..PgOptions::default()
-        },
-    )
-    .await?;
-    store.migrate().await?;
-    let pool = store.pool().clone();
-    report_machine_context(SUITE, &pool).await?;
-    let service = Service::new(Arc::new(store), ServiceConfig::default());
+/// Build the fixtures on `store`, then measure both paths: Countersign over HTTP, and the raw
+/// statements on `raw`, a second pool on the same database.
+async fn run<D: ExportAudit>(
+    backend: Backend,
+    store: SqlStore<D>,
+    raw: Pool<D::DB>,
+    measured: usize,
+) -> anyhow::Result<Figures> {
+    let name = backend.name();
+    let warmup = (measured / 20).clamp(CLIENTS, 200);
+    let service = Service::new(Arc::new(store.clone()), ServiceConfig::default());
 
     // Fixtures, through the service API (not measured).
     let started = Instant::now();
-    let fixture = setup(&service, &pool).await?;
+    let fixture = setup(&service).await?;
     let total = 2 * (warmup + measured);
     let ids = request_approvals(&service, &fixture, total).await?;
     report(
         SUITE,
-        "setup: pending approvals created through the service",
+        &format!("{name}: setup: pending approvals created through the service"),
         format!("{total} in {:.1} s", started.elapsed().as_secs_f64()),
     );
     let (warm, rest) = ids.split_at(2 * warmup);
@@ -195,53 +341,67 @@ async fn main() -> anyhow::Result<()> {
     let clients: Vec<HttpClient> = (0..CLIENTS).map(|_| reqwest::Client::new()).collect();
     let mut conns = Vec::with_capacity(CLIENTS);
     for _ in 0..CLIENTS {
-        conns.push(PgConnection::connect(&url).await?);
+        conns.push(raw.acquire().await?);
     }
     let approvers = Arc::new(fixture.approvers);
+    let statements = Arc::new(Statements::of::<D>());
 
     // Warm-up: connections, statement caches, buffers (not reported).
     http_phase(&base, &clients, &approvers, cs_warm).await?;
-    let (c, _) = raw_phase(conns, &approvers, raw_warm).await?;
+    let (c, _) = raw_phase::<D>(conns, &statements, &approvers, raw_warm).await?;
     conns = c;
 
     // Measured: two rounds in opposite order.
     let mut cs = Phase::default();
-    let mut raw = Phase::default();
-    let (c, phase) = raw_phase(conns, &approvers, raw_a).await?;
-    raw.absorb(phase);
+    let mut raw_figures = Phase::default();
+    let (c, phase) = raw_phase::<D>(conns, &statements, &approvers, raw_a).await?;
+    raw_figures.absorb(phase);
     cs.absorb(http_phase(&base, &clients, &approvers, cs_a).await?);
     cs.absorb(http_phase(&base, &clients, &approvers, cs_b).await?);
-    let (c, phase) = raw_phase(c, &approvers, raw_b).await?;
-    raw.absorb(phase);
+    let (c, phase) = raw_phase::<D>(c, &statements, &approvers, raw_b).await?;
+    raw_figures.absorb(phase);
     drop(c);
+    raw.close().await;
 
     let _ = stop.send(());
     server.await.context("the server task")??;
 
-    verify(&pool, &ids).await?;
+    verify::<D>(name, store.pool(), &ids).await?;
 
-    let cs_rate = cs.throughput();
-    let raw_rate = raw.throughput();
-    let cs_lat = Latency::of(&mut cs.samples);
-    let raw_lat = Latency::of(&mut raw.samples);
-    print_path("countersign (HTTP, 8 clients)", cs_rate, &cs_lat);
-    print_path("raw SQL (8 sqlx connections)", raw_rate, &raw_lat);
-    report(
-        SUITE,
-        "ratio: countersign / raw throughput",
-        format!("{:.2}", cs_rate / raw_rate),
+    let figures = Figures {
+        backend,
+        cs_rate: cs.throughput(),
+        raw_rate: raw_figures.throughput(),
+        cs_lat: Latency::of(&mut cs.samples),
+        raw_lat: Latency::of(&mut raw_figures.samples),
+    };
+    print_path(
+        &format!("{name}: countersign (HTTP, {CLIENTS} clients)"),
+        figures.cs_rate,
+        &figures.cs_lat,
+    );
+    print_path(
+        &format!("{name}: raw SQL ({CLIENTS} connections)"),
+        figures.raw_rate,
+        &figures.raw_lat,
     );
     report(
         SUITE,
-        "ratio: countersign / raw p50 latency",
-        format!("{:.2}", ratio(cs_lat.p50, raw_lat.p50)),
+        &format!("{name}: ratio: countersign / raw throughput"),
+        format!("{:.2}", figures.cs_rate / figures.raw_rate),
     );
     report(
         SUITE,
-        "ratio: countersign / raw p99 latency",
-        format!("{:.2}", ratio(cs_lat.p99, raw_lat.p99)),
+        &format!("{name}: ratio: countersign / raw p50 latency"),
+        format!("{:.2}", ratio(figures.cs_lat.p50, figures.raw_lat.p50)),
     );
-    Ok(())
+    report(
+        SUITE,
+        &format!("{name}: ratio: countersign / raw p99 latency"),
+        format!("{:.2}", ratio(figures.cs_lat.p99, figures.raw_lat.p99)),
+    );
+    store.pool().close().await;
+    Ok(figures)
 }
 
 fn ratio(a: Duration, b: Duration) -> f64 {
@@ -261,27 +421,68 @@ fn print_path(path: &str, rate: f64, lat: &Latency) {
     );
 }
 
-/// The admin, requester and approvers, the custom role, a one-approval policy and a subject.
-async fn setup(service: &Service, pool: &PgPool) -> anyhow::Result<Fixture> {
-    // There is no role API in the service yet: the custom role goes in through SQL.
-    sqlx::query(
-        "INSERT INTO roles (id, description, builtin, generation, created_at, updated_at) \
-         VALUES ($1, 'Benchmark approvers.', false, 1, now(), now())",
-    )
-    .bind(ROLE)
-    .execute(pool)
-    .await?;
-    sqlx::query(
-        "INSERT INTO role_permissions (role_id, permission) \
-         SELECT $1, unnest(ARRAY['approval.read', 'approval.approve', 'approval.reject'])",
-    )
-    .bind(ROLE)
-    .execute(pool)
-    .await?;
-    let role = RoleId::parse(ROLE)?;
+/// How one row of the side-by-side table reads a backend's figures.
+type Cell = fn(&Figures) -> String;
 
+/// Every backend's figures in one table, a column per backend.
+fn side_by_side(results: &[Figures]) {
+    let rows: [(&str, Cell); 6] = [
+        ("countersign decisions/s", |f| format!("{:.0}", f.cs_rate)),
+        ("raw SQL decisions/s", |f| format!("{:.0}", f.raw_rate)),
+        ("countersign p50 / p99", |f| {
+            format!("{} / {}", ms(f.cs_lat.p50), ms(f.cs_lat.p99))
+        }),
+        ("raw SQL p50 / p99", |f| {
+            format!("{} / {}", ms(f.raw_lat.p50), ms(f.raw_lat.p99))
+        }),
+        ("ratio: throughput", |f| {
+            format!("{:.2}", f.cs_rate / f.raw_rate)
+        }),
+        ("ratio: p99 latency", |f| {
+            format!("{:.2}", ratio(f.cs_lat.p99, f.raw_lat.p99))
+        }),
+    ];
+    let header: Vec<String> = results
+        .iter()
+        .map(|f| format!("{:<21}", f.backend.name()))
+        .collect();
+    println!();
+    let line = format!(
+        "{SUITE:<10} | {:<23} | {}",
+        "side by side",
+        header.join(" | ")
+    );
+    println!("{}", line.trim_end());
+    for (what, figure) in rows {
+        let cells: Vec<String> = results
+            .iter()
+            .map(|f| format!("{:<21}", figure(f)))
+            .collect();
+        let line = format!("{SUITE:<10} | {what:<23} | {}", cells.join(" | "));
+        println!("{}", line.trim_end());
+    }
+}
+
+/// The admin, requester and approvers, the custom role, a one-approval policy and a subject,
+/// all made through the service.
+async fn setup(service: &Service) -> anyhow::Result<Fixture> {
     let admin = caller(service, "bench-admin", "admin").await?;
     let requester = caller(service, "bench-requester", "requester").await?;
+    let role = RoleId::parse(ROLE)?;
+    service
+        .create_role(
+            &admin,
+            NewRole {
+                id: role.clone(),
+                description: "Benchmark approvers.".into(),
+                permissions: BTreeSet::from([
+                    Permission::ApprovalRead,
+                    Permission::ApprovalApprove,
+                    Permission::ApprovalReject,
+                ]),
+            },
+        )
+        .await?;
     let mut approvers = Vec::with_capacity(CLIENTS);
     for i in 0..CLIENTS {
         let done = service
@@ -423,26 +624,28 @@ async fn http_phase(
     Ok(phase)
 }
 
-/// Decide every id with raw SQL: connection `i` decides its share as approver `i`. The
-/// connections come back for the next phase.
-async fn raw_phase(
-    conns: Vec<PgConnection>,
+/// Decide every id with the raw statements: connection `i` decides its share as approver
+/// `i`. The connections come back for the next phase.
+async fn raw_phase<D: Dialect>(
+    conns: Vec<PoolConnection<D::DB>>,
+    statements: &Arc<Statements>,
     approvers: &Arc<Vec<Approver>>,
     ids: &[String],
-) -> anyhow::Result<(Vec<PgConnection>, Phase)> {
+) -> anyhow::Result<(Vec<PoolConnection<D::DB>>, Phase)> {
     let started = Instant::now();
     let tasks: Vec<_> = conns
         .into_iter()
         .enumerate()
         .map(|(i, mut conn)| {
             let approvers = Arc::clone(approvers);
+            let statements = Arc::clone(statements);
             let ids = share(ids, i);
             tokio::spawn(async move {
                 let who = &approvers[i];
                 let mut samples = Vec::with_capacity(ids.len());
                 for id in ids {
                     let t = Instant::now();
-                    raw_approve(&mut conn, who, &id)
+                    raw_approve::<D>(&mut conn, &statements, who, &id)
                         .await
                         .with_context(|| format!("raw approve {id}"))?;
                     samples.push(t.elapsed());
@@ -462,68 +665,75 @@ async fn raw_phase(
     Ok((conns, phase))
 }
 
-/// One approve decided with the statements the service issues, in the same order, on one
-/// connection: the key read, then one transaction.
-async fn raw_approve(conn: &mut PgConnection, who: &Approver, id: &str) -> anyhow::Result<()> {
+/// One approve decided with the statements the store issues, in the same order, on one
+/// connection: the key read, then one transaction begun with the dialect's `BEGIN`.
+async fn raw_approve<D: Dialect>(
+    conn: &mut Conn<D>,
+    statements: &Statements,
+    who: &Approver,
+    id: &str,
+) -> anyhow::Result<()> {
     let now = clock::now();
     let request_id = countersign_http::request_id::mint();
     let principal_id = who.principal.id.to_string();
 
-    let key = sqlx::query(KEY_AUTH_SQL)
-        .bind(who.token.key_id.to_string())
-        .fetch_optional(&mut *conn)
+    let permissions: Vec<String> = Sql::<D>::new(statements.key_auth.as_str())
+        .arg(who.token.key_id.to_string())
+        .fetch_optional(&mut *conn, |r| r.list("role_permissions.permissions"))
         .await?
         .context("unknown key")?;
-    let permissions: Vec<String> = key.try_get("permissions")?;
     ensure!(permissions.iter().any(|p| p == "approval.approve"));
 
-    let mut tx = conn.begin().await?;
-    let approval = sqlx::query(LOCK_APPROVAL_SQL)
-        .bind(id)
-        .fetch_optional(&mut *tx)
+    let mut tx = conn.begin_with(D::BEGIN).await?;
+    let (state, job_id, policy_id) = Sql::<D>::new(statements.lock_approval.as_str())
+        .arg(id.to_owned())
+        .fetch_optional(&mut *tx, |r| {
+            Ok((
+                r.text("approvals.state")?,
+                r.text("approvals.job_id")?,
+                r.text("approvals.policy_id")?,
+            ))
+        })
         .await?
         .context("no such approval")?;
-    let state: String = approval.try_get("state")?;
     ensure!(state == "pending", "approval is {state}");
-    let job_id: String = approval.try_get("job_id")?;
-    let policy_id: String = approval.try_get("policy_id")?;
-    let _votes: Vec<PgRow> = sqlx::query(VOTES_SQL)
-        .bind(vec![id])
-        .fetch_all(&mut *tx)
+    Sql::<D>::new(statements.votes.as_str())
+        .arg(D::encode_list(vec![id.to_owned()]))
+        .fetch_all(&mut *tx, |r| r.text("votes.principal_id"))
         .await?;
-    let roles: Vec<String> = sqlx::query_scalar(ROLES_OF_SQL)
-        .bind(&principal_id)
-        .fetch_all(&mut *tx)
+    let roles: Vec<String> = Sql::<D>::new(ROLES_OF_SQL)
+        .arg(principal_id.clone())
+        .fetch_all(&mut *tx, |r| r.text("principal_roles.role_id"))
         .await?;
-    sqlx::query(INSERT_VOTE_SQL)
-        .bind(id)
-        .bind(&principal_id)
-        .bind("approve")
-        .bind(None::<&str>)
-        .bind(&roles)
-        .bind(now)
+    Sql::<D>::new(INSERT_VOTE_SQL)
+        .arg(id.to_owned())
+        .arg(principal_id.clone())
+        .arg("approve".to_owned())
+        .arg(None::<String>)
+        .arg(D::encode_list(roles.clone()))
+        .arg(D::encode_time(now))
         .execute(&mut *tx)
         .await?;
-    sqlx::query(GET_JOB_SQL)
-        .bind(&job_id)
-        .fetch_optional(&mut *tx)
+    Sql::<D>::new(GET_JOB_SQL)
+        .arg(job_id.clone())
+        .fetch_optional(&mut *tx, |r| r.text("jobs.id"))
         .await?
         .context("an approval's job is missing")?;
-    let decided = sqlx::query(DECIDE_SQL)
-        .bind(id)
-        .bind("approved")
-        .bind(&principal_id)
-        .bind(now)
+    let decided = Sql::<D>::new(DECIDE_SQL)
+        .arg(id.to_owned())
+        .arg("approved".to_owned())
+        .arg(principal_id.clone())
+        .arg(D::encode_time(now))
         .execute(&mut *tx)
         .await?;
-    ensure!(decided.rows_affected() == 1, "already decided");
-    sqlx::query(TRANSITION_JOB_SQL)
-        .bind(&job_id)
-        .bind("awaiting_approval")
-        .bind("pending")
-        .bind(now)
-        .bind(None::<&str>)
-        .fetch_optional(&mut *tx)
+    ensure!(decided == 1, "already decided");
+    Sql::<D>::new(TRANSITION_JOB_SQL)
+        .arg(job_id.clone())
+        .arg("awaiting_approval".to_owned())
+        .arg("pending".to_owned())
+        .arg(D::encode_time(now))
+        .arg(None::<String>)
+        .fetch_optional(&mut *tx, |r| r.text("jobs.id"))
         .await?
         .context("the job is no longer awaiting approval")?;
 
@@ -554,31 +764,30 @@ async fn raw_approve(conn: &mut PgConnection, who: &Approver, id: &str) -> anyho
             "approvers": [{"principal_id": principal_id, "role": ROLE}],
         })),
     ];
-    let bodies = events
-        .iter()
-        .map(|e| Ok((e, serde_json::to_string(e)?)))
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    let mut qb = QueryBuilder::<Postgres>::new(APPEND_AUDIT_SQL);
-    qb.push_values(bodies, |mut row, (e, body)| {
-        row.push_bind(e.event_id.to_string())
-            .push_bind(e.ts)
-            .push_bind(e.category.as_str())
-            .push_bind(e.action.clone())
-            .push_bind(actor_kind(e.actor.kind))
-            .push_bind(e.actor.id.clone())
-            .push_bind(e.actor.name.clone())
-            .push_bind(e.resource.kind.clone())
-            .push_bind(e.resource.id.clone())
-            .push_bind(e.authorization.decision.as_str())
-            .push_bind(e.result.as_str())
-            .push_bind(e.request_id.clone())
-            .push_bind(e.ingested_by.clone())
-            .push_bind(body)
-            .push_unseparated("::json");
-    });
-    qb.push(" ON CONFLICT (event_id) DO NOTHING");
-    let appended = qb.build().persistent(false).execute(&mut *tx).await?;
-    ensure!(appended.rows_affected() == 2, "audit events not appended");
+    let mut append = Sql::<D>::new(APPEND_AUDIT_SQL);
+    for (i, e) in events.iter().enumerate() {
+        let body = serde_json::to_string(e)?;
+        append.push(if i == 0 { "(" } else { ", (" });
+        append.bind(e.event_id.to_string()).push(", ");
+        append.bind(D::encode_time(e.ts)).push(", ");
+        append.bind(e.category.as_str().to_owned()).push(", ");
+        append.bind(e.action.clone()).push(", ");
+        append.bind(actor_kind(e.actor.kind).to_owned()).push(", ");
+        append.bind(e.actor.id.clone()).push(", ");
+        append.bind(e.actor.name.clone()).push(", ");
+        append.bind(e.resource.kind.clone()).push(", ");
+        append.bind(e.resource.id.clone()).push(", ");
+        append
+            .bind(e.authorization.decision.as_str().to_owned())
+            .push(", ");
+        append.bind(e.result.as_str().to_owned()).push(", ");
+        append.bind(e.request_id.clone()).push(", ");
+        append.bind(e.ingested_by.clone()).push(", ");
+        append.bind(body).push(D::JSON_TEXT_CAST).push(")");
+    }
+    append.push(" ON CONFLICT (event_id) DO NOTHING");
+    let appended = append.once().execute(&mut *tx).await?;
+    ensure!(appended == 2, "audit events not appended");
     tx.commit().await?;
     Ok(())
 }
@@ -593,24 +802,31 @@ fn actor_kind(kind: ActorKind) -> &'static str {
 
 /// Every approval of the run is `approved` with its job `pending`, with one vote and the two
 /// audit events each: the figures count work that was really done.
-async fn verify(pool: &PgPool, ids: &[String]) -> anyhow::Result<()> {
-    let (approved, pending, votes): (i64, i64, i64) = sqlx::query_as(
-        "SELECT count(*) FILTER (WHERE a.state = 'approved'), \
-                count(*) FILTER (WHERE j.status = 'pending'), \
-                (SELECT count(*) FROM votes v WHERE v.approval_id = ANY($1)) \
-         FROM approvals a JOIN jobs j ON j.id = a.job_id WHERE a.id = ANY($1)",
-    )
-    .bind(ids)
-    .fetch_one(pool)
-    .await?;
-    let events: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM audit_events \
-         WHERE resource_type = 'approval' AND resource_id = ANY($1) \
-           AND action IN ('approval.voted', 'approval.approved')",
-    )
-    .bind(ids)
-    .fetch_one(pool)
-    .await?;
+async fn verify<D: Dialect>(name: &str, pool: &Pool<D::DB>, ids: &[String]) -> anyhow::Result<()> {
+    let mut conn = pool.acquire().await?;
+    let mut q = Sql::<D>::new("");
+    let list = q.param(D::encode_list(ids.to_vec()));
+    let member = fill(D::IN_LIST, &[("list", &list)]);
+    q.push(&format!(
+        "SELECT count(CASE WHEN a.state = 'approved' THEN 1 END) AS approved, \
+                count(CASE WHEN j.status = 'pending' THEN 1 END) AS pending, \
+                (SELECT count(*) FROM votes v WHERE v.approval_id {member}) AS votes, \
+                (SELECT count(*) FROM audit_events e \
+                 WHERE e.resource_type = 'approval' AND e.resource_id {member} \
+                   AND e.action IN ('approval.voted', 'approval.approved')) AS events \
+         FROM approvals a JOIN jobs j ON j.id = a.job_id WHERE a.id {member}"
+    ));
+    let (approved, pending, votes, events) = q
+        .fetch_optional(&mut *conn, |r| {
+            Ok((
+                r.get::<i64>("approvals.approved")?,
+                r.get::<i64>("jobs.pending")?,
+                r.get::<i64>("votes.votes")?,
+                r.get::<i64>("audit_events.events")?,
+            ))
+        })
+        .await?
+        .context("the verification query answered no row")?;
     let n = ids.len() as i64;
     ensure!(
         approved == n && pending == n && votes == n && events == 2 * n,
@@ -620,7 +836,7 @@ async fn verify(pool: &PgPool, ids: &[String]) -> anyhow::Result<()> {
     );
     report(
         SUITE,
-        "verified: approvals approved, jobs pending, votes, events",
+        &format!("{name}: verified: approvals approved, jobs pending, votes, events"),
         format!("{approved}, {pending}, {votes}, {events}"),
     );
     Ok(())
