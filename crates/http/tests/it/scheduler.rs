@@ -1,17 +1,14 @@
 //! The scheduler's loops through the service, with the API to set up and to look: approval
 //! expiry, lease reclaim (and failure after the last attempt), and bypass mode.
 
-mod support;
-
 use std::time::Duration;
 
+use crate::support::{Db, TestApp};
 use axum::http::StatusCode;
 use countersign_http::HttpConfig;
 use countersign_service::scheduler::SchedulerReport;
 use countersign_service::ServiceConfig;
 use serde_json::{json, Value};
-use sqlx::PgPool;
-use support::TestApp;
 
 fn s(v: &Value) -> String {
     v.as_str()
@@ -24,9 +21,9 @@ async fn wait_past_one_second() {
     tokio::time::sleep(Duration::from_millis(1200)).await;
 }
 
-#[sqlx::test(migrations = "../../migrations/postgres")]
-async fn due_approvals_expire_once_and_cancel_their_jobs(pool: PgPool) {
-    let app = TestApp::new(pool).await;
+both_backends!(due_approvals_expire_once_and_cancel_their_jobs);
+async fn due_approvals_expire_once_and_cancel_their_jobs(db: Db) {
+    let app = TestApp::new(db).await;
     let (_, requester) = app.principal("rita", &["requester"]).await;
     let (_, sec) = app.principal("sam", &["security"]).await;
     let short = app
@@ -121,13 +118,13 @@ async fn due_approvals_expire_once_and_cancel_their_jobs(pool: PgPool) {
     assert_eq!(app.audit_events().await.len(), events);
 }
 
-#[sqlx::test(migrations = "../../migrations/postgres")]
-async fn expired_leases_go_back_to_pending_then_fail(pool: PgPool) {
+both_backends!(expired_leases_go_back_to_pending_then_fail);
+async fn expired_leases_go_back_to_pending_then_fail(db: Db) {
     let config = ServiceConfig {
         max_attempts: 2,
         ..ServiceConfig::default()
     };
-    let app = TestApp::with_config(pool, config, HttpConfig::default()).await;
+    let app = TestApp::with_config(db, config, HttpConfig::default()).await;
     let (_, requester) = app.principal("rita", &["requester"]).await;
     let (worker_id, worker) = app.principal("wendy", &["worker"]).await;
     let (worker2_id, worker2) = app.principal("walt", &["worker"]).await;
@@ -201,9 +198,9 @@ async fn expired_leases_go_back_to_pending_then_fail(pool: PgPool) {
     );
 }
 
-#[sqlx::test(migrations = "../../migrations/postgres")]
-async fn a_lease_still_running_is_left_alone(pool: PgPool) {
-    let app = TestApp::new(pool).await;
+both_backends!(a_lease_still_running_is_left_alone);
+async fn a_lease_still_running_is_left_alone(db: Db) {
+    let app = TestApp::new(db).await;
     let (_, requester) = app.principal("rita", &["requester"]).await;
     let (_, worker) = app.principal("wendy", &["worker"]).await;
     let open = app.policy("open", json!([]), None).await;
@@ -223,13 +220,13 @@ async fn a_lease_still_running_is_left_alone(pool: PgPool) {
     assert!(app.events("job.lease_expired").await.is_empty());
 }
 
-#[sqlx::test(migrations = "../../migrations/postgres")]
-async fn bypass_decides_every_approval_at_once(pool: PgPool) {
+both_backends!(bypass_decides_every_approval_at_once);
+async fn bypass_decides_every_approval_at_once(db: Db) {
     let config = ServiceConfig {
         approval_bypass: true,
         ..ServiceConfig::default()
     };
-    let app = TestApp::with_config(pool, config, HttpConfig::default()).await;
+    let app = TestApp::with_config(db, config, HttpConfig::default()).await;
     let (requester_id, requester) = app.principal("rita", &["requester"]).await;
     let policy = app
         .policy(

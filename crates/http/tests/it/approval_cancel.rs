@@ -3,16 +3,13 @@
 //! decisions metric's `cancelled` outcome — and never as `rejected` "by" the requester. On
 //! both backends (the SQLite schema gains the state through migration 0002).
 
-mod support;
-
+use crate::support::{s, Api, Db, TestApp};
 use axum::http::StatusCode;
 use serde_json::json;
-use sqlx::PgPool;
-use support::{s, SqliteDb, TestApp};
 
-#[sqlx::test(migrations = "../../migrations/postgres")]
-async fn cancelling_an_awaiting_job_cancels_its_approval(pool: PgPool) {
-    let app = TestApp::new(pool).await;
+both_backends!(cancelling_an_awaiting_job_cancels_its_approval);
+async fn cancelling_an_awaiting_job_cancels_its_approval(db: Db) {
+    let app = TestApp::new(db).await;
     let (_, requester) = app.principal("rita", &["requester"]).await;
     let (_, sec) = app.principal("sam", &["security"]).await;
     let admin_id = s(&app.get("/api/v1/auth/whoami", &app.admin).await.json["principal"]["id"]);
@@ -71,12 +68,13 @@ async fn cancelling_an_awaiting_job_cancels_its_approval(pool: PgPool) {
     assert_eq!(r.code(), "already_decided");
 }
 
+// SQLite only: it checks the approvals table that migration 0002 rebuilds on SQLite (its
+// guard trigger and `pragma_foreign_key_check`); PostgreSQL alters the table in place.
+sqlite_only!(cancelled_approvals_are_stored_on_sqlite);
 /// The same through the router on SQLite: the rebuilt table accepts the new state, keeps its
 /// triggers, and the filter finds it.
-#[tokio::test]
-async fn cancelled_approvals_are_stored_on_sqlite() {
-    let db = SqliteDb::new().await;
-    let api = db.api().await;
+async fn cancelled_approvals_are_stored_on_sqlite(db: Db) {
+    let api = Api::over(&db).await;
     let (status, policy) = api
         .post(
             "/api/v1/policies",
@@ -111,16 +109,16 @@ async fn cancelled_approvals_are_stored_on_sqlite() {
     assert_eq!(r["data"].as_array().unwrap().len(), 1, "{r}");
 
     // The rebuilt table kept its guard trigger and every foreign key holds.
-    let err = sqlx::query("UPDATE approvals SET state = 'pending' WHERE id = ?")
-        .bind(&approval)
-        .execute(db.store.pool())
+    let err = db
+        .try_execute(
+            "UPDATE approvals SET state = 'pending' WHERE id = $1",
+            &[&approval],
+        )
         .await
         .unwrap_err();
     assert!(err.to_string().contains("approvals_terminal"), "{err}");
-    let violations: Vec<(String,)> =
-        sqlx::query_as("SELECT \"table\" FROM pragma_foreign_key_check")
-            .fetch_all(db.store.pool())
-            .await
-            .unwrap();
+    let violations: Vec<String> = db
+        .column("SELECT \"table\" FROM pragma_foreign_key_check", &[])
+        .await;
     assert!(violations.is_empty(), "{violations:?}");
 }

@@ -2,13 +2,10 @@
 //! and role changes against votes: a vote keeps the roles its voter held, while a principal
 //! whose role was taken away can no longer vote.
 
-mod support;
-
+use crate::support::{call, denial, s, Db, Reply, TestApp};
 use axum::http::{Method, StatusCode};
 use countersign_domain::ApprovalId;
 use serde_json::{json, Value};
-use sqlx::PgPool;
-use support::{call, denial, s, Reply, TestApp};
 
 async fn eligible(app: &TestApp, key: &str, approval: &str) -> Value {
     let r = app
@@ -69,9 +66,9 @@ async fn new_approval(app: &TestApp, key: &str, subject: &str, n: u32) -> String
     s(&r.json["approval"]["id"])
 }
 
-#[sqlx::test(migrations = "../../migrations/postgres")]
-async fn who_can_approve_and_whether_my_vote_counts(pool: PgPool) {
-    let app = TestApp::new(pool).await;
+both_backends!(who_can_approve_and_whether_my_vote_counts);
+async fn who_can_approve_and_whether_my_vote_counts(db: Db) {
+    let app = TestApp::new(db).await;
     // `platform` grants nothing by itself: its holders vote through the approver role.
     let r = app
         .post(
@@ -192,9 +189,9 @@ async fn who_can_approve_and_whether_my_vote_counts(pool: PgPool) {
     assert_eq!(verdict(&e), (false, "request is already approved".into()));
 }
 
-#[sqlx::test(migrations = "../../migrations/postgres")]
-async fn a_vote_can_count_by_moving_an_earlier_voter(pool: PgPool) {
-    let app = TestApp::new(pool).await;
+both_backends!(a_vote_can_count_by_moving_an_earlier_voter);
+async fn a_vote_can_count_by_moving_an_earlier_voter(db: Db) {
+    let app = TestApp::new(db).await;
     let (_, rita) = app.principal("rita", &["requester"]).await;
     let (_, bo) = app.principal("bo", &["security", "platform"]).await;
     let (_, sam) = app.principal("sam", &["security"]).await;
@@ -232,9 +229,9 @@ async fn a_vote_can_count_by_moving_an_earlier_voter(pool: PgPool) {
     );
 }
 
-#[sqlx::test(migrations = "../../migrations/postgres")]
-async fn eligible_needs_approval_read_and_a_real_approval(pool: PgPool) {
-    let app = TestApp::new(pool).await;
+both_backends!(eligible_needs_approval_read_and_a_real_approval);
+async fn eligible_needs_approval_read_and_a_real_approval(db: Db) {
+    let app = TestApp::new(db).await;
     let (_, rita) = app.principal("rita", &["requester"]).await;
     let (_, worker) = app.principal("wendy", &["worker"]).await;
     let policy = app
@@ -285,9 +282,9 @@ async fn eligible_needs_approval_read_and_a_real_approval(pool: PgPool) {
     );
 }
 
-#[sqlx::test(migrations = "../../migrations/postgres")]
-async fn votes_keep_their_roles_but_an_unassigned_voter_cannot_vote_again(pool: PgPool) {
-    let app = TestApp::new(pool).await;
+both_backends!(votes_keep_their_roles_but_an_unassigned_voter_cannot_vote_again);
+async fn votes_keep_their_roles_but_an_unassigned_voter_cannot_vote_again(db: Db) {
+    let app = TestApp::new(db).await;
     let (_, rita) = app.principal("rita", &["requester"]).await;
     // Sam keeps approval.approve through `approver` after losing `security`.
     let (sam_id, sam) = app.principal("sam", &["security", "approver"]).await;

@@ -4,12 +4,9 @@
 //! role they do not hold, and the last active admin can be neither disabled nor stripped of
 //! `admin`, even by two admins racing to remove each other.
 
-mod support;
-
+use crate::support::{assert_refused, call, denial, s, Db, TestApp};
 use axum::http::{Method, StatusCode};
 use serde_json::{json, Value};
-use sqlx::PgPool;
-use support::{assert_refused, call, denial, s, TestApp};
 
 async fn admin_id(app: &TestApp) -> String {
     s(&app.get("/api/v1/auth/whoami", &app.admin).await.json["principal"]["id"])
@@ -17,18 +14,18 @@ async fn admin_id(app: &TestApp) -> String {
 
 /// Ids of the enabled principals holding `admin`, read straight from the tables.
 async fn active_admins(app: &TestApp) -> Vec<String> {
-    sqlx::query_scalar(
-        "SELECT p.id FROM principals p JOIN principal_roles r ON r.principal_id = p.id \
-         WHERE r.role_id = 'admin' AND NOT p.disabled ORDER BY p.id",
-    )
-    .fetch_all(&app.pool)
-    .await
-    .unwrap()
+    app.db
+        .column(
+            "SELECT p.id FROM principals p JOIN principal_roles r ON r.principal_id = p.id \
+             WHERE r.role_id = 'admin' AND NOT p.disabled ORDER BY p.id",
+            &[],
+        )
+        .await
 }
 
-#[sqlx::test(migrations = "../../migrations/postgres")]
-async fn principals_create_list_get(pool: PgPool) {
-    let app = TestApp::new(pool).await;
+both_backends!(principals_create_list_get);
+async fn principals_create_list_get(db: Db) {
+    let app = TestApp::new(db).await;
     let admin = admin_id(&app).await;
 
     let r = call(
@@ -139,9 +136,9 @@ async fn principals_create_list_get(pool: PgPool) {
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
 }
 
-#[sqlx::test(migrations = "../../migrations/postgres")]
-async fn principal_routes_refuse_without_their_permission(pool: PgPool) {
-    let app = TestApp::new(pool).await;
+both_backends!(principal_routes_refuse_without_their_permission);
+async fn principal_routes_refuse_without_their_permission(db: Db) {
+    let app = TestApp::new(db).await;
     let admin = admin_id(&app).await;
     let (erin, _) = app.principal("erin", &["approver"]).await;
     let (_, auditor) = app.principal("audrey", &["auditor"]).await;
@@ -213,9 +210,9 @@ async fn principal_routes_refuse_without_their_permission(pool: PgPool) {
     );
 }
 
-#[sqlx::test(migrations = "../../migrations/postgres")]
-async fn principal_bad_input_changes_nothing(pool: PgPool) {
-    let app = TestApp::new(pool).await;
+both_backends!(principal_bad_input_changes_nothing);
+async fn principal_bad_input_changes_nothing(db: Db) {
+    let app = TestApp::new(db).await;
     let (erin, _) = app.principal("erin", &["approver"]).await;
     let unknown = countersign_domain::PrincipalId::new();
     let before = (app.snapshot().await, app.auth_state().await);
@@ -343,9 +340,9 @@ async fn principal_bad_input_changes_nothing(pool: PgPool) {
     );
 }
 
-#[sqlx::test(migrations = "../../migrations/postgres")]
-async fn a_disabled_principal_is_refused_at_once(pool: PgPool) {
-    let app = TestApp::new(pool).await;
+both_backends!(a_disabled_principal_is_refused_at_once);
+async fn a_disabled_principal_is_refused_at_once(db: Db) {
+    let app = TestApp::new(db).await;
     let admin = admin_id(&app).await;
     let (bob, bob_key) = app.principal("bob", &["approver"]).await;
     let r = app.get("/api/v1/auth/whoami", &bob_key).await;
@@ -418,9 +415,9 @@ async fn a_disabled_principal_is_refused_at_once(pool: PgPool) {
     assert_eq!(r.json["disabled"], true);
 }
 
-#[sqlx::test(migrations = "../../migrations/postgres")]
-async fn assigning_and_unassigning_roles_is_audited_and_immediate(pool: PgPool) {
-    let app = TestApp::new(pool).await;
+both_backends!(assigning_and_unassigning_roles_is_audited_and_immediate);
+async fn assigning_and_unassigning_roles_is_audited_and_immediate(db: Db) {
+    let app = TestApp::new(db).await;
     app.ensure_role("auditor").await;
     let (erin, erin_key) = app.principal("erin", &[]).await;
     let r = app.get("/api/v1/policies", &erin_key).await;
@@ -491,9 +488,9 @@ async fn assigning_and_unassigning_roles_is_audited_and_immediate(pool: PgPool) 
     assert_eq!(who.json["roles"], json!([]));
 }
 
-#[sqlx::test(migrations = "../../migrations/postgres")]
-async fn nobody_grants_a_role_they_do_not_hold(pool: PgPool) {
-    let app = TestApp::new(pool).await;
+both_backends!(nobody_grants_a_role_they_do_not_hold);
+async fn nobody_grants_a_role_they_do_not_hold(db: Db) {
+    let app = TestApp::new(db).await;
     // A delegate may assign roles, but holds only `delegate` (and `auditor`).
     let r = app
         .post(
@@ -580,9 +577,9 @@ async fn nobody_grants_a_role_they_do_not_hold(pool: PgPool) {
     );
 }
 
-#[sqlx::test(migrations = "../../migrations/postgres")]
-async fn the_last_active_admin_stays(pool: PgPool) {
-    let app = TestApp::new(pool).await;
+both_backends!(the_last_active_admin_stays);
+async fn the_last_active_admin_stays(db: Db) {
+    let app = TestApp::new(db).await;
     let admin = admin_id(&app).await;
     let before = (app.snapshot().await, app.auth_state().await);
 
@@ -701,9 +698,9 @@ async fn new_admin(app: &TestApp, by: &str, name: &str) -> (String, String) {
     (id, s(&r.json["key"]))
 }
 
-#[sqlx::test(migrations = "../../migrations/postgres")]
-async fn two_admins_disabling_each_other_leave_one(pool: PgPool) {
-    let app = TestApp::new(pool).await;
+both_backends!(two_admins_disabling_each_other_leave_one);
+async fn two_admins_disabling_each_other_leave_one(db: Db) {
+    let app = TestApp::new(db).await;
     // Start with exactly two active admins: the bootstrap admin and `a0`.
     let mut a = (admin_id(&app).await, app.admin.clone());
     for round in 0..4 {

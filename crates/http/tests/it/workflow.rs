@@ -3,13 +3,10 @@
 //! the reject and cancel paths, idempotent requests, policy generations, and list paging —
 //! each step checked against the audit trail it must leave.
 
-mod support;
-
+use crate::support::{Db, Reply, TestApp};
 use axum::body::Body;
 use axum::http::{Method, StatusCode};
 use serde_json::{json, Value};
-use sqlx::PgPool;
-use support::{Reply, TestApp};
 
 /// `payload` as sent (keys out of order, `2.0` spelled with a fraction) and the SHA-256 of
 /// its RFC 8785 canonical form `{"a":[1,2,{"x":null,"y":"é"}],"domain":"api.example.com","z":true}`,
@@ -62,9 +59,9 @@ fn assert_allowed(event: &Value, actor: &str, permission: &str) {
     assert_eq!(event["result"]["outcome"], "ok", "{event}");
 }
 
-#[sqlx::test(migrations = "../../migrations/postgres")]
-async fn two_rules_two_people_then_a_worker(pool: PgPool) {
-    let app = TestApp::new(pool).await;
+both_backends!(two_rules_two_people_then_a_worker);
+async fn two_rules_two_people_then_a_worker(db: Db) {
+    let app = TestApp::new(db).await;
     // The requester is also a security approver: eligible, but never for its own request.
     let (requester_id, requester) = app.principal("rita", &["requester", "security"]).await;
     let (both_id, both) = app.principal("bo", &["security", "platform"]).await;
@@ -361,9 +358,9 @@ async fn two_rules_two_people_then_a_worker(pool: PgPool) {
     assert_eq!(via_api, from_db);
 }
 
-#[sqlx::test(migrations = "../../migrations/postgres")]
-async fn one_eligible_reject_cancels_the_job(pool: PgPool) {
-    let app = TestApp::new(pool).await;
+both_backends!(one_eligible_reject_cancels_the_job);
+async fn one_eligible_reject_cancels_the_job(db: Db) {
+    let app = TestApp::new(db).await;
     let (requester_id, requester) = app.principal("rita", &["requester", "security"]).await;
     let (sec_id, sec) = app.principal("sam", &["security"]).await;
     let (_, sec2) = app.principal("sue", &["security"]).await;
@@ -432,9 +429,9 @@ async fn one_eligible_reject_cancels_the_job(pool: PgPool) {
     assert_eq!(denied[0]["authorization"]["permission"], "approval.reject");
 }
 
-#[sqlx::test(migrations = "../../migrations/postgres")]
-async fn cancelling_an_awaiting_job_cancels_its_approval(pool: PgPool) {
-    let app = TestApp::new(pool).await;
+both_backends!(cancelling_an_awaiting_job_cancels_its_approval);
+async fn cancelling_an_awaiting_job_cancels_its_approval(db: Db) {
+    let app = TestApp::new(db).await;
     let (requester_id, requester) = app.principal("rita", &["requester"]).await;
     let (_, sec) = app.principal("sam", &["security"]).await;
     let policy = app
@@ -507,9 +504,9 @@ async fn cancelling_an_awaiting_job_cancels_its_approval(pool: PgPool) {
     assert_eq!(r.json["status"], "cancelled");
 }
 
-#[sqlx::test(migrations = "../../migrations/postgres")]
-async fn idempotency_key_replays_the_first_answer(pool: PgPool) {
-    let app = TestApp::new(pool).await;
+both_backends!(idempotency_key_replays_the_first_answer);
+async fn idempotency_key_replays_the_first_answer(db: Db) {
+    let app = TestApp::new(db).await;
     let (_, requester) = app.principal("rita", &["requester"]).await;
     let (_, other) = app.principal("ravi", &["requester"]).await;
     let policy = app
@@ -579,9 +576,9 @@ async fn idempotency_key_replays_the_first_answer(pool: PgPool) {
     assert_eq!(events[0]["idempotency_key"], "renew-2026-05");
 }
 
-#[sqlx::test(migrations = "../../migrations/postgres")]
-async fn policy_updates_need_the_generation_they_read(pool: PgPool) {
-    let app = TestApp::new(pool).await;
+both_backends!(policy_updates_need_the_generation_they_read);
+async fn policy_updates_need_the_generation_they_read(db: Db) {
+    let app = TestApp::new(db).await;
     let (_, requester) = app.principal("rita", &["requester"]).await;
     app.ensure_role("platform").await;
     let policy = app
@@ -649,9 +646,9 @@ async fn policy_updates_need_the_generation_they_read(pool: PgPool) {
     assert_eq!(after.json["approval"]["rules"].as_array().unwrap().len(), 2);
 }
 
-#[sqlx::test(migrations = "../../migrations/postgres")]
-async fn a_policy_without_approval_makes_pending_jobs(pool: PgPool) {
-    let app = TestApp::new(pool).await;
+both_backends!(a_policy_without_approval_makes_pending_jobs);
+async fn a_policy_without_approval_makes_pending_jobs(db: Db) {
+    let app = TestApp::new(db).await;
     let (requester_id, requester) = app.principal("rita", &["requester"]).await;
     let (worker_id, worker) = app.principal("wendy", &["worker"]).await;
     let policy = app.policy("open", json!([]), None).await;
@@ -738,9 +735,9 @@ async fn walk(app: &TestApp, key: &str, path: &str) -> Vec<Value> {
     all
 }
 
-#[sqlx::test(migrations = "../../migrations/postgres")]
-async fn lists_filter_and_page(pool: PgPool) {
-    let app = TestApp::new(pool).await;
+both_backends!(lists_filter_and_page);
+async fn lists_filter_and_page(db: Db) {
+    let app = TestApp::new(db).await;
     let (rita_id, rita) = app.principal("rita", &["requester"]).await;
     let (_, ravi) = app.principal("ravi", &["requester"]).await;
     let (_, sec) = app.principal("sam", &["security"]).await;

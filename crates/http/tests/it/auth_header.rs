@@ -2,14 +2,11 @@
 //! 401) — even when both carry the same valid key, so no proxy or library choice of "which
 //! one counts" can ever matter.
 
-mod support;
-
+use crate::support::{denial, Db, TestApp};
 use axum::body::Body;
 use axum::http::{header, Method, Request, StatusCode};
 use http_body_util::BodyExt;
 use serde_json::Value;
-use sqlx::PgPool;
-use support::{denial, TestApp};
 use tower::ServiceExt;
 
 async fn with_two_headers(
@@ -35,9 +32,9 @@ async fn with_two_headers(
     )
 }
 
-#[sqlx::test(migrations = "../../migrations/postgres")]
-async fn two_authorization_headers_are_refused_and_audited(pool: PgPool) {
-    let app = TestApp::new(pool).await;
+both_backends!(two_authorization_headers_are_refused_and_audited);
+async fn two_authorization_headers_are_refused_and_audited(db: Db) {
+    let app = TestApp::new(db).await;
     let (_, alice) = app.principal("alice", &["auditor"]).await;
 
     // One header: fine.

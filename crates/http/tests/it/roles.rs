@@ -4,21 +4,18 @@
 //! keep it safe: built-ins are read-only, nobody puts into a role a permission they lack, and
 //! a role a policy names cannot be deleted.
 
-mod support;
-
+use crate::support::{call, denial, events_of, s, Db, TestApp};
 use axum::body::Body;
 use axum::http::{Method, StatusCode};
 use serde_json::{json, Value};
-use sqlx::PgPool;
-use support::{call, denial, events_of, s, TestApp};
 
 async fn state(app: &TestApp) -> (Vec<(String, i64)>, Vec<String>) {
     (app.snapshot().await, app.auth_state().await)
 }
 
-#[sqlx::test(migrations = "../../migrations/postgres")]
-async fn a_role_from_creation_to_deletion(pool: PgPool) {
-    let app = TestApp::new(pool).await;
+both_backends!(a_role_from_creation_to_deletion);
+async fn a_role_from_creation_to_deletion(db: Db) {
+    let app = TestApp::new(db).await;
     let a = &app.admin;
 
     // Create: 201, generation 1.
@@ -254,9 +251,9 @@ async fn a_role_from_creation_to_deletion(pool: PgPool) {
     assert_eq!(who.json["roles"], json!([]));
 }
 
-#[sqlx::test(migrations = "../../migrations/postgres")]
-async fn edits_need_the_generation_they_read(pool: PgPool) {
-    let app = TestApp::new(pool).await;
+both_backends!(edits_need_the_generation_they_read);
+async fn edits_need_the_generation_they_read(db: Db) {
+    let app = TestApp::new(db).await;
     let a = &app.admin;
     let r = app
         .post(
@@ -290,9 +287,9 @@ async fn edits_need_the_generation_they_read(pool: PgPool) {
     assert_eq!(app.events("role.updated").await.len(), 1);
 }
 
-#[sqlx::test(migrations = "../../migrations/postgres")]
-async fn built_in_roles_are_read_only(pool: PgPool) {
-    let app = TestApp::new(pool).await;
+both_backends!(built_in_roles_are_read_only);
+async fn built_in_roles_are_read_only(db: Db) {
+    let app = TestApp::new(db).await;
     let a = &app.admin;
     let before = state(&app).await;
     let attempts: Vec<(Method, &str, Option<Value>)> = vec![
@@ -354,9 +351,9 @@ async fn built_in_roles_are_read_only(pool: PgPool) {
     assert_eq!(state(&app).await, before);
 }
 
-#[sqlx::test(migrations = "../../migrations/postgres")]
-async fn role_routes_refuse_without_their_permission(pool: PgPool) {
-    let app = TestApp::new(pool).await;
+both_backends!(role_routes_refuse_without_their_permission);
+async fn role_routes_refuse_without_their_permission(db: Db) {
+    let app = TestApp::new(db).await;
     let r = app
         .post(
             "/api/v1/auth/roles",
@@ -445,9 +442,9 @@ async fn role_routes_refuse_without_their_permission(pool: PgPool) {
     );
 }
 
-#[sqlx::test(migrations = "../../migrations/postgres")]
-async fn role_bad_input_changes_nothing(pool: PgPool) {
-    let app = TestApp::new(pool).await;
+both_backends!(role_bad_input_changes_nothing);
+async fn role_bad_input_changes_nothing(db: Db) {
+    let app = TestApp::new(db).await;
     let a = &app.admin;
     let r = app
         .post(
@@ -564,9 +561,9 @@ async fn role_bad_input_changes_nothing(pool: PgPool) {
     assert_eq!(state(&app).await, before, "bad input changes nothing");
 }
 
-#[sqlx::test(migrations = "../../migrations/postgres")]
-async fn nobody_puts_into_a_role_a_permission_they_lack(pool: PgPool) {
-    let app = TestApp::new(pool).await;
+both_backends!(nobody_puts_into_a_role_a_permission_they_lack);
+async fn nobody_puts_into_a_role_a_permission_they_lack(db: Db) {
+    let app = TestApp::new(db).await;
     let a = &app.admin;
     // A role-smith may create and edit roles, and read audit events — nothing more.
     let r = app
@@ -666,9 +663,9 @@ async fn nobody_puts_into_a_role_a_permission_they_lack(pool: PgPool) {
     assert_eq!(r.json["permissions"], json!(["audit.read"]));
 }
 
-#[sqlx::test(migrations = "../../migrations/postgres")]
-async fn a_role_a_policy_names_cannot_be_deleted(pool: PgPool) {
-    let app = TestApp::new(pool).await;
+both_backends!(a_role_a_policy_names_cannot_be_deleted);
+async fn a_role_a_policy_names_cannot_be_deleted(db: Db) {
+    let app = TestApp::new(db).await;
     let a = &app.admin;
     for id in ["security", "spare"] {
         let r = app

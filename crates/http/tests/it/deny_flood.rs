@@ -5,29 +5,26 @@
 //!
 //! The router is driven without `ConnectInfo`, so every request counts as one unknown address.
 
-mod support;
-
 use std::time::Duration;
 
+use crate::support::{Db, TestApp};
 use axum::http::{header, Method, StatusCode};
 use countersign_http::HttpConfig;
 use countersign_service::ServiceConfig;
-use sqlx::PgPool;
-use support::TestApp;
 
 const AUDIT: u32 = 5;
 const LIMIT: u32 = 15;
 const WINDOW: Duration = Duration::from_secs(3);
 
-#[sqlx::test(migrations = "../../migrations/postgres")]
-async fn anonymous_refusals_are_summarised_and_rate_limited(pool: PgPool) {
+both_backends!(anonymous_refusals_are_summarised_and_rate_limited);
+async fn anonymous_refusals_are_summarised_and_rate_limited(db: Db) {
     let http = HttpConfig {
         anon_deny_audit_per_min: AUDIT,
         anon_rate_limit_per_min: LIMIT,
         anon_deny_window: WINDOW,
         ..HttpConfig::default()
     };
-    let app = TestApp::with_config(pool, ServiceConfig::default(), http).await;
+    let app = TestApp::with_config(db, ServiceConfig::default(), http).await;
     let before = app.events("auth.denied").await.len();
     assert_eq!(before, 0);
 
@@ -99,11 +96,11 @@ async fn anonymous_refusals_are_summarised_and_rate_limited(pool: PgPool) {
     }
 }
 
+both_backends!(the_server_counts_per_peer_address_and_flushes_on_its_own);
 /// Through the real server (`countersign_http::serve`): refusals are counted per peer address
 /// from `ConnectInfo`, and a rolled window's summary is written even when no further refusal
 /// arrives.
-#[sqlx::test(migrations = "../../migrations/postgres")]
-async fn the_server_counts_per_peer_address_and_flushes_on_its_own(pool: PgPool) {
+async fn the_server_counts_per_peer_address_and_flushes_on_its_own(db: Db) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     let http = HttpConfig {
@@ -112,7 +109,7 @@ async fn the_server_counts_per_peer_address_and_flushes_on_its_own(pool: PgPool)
         anon_deny_window: Duration::from_secs(1),
         ..HttpConfig::default()
     };
-    let app = TestApp::new(pool).await;
+    let app = TestApp::new(db).await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

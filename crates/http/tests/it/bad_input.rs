@@ -7,10 +7,9 @@
 //! driven by the route table (wrong methods, malformed ids, malformed JSON, oversized
 //! bodies), so routes added later are probed too.
 
-mod support;
-
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::support::{Db, TestApp};
 use axum::body::Body;
 use axum::http::{Method, StatusCode};
 use countersign_domain::{ApprovalId, EventId, JobId, PolicyId, PrincipalId, SubjectId};
@@ -18,8 +17,6 @@ use countersign_http::gate::{Gate, RouteEntry};
 use countersign_http::HttpConfig;
 use countersign_service::ServiceConfig;
 use serde_json::json;
-use sqlx::PgPool;
-use support::TestApp;
 
 /// One request that must be refused.
 struct Case {
@@ -767,10 +764,7 @@ fn route_table(app: &TestApp) -> Vec<RouteEntry> {
 }
 
 async fn audit_count(app: &TestApp) -> i64 {
-    sqlx::query_scalar("SELECT count(*) FROM audit_events")
-        .fetch_one(&app.pool)
-        .await
-        .unwrap()
+    app.db.count("audit_events").await
 }
 
 async fn run(app: &TestApp, c: &Case) {
@@ -806,9 +800,9 @@ async fn run(app: &TestApp, c: &Case) {
     }
 }
 
-#[sqlx::test(migrations = "../../migrations/postgres")]
-async fn every_endpoint_refuses_bad_input_and_changes_nothing(pool: PgPool) {
-    let app = TestApp::new(pool).await;
+both_backends!(every_endpoint_refuses_bad_input_and_changes_nothing);
+async fn every_endpoint_refuses_bad_input_and_changes_nothing(db: Db) {
+    let app = TestApp::new(db).await;
     let f = fixture(&app).await;
     let table = route_table(&app);
     let registered: BTreeSet<(String, &str)> = table
@@ -902,9 +896,9 @@ fn fill(path: &str, f: &Fixture) -> String {
     out.join("/")
 }
 
-#[sqlx::test(migrations = "../../migrations/postgres")]
-async fn every_route_refuses_wrong_methods_bad_ids_and_bad_json(pool: PgPool) {
-    let app = TestApp::new(pool).await;
+both_backends!(every_route_refuses_wrong_methods_bad_ids_and_bad_json);
+async fn every_route_refuses_wrong_methods_bad_ids_and_bad_json(db: Db) {
+    let app = TestApp::new(db).await;
     let f = fixture(&app).await;
     let table = route_table(&app);
     let mut methods: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
@@ -968,13 +962,13 @@ async fn every_route_refuses_wrong_methods_bad_ids_and_bad_json(pool: PgPool) {
     }
 }
 
-#[sqlx::test(migrations = "../../migrations/postgres")]
-async fn oversized_bodies_are_refused_everywhere(pool: PgPool) {
+both_backends!(oversized_bodies_are_refused_everywhere);
+async fn oversized_bodies_are_refused_everywhere(db: Db) {
     let http = HttpConfig {
         max_body: 1024,
         ..HttpConfig::default()
     };
-    let app = TestApp::with_config(pool, ServiceConfig::default(), http).await;
+    let app = TestApp::with_config(db, ServiceConfig::default(), http).await;
     let f = fixture(&app).await;
     // Valid JSON, far over the limit (and over ten times it, for the ingest endpoint).
     let big = json!({"payload": {"blob": "x".repeat(64 * 1024)}}).to_string();

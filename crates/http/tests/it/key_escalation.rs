@@ -6,12 +6,9 @@
 //! written); it may mint a key for itself and for a principal whose permissions it holds, and
 //! `key.created` names who created the key (the actor) and for whom.
 
-mod support;
-
+use crate::support::{call, denial, events_of, s, Db, TestApp};
 use axum::http::{Method, StatusCode};
 use serde_json::json;
-use sqlx::PgPool;
-use support::{call, denial, events_of, s, TestApp};
 
 /// A custom role holding exactly `permissions`, created by the admin through the API.
 async fn role(app: &TestApp, id: &str, permissions: &[&str]) {
@@ -25,9 +22,9 @@ async fn role(app: &TestApp, id: &str, permissions: &[&str]) {
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
 }
 
-#[sqlx::test(migrations = "../../migrations/postgres")]
-async fn a_key_for_someone_holding_more_is_refused(pool: PgPool) {
-    let app = TestApp::new(pool).await;
+both_backends!(a_key_for_someone_holding_more_is_refused);
+async fn a_key_for_someone_holding_more_is_refused(db: Db) {
+    let app = TestApp::new(db).await;
     role(&app, "key-minter", &["auth.key.create"]).await;
     let (_, minter) = app.principal("minter", &["key-minter"]).await;
     let (approver, _) = app.principal("alice", &["approver"]).await;
@@ -60,9 +57,9 @@ async fn a_key_for_someone_holding_more_is_refused(pool: PgPool) {
     }
 }
 
-#[sqlx::test(migrations = "../../migrations/postgres")]
-async fn a_key_for_oneself_or_someone_holding_less_is_allowed(pool: PgPool) {
-    let app = TestApp::new(pool).await;
+both_backends!(a_key_for_oneself_or_someone_holding_less_is_allowed);
+async fn a_key_for_oneself_or_someone_holding_less_is_allowed(db: Db) {
+    let app = TestApp::new(db).await;
     role(&app, "key-minter", &["auth.key.create", "job.read"]).await;
     role(&app, "reader", &["job.read"]).await;
     let (minter_id, minter) = app.principal("minter", &["key-minter"]).await;

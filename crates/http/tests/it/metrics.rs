@@ -5,16 +5,13 @@
 //! The metrics recorder is global to the test process, so every test here takes [`SERIAL`]
 //! and compares before/after deltas, with policy labels unique to the test.
 
-mod support;
-
 use std::time::Duration;
 
+use crate::support::{metric_value, Db, TestApp};
 use axum::http::{Method, StatusCode};
 use countersign_http::HttpConfig;
 use countersign_service::ServiceConfig;
 use serde_json::json;
-use sqlx::PgPool;
-use support::{metric_value, TestApp};
 
 /// One metrics test at a time: their deltas share global counters.
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
@@ -43,17 +40,14 @@ async fn decisions(app: &TestApp, outcome: &str, policy: &str) -> f64 {
 }
 
 async fn audit_rows(app: &TestApp) -> f64 {
-    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM audit_events")
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
+    let n = app.db.count("audit_events").await;
     n as f64
 }
 
-#[sqlx::test(migrations = "../../migrations/postgres")]
-async fn a_quorum_counts_one_approval_and_its_requests(pool: PgPool) {
+both_backends!(a_quorum_counts_one_approval_and_its_requests);
+async fn a_quorum_counts_one_approval_and_its_requests(db: Db) {
     let _serial = SERIAL.lock().await;
-    let app = TestApp::new(pool).await;
+    let app = TestApp::new(db).await;
     // Install the exporter before anything is recorded.
     scrape(&app).await;
     let (_, requester) = app.principal("rita", &["requester"]).await;
@@ -132,10 +126,10 @@ async fn a_quorum_counts_one_approval_and_its_requests(pool: PgPool) {
     );
 }
 
-#[sqlx::test(migrations = "../../migrations/postgres")]
-async fn the_pending_age_histogram_has_the_contract_buckets(pool: PgPool) {
+both_backends!(the_pending_age_histogram_has_the_contract_buckets);
+async fn the_pending_age_histogram_has_the_contract_buckets(db: Db) {
     let _serial = SERIAL.lock().await;
-    let app = TestApp::new(pool).await;
+    let app = TestApp::new(db).await;
     scrape(&app).await;
     let (_, requester) = app.principal("rita", &["requester"]).await;
     let (_, sec) = app.principal("sam", &["security"]).await;
@@ -186,10 +180,10 @@ async fn the_pending_age_histogram_has_the_contract_buckets(pool: PgPool) {
     );
 }
 
-#[sqlx::test(migrations = "../../migrations/postgres")]
-async fn rejections_and_expiries_are_counted_per_policy(pool: PgPool) {
+both_backends!(rejections_and_expiries_are_counted_per_policy);
+async fn rejections_and_expiries_are_counted_per_policy(db: Db) {
     let _serial = SERIAL.lock().await;
-    let app = TestApp::new(pool).await;
+    let app = TestApp::new(db).await;
     scrape(&app).await;
     let (_, requester) = app.principal("rita", &["requester"]).await;
     let (_, sec) = app.principal("sam", &["security"]).await;
@@ -268,14 +262,14 @@ async fn rejections_and_expiries_are_counted_per_policy(pool: PgPool) {
     );
 }
 
-#[sqlx::test(migrations = "../../migrations/postgres")]
-async fn bypassed_decisions_are_counted(pool: PgPool) {
+both_backends!(bypassed_decisions_are_counted);
+async fn bypassed_decisions_are_counted(db: Db) {
     let _serial = SERIAL.lock().await;
     let config = ServiceConfig {
         approval_bypass: true,
         ..ServiceConfig::default()
     };
-    let app = TestApp::with_config(pool, config, HttpConfig::default()).await;
+    let app = TestApp::with_config(db, config, HttpConfig::default()).await;
     scrape(&app).await;
     let (_, requester) = app.principal("rita", &["requester"]).await;
     let policy = app

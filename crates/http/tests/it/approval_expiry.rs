@@ -3,14 +3,11 @@
 //! down; a vote on it is 409 `approval_expired` and changes nothing; the scheduler then writes
 //! the state and its audit event exactly once.
 
-mod support;
-
 use std::time::Duration;
 
+use crate::support::{s, Api, Db, TestApp};
 use axum::http::StatusCode;
 use serde_json::{json, Value};
-use sqlx::PgPool;
-use support::{s, SqliteDb, TestApp};
 
 fn ids(list: &Value) -> Vec<String> {
     list["data"]
@@ -21,9 +18,9 @@ fn ids(list: &Value) -> Vec<String> {
         .collect()
 }
 
-#[sqlx::test(migrations = "../../migrations/postgres")]
-async fn an_approval_past_its_deadline_reads_expired_before_the_scheduler_runs(pool: PgPool) {
-    let app = TestApp::new(pool).await;
+both_backends!(an_approval_past_its_deadline_reads_expired_before_the_scheduler_runs);
+async fn an_approval_past_its_deadline_reads_expired_before_the_scheduler_runs(db: Db) {
+    let app = TestApp::new(db).await;
     let (_, requester) = app.principal("rita", &["requester"]).await;
     let (_, sec) = app.principal("sam", &["security"]).await;
     let short = app
@@ -122,12 +119,11 @@ async fn an_approval_past_its_deadline_reads_expired_before_the_scheduler_runs(p
     assert_eq!(ids(&r.json), [due], "{}", r.text);
 }
 
+both_backends!(the_state_filters_agree);
 /// The state filters compare `expires_at` with now in the store's own query: the same on
-/// SQLite.
-#[tokio::test]
-async fn the_state_filters_agree_on_sqlite() {
-    let db = SqliteDb::new().await;
-    let api = db.api().await;
+/// every backend.
+async fn the_state_filters_agree(db: Db) {
+    let api = Api::over(&db).await;
     let mut approvals = Vec::new();
     for (name, timeout) in [("short", 1), ("long", 3600)] {
         let (status, policy) = api

@@ -1,30 +1,29 @@
 //! Shared helpers for the HTTP integration tests: a real router over a real, freshly migrated
-//! PostgreSQL database (one per `#[sqlx::test]`), a bootstrap admin, and request helpers.
+//! database on either backend ([`Db`]), a bootstrap admin, and request helpers.
 #![allow(dead_code)]
 
-use std::sync::Arc;
+#[macro_use]
+pub mod backends;
+pub mod db;
+
+pub use db::Db;
 
 use axum::body::Body;
 use axum::http::{header, Method, Request, StatusCode};
 use axum::Router;
 use countersign_domain::PrincipalKind;
 use countersign_http::HttpConfig;
-use countersign_postgres::PgStore;
 use countersign_service::{Service, ServiceConfig};
 use http_body_util::BodyExt;
 use serde_json::{json, Value};
-use sqlx::PgPool;
 use tower::ServiceExt;
-
-/// The migrations every test database gets.
-pub const MIGRATIONS: &str = "../../migrations/postgres";
 
 /// A running API (as a router) with an admin key.
 #[derive(Clone)]
 pub struct TestApp {
     pub router: Router,
     pub service: Service,
-    pub pool: PgPool,
+    pub db: Db,
     pub admin: String,
 }
 
@@ -46,17 +45,22 @@ impl Reply {
 }
 
 impl TestApp {
-    pub async fn new(pool: PgPool) -> Self {
-        Self::with_config(pool, ServiceConfig::default(), HttpConfig::default()).await
+    pub async fn new(db: Db) -> Self {
+        Self::with_config(db, ServiceConfig::default(), HttpConfig::default()).await
     }
 
-    pub async fn with_config(
-        pool: PgPool,
-        service_config: ServiceConfig,
-        http: HttpConfig,
-    ) -> Self {
-        let store = PgStore::from_pool(pool.clone());
-        let service = Service::new(Arc::new(store), service_config);
+    pub async fn with_config(db: Db, service_config: ServiceConfig, http: HttpConfig) -> Self {
+        let service = Service::new(db.store(), service_config);
+        Self::routed(db, service, http).await
+    }
+
+    /// The real router over `service` (whose store is `db`'s, or wraps it), with a freshly
+    /// bootstrapped admin key.
+    pub async fn over(db: Db, service: Service) -> Self {
+        Self::routed(db, service, HttpConfig::default()).await
+    }
+
+    async fn routed(db: Db, service: Service, http: HttpConfig) -> Self {
         let admin = service
             .bootstrap_key(
                 "admin",
@@ -73,7 +77,7 @@ impl TestApp {
         Self {
             router,
             service,
-            pool,
+            db,
             admin,
         }
     }
@@ -191,22 +195,24 @@ impl TestApp {
     /// Make sure `role` exists. Custom roles get the approver's permissions. Created directly
     /// in the database so these tests do not depend on the role administration API.
     pub async fn ensure_role(&self, role: &str) {
-        let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM roles WHERE id = $1)")
-            .bind(role)
-            .fetch_one(&self.pool)
-            .await
-            .unwrap();
-        if !exists {
-            sqlx::query("INSERT INTO roles (id, description, builtin, generation, created_at, updated_at) VALUES ($1, 'test role', false, 1, now(), now())")
-                .bind(role)
-                .execute(&self.pool)
-                .await
-                .unwrap();
-            sqlx::query("INSERT INTO role_permissions (role_id, permission) SELECT $1, permission FROM role_permissions WHERE role_id = 'approver'")
-                .bind(role)
-                .execute(&self.pool)
-                .await
-                .unwrap();
+        let exists: i64 = self
+            .db
+            .scalar("SELECT count(*) FROM roles WHERE id = $1", &[role])
+            .await;
+        if exists == 0 {
+            let now = self.db.now();
+            self.db
+                .execute(
+                    &format!("INSERT INTO roles (id, description, builtin, generation, created_at, updated_at) VALUES ($1, 'test role', false, 1, {now}, {now})"),
+                    &[role],
+                )
+                .await;
+            self.db
+                .execute(
+                    "INSERT INTO role_permissions (role_id, permission) SELECT $1, permission FROM role_permissions WHERE role_id = 'approver'",
+                    &[role],
+                )
+                .await;
         }
     }
 
@@ -252,11 +258,13 @@ impl TestApp {
 
     /// Every audit event, oldest first, read straight from the table.
     pub async fn audit_events(&self) -> Vec<Value> {
-        let rows: Vec<String> =
-            sqlx::query_scalar("SELECT body::text FROM audit_events ORDER BY ts, event_id")
-                .fetch_all(&self.pool)
-                .await
-                .unwrap();
+        let rows: Vec<String> = self
+            .db
+            .column(
+                "SELECT CAST(body AS TEXT) FROM audit_events ORDER BY ts, event_id",
+                &[],
+            )
+            .await;
         rows.iter()
             .map(|r| serde_json::from_str(r).unwrap())
             .collect()
@@ -288,26 +296,22 @@ impl TestApp {
             "approvals",
             "votes",
         ] {
-            let n: i64 = sqlx::query_scalar(&format!("SELECT count(*) FROM {t}"))
-                .fetch_one(&self.pool)
-                .await
-                .unwrap();
+            let n = self.db.count(t).await;
             out.push((t.to_owned(), n));
         }
-        let state: String = sqlx::query_scalar(
-            "SELECT coalesce(string_agg(id || ':' || status || ':' || attempts, ',' ORDER BY id), '') FROM jobs",
-        )
-        .fetch_one(&self.pool)
-        .await
-        .unwrap();
-        out.push((format!("jobs-state {state}"), 0));
-        let state: String = sqlx::query_scalar(
-            "SELECT coalesce(string_agg(id || ':' || state, ',' ORDER BY id), '') FROM approvals",
-        )
-        .fetch_one(&self.pool)
-        .await
-        .unwrap();
-        out.push((format!("approvals-state {state}"), 0));
+        let jobs: Vec<String> = self
+            .db
+            .column(
+                "SELECT id || ':' || status || ':' || attempts FROM jobs ORDER BY id",
+                &[],
+            )
+            .await;
+        out.push((format!("jobs-state {}", jobs.join(",")), 0));
+        let approvals: Vec<String> = self
+            .db
+            .column("SELECT id || ':' || state FROM approvals ORDER BY id", &[])
+            .await;
+        out.push((format!("approvals-state {}", approvals.join(",")), 0));
         out
     }
 
@@ -319,25 +323,10 @@ impl TestApp {
     }
 }
 
-/// Find `name{labels…} value` in Prometheus text, matching every given label.
+/// The sum of the `name` samples carrying every one of `labels` in Prometheus text (0 when
+/// there is none).
 pub fn metric_value(text: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
-    text.lines()
-        .filter(|l| !l.starts_with('#'))
-        .filter_map(|l| {
-            let (series, value) = l.rsplit_once(' ')?;
-            let (n, rest) = match series.split_once('{') {
-                Some((n, rest)) => (n, rest),
-                None => (series, ""),
-            };
-            if n != name {
-                return None;
-            }
-            let all = labels
-                .iter()
-                .all(|(k, v)| rest.contains(&format!("{k}=\"{v}\"")));
-            all.then(|| value.parse::<f64>().ok()).flatten()
-        })
-        .sum()
+    countersign_testkit::prometheus::value(text, name, labels).unwrap_or(0.0)
 }
 
 impl TestApp {
@@ -352,12 +341,12 @@ impl TestApp {
             ("assignment", "SELECT principal_id || ' ' || role_id FROM principal_roles"),
             (
                 "key",
-                "SELECT id || ' ' || principal_id || ' revoked=' || (revoked_at IS NOT NULL) || ' expires=' || coalesce(expires_at::text, '-') FROM api_keys",
+                "SELECT id || ' ' || principal_id || ' revoked=' || (revoked_at IS NOT NULL) || ' expires=' || coalesce(CAST(expires_at AS TEXT), '-') FROM api_keys",
             ),
             ("role", "SELECT id || ' gen=' || generation || ' builtin=' || builtin || ' ' || description FROM roles"),
             ("permission", "SELECT role_id || ' ' || permission FROM role_permissions"),
         ] {
-            let mut rows: Vec<String> = sqlx::query_scalar(sql).fetch_all(&self.pool).await.unwrap();
+            let mut rows: Vec<String> = self.db.column(sql, &[]).await;
             rows.sort();
             out.extend(rows.into_iter().map(|r| format!("{table}: {r}")));
         }
@@ -380,10 +369,7 @@ impl TestApp {
 
     /// How many audit events are stored.
     pub async fn audit_count(&self) -> i64 {
-        sqlx::query_scalar("SELECT count(*) FROM audit_events")
-            .fetch_one(&self.pool)
-            .await
-            .unwrap()
+        self.db.count("audit_events").await
     }
 
     /// Send raw bytes with an explicit `Content-Type` (or none).
@@ -540,13 +526,9 @@ impl Api {
         }
     }
 
-    /// Over a freshly migrated PostgreSQL test database.
-    pub async fn postgres(pool: PgPool) -> Self {
-        Self::new(Service::new(
-            Arc::new(PgStore::from_pool(pool)),
-            ServiceConfig::default(),
-        ))
-        .await
+    /// Over the test database `db`.
+    pub async fn over(db: &Db) -> Self {
+        Self::new(Service::new(db.store(), ServiceConfig::default())).await
     }
 
     /// Send as the admin; `body` is `(content type, text)`.
@@ -599,47 +581,5 @@ impl Api {
         let (_, audit) = self.get("/api/v1/audit?limit=500").await;
         let (_, jobs) = self.get("/api/v1/jobs?limit=500").await;
         (audit["data"].clone(), jobs["data"].clone())
-    }
-}
-
-/// A migrated SQLite database in a temporary file, removed (with its companions) on drop.
-pub struct SqliteDb {
-    pub path: std::path::PathBuf,
-    pub store: countersign_sqlite::SqliteStore,
-}
-
-impl SqliteDb {
-    pub async fn new() -> Self {
-        let path = std::env::temp_dir().join(format!(
-            "countersign-http-{}.db",
-            ulid::Ulid::new().to_string().to_ascii_lowercase()
-        ));
-        let store = countersign_sqlite::SqliteStore::connect(&format!(
-            "sqlite://{}?mode=rwc",
-            path.display()
-        ))
-        .await
-        .expect("connect");
-        store.migrate().await.expect("migrate");
-        Self { path, store }
-    }
-
-    /// The real router over this database.
-    pub async fn api(&self) -> Api {
-        Api::new(Service::new(
-            Arc::new(self.store.clone()),
-            ServiceConfig::default(),
-        ))
-        .await
-    }
-}
-
-impl Drop for SqliteDb {
-    fn drop(&mut self) {
-        for suffix in ["", "-wal", "-shm"] {
-            let mut p = self.path.clone().into_os_string();
-            p.push(suffix);
-            let _ = std::fs::remove_file(p);
-        }
     }
 }

@@ -2,8 +2,7 @@
 //! `event_id`, `ingested_by` set by the server, the count and byte limits, the permission —
 //! and the real `countersign_audit::HttpSink` posting to a real server.
 
-mod support;
-
+use crate::support::{Db, Reply, TestApp};
 use axum::http::{Method, StatusCode};
 use countersign_audit::{AuditSink, HttpSink, HttpSinkConfig, RetryPolicy, SinkError};
 use countersign_domain::{
@@ -12,8 +11,6 @@ use countersign_domain::{
 use countersign_http::HttpConfig;
 use countersign_service::ServiceConfig;
 use serde_json::{json, Value};
-use sqlx::PgPool;
-use support::{Reply, TestApp};
 
 const PATH: &str = "/api/v1/audit/events";
 const NDJSON: &str = "application/x-ndjson";
@@ -63,17 +60,18 @@ async fn post(
 
 /// The stored event, parsed from its stored body.
 async fn stored(app: &TestApp, e: &AuditEvent) -> Option<Value> {
-    sqlx::query_scalar::<_, String>("SELECT body::text FROM audit_events WHERE event_id = $1")
-        .bind(e.event_id.to_string())
-        .fetch_optional(&app.pool)
+    app.db
+        .optional::<String>(
+            "SELECT CAST(body AS TEXT) FROM audit_events WHERE event_id = $1",
+            &[&e.event_id.to_string()],
+        )
         .await
-        .unwrap()
         .map(|b| serde_json::from_str(&b).unwrap())
 }
 
-#[sqlx::test(migrations = "../../migrations/postgres")]
-async fn ndjson_batches_land_as_sent_and_resending_is_a_no_op(pool: PgPool) {
-    let app = TestApp::new(pool).await;
+both_backends!(ndjson_batches_land_as_sent_and_resending_is_a_no_op);
+async fn ndjson_batches_land_as_sent_and_resending_is_a_no_op(db: Db) {
+    let app = TestApp::new(db).await;
     let (writer_id, writer) = app.principal("reporting", &["audit-writer"]).await;
     let mut batch: Vec<AuditEvent> = (0..3).map(event).collect();
     // Whatever a client claims, the server says who ingested the event.
@@ -146,9 +144,9 @@ async fn ndjson_batches_land_as_sent_and_resending_is_a_no_op(pool: PgPool) {
     assert_eq!(r.json, json!({"accepted": 0, "duplicates": 0}));
 }
 
-#[sqlx::test(migrations = "../../migrations/postgres")]
-async fn json_array_batches(pool: PgPool) {
-    let app = TestApp::new(pool).await;
+both_backends!(json_array_batches);
+async fn json_array_batches(db: Db) {
+    let app = TestApp::new(db).await;
     let batch: Vec<AuditEvent> = (0..4).map(event).collect();
     let r = post(
         &app,
@@ -173,9 +171,9 @@ async fn json_array_batches(pool: PgPool) {
         .starts_with("prn_"));
 }
 
-#[sqlx::test(migrations = "../../migrations/postgres")]
-async fn one_bad_event_rejects_the_whole_batch(pool: PgPool) {
-    let app = TestApp::new(pool).await;
+both_backends!(one_bad_event_rejects_the_whole_batch);
+async fn one_bad_event_rejects_the_whole_batch(db: Db) {
+    let app = TestApp::new(db).await;
     let good: Vec<AuditEvent> = (0..3).map(event).collect();
     let with = |i: usize, f: &dyn Fn(&mut Value)| -> Vec<Value> {
         let mut vs: Vec<Value> = good
@@ -285,14 +283,14 @@ async fn one_bad_event_rejects_the_whole_batch(pool: PgPool) {
     }
 }
 
-#[sqlx::test(migrations = "../../migrations/postgres")]
-async fn count_and_size_limits(pool: PgPool) {
+both_backends!(count_and_size_limits);
+async fn count_and_size_limits(db: Db) {
     // A 4 KiB body limit: the ingest route takes 40 KiB, every other route 4 KiB.
     let http = HttpConfig {
         max_body: 4096,
         ..HttpConfig::default()
     };
-    let app = TestApp::with_config(pool, ServiceConfig::default(), http).await;
+    let app = TestApp::with_config(db, ServiceConfig::default(), http).await;
     let before = app.audit_count().await;
 
     // ~20 KiB: over the global limit, under the ingest route's.
@@ -332,9 +330,9 @@ async fn count_and_size_limits(pool: PgPool) {
     assert_eq!(app.audit_count().await, before + 40);
 }
 
-#[sqlx::test(migrations = "../../migrations/postgres")]
-async fn at_most_a_thousand_events_per_request(pool: PgPool) {
-    let app = TestApp::new(pool).await;
+both_backends!(at_most_a_thousand_events_per_request);
+async fn at_most_a_thousand_events_per_request(db: Db) {
+    let app = TestApp::new(db).await;
     let before = app.audit_count().await;
     let small = |i: usize| {
         AuditEvent::new(
@@ -364,9 +362,9 @@ async fn at_most_a_thousand_events_per_request(pool: PgPool) {
     assert_eq!(r.json, json!({"accepted": 1000, "duplicates": 0}));
 }
 
-#[sqlx::test(migrations = "../../migrations/postgres")]
-async fn ingesting_needs_audit_write(pool: PgPool) {
-    let app = TestApp::new(pool).await;
+both_backends!(ingesting_needs_audit_write);
+async fn ingesting_needs_audit_write(db: Db) {
+    let app = TestApp::new(db).await;
     let (_, auditor) = app.principal("aude", &["auditor"]).await;
     let batch = vec![event(0)];
     let r = post(&app, &auditor, Some(NDJSON), ndjson(&batch)).await;
@@ -389,9 +387,9 @@ async fn ingesting_needs_audit_write(pool: PgPool) {
     assert!(stored(&app, &batch[0]).await.is_none());
 }
 
-#[sqlx::test(migrations = "../../migrations/postgres")]
-async fn the_http_sink_posts_to_a_real_server(pool: PgPool) {
-    let app = TestApp::new(pool).await;
+both_backends!(the_http_sink_posts_to_a_real_server);
+async fn the_http_sink_posts_to_a_real_server(db: Db) {
+    let app = TestApp::new(db).await;
     let (writer_id, writer) = app.principal("billing", &["audit-writer"]).await;
     let (addr, server) = app.spawn_server().await;
     let sink = HttpSink::new(&format!("http://{addr}"), writer.clone()).unwrap();
@@ -405,11 +403,13 @@ async fn the_http_sink_posts_to_a_real_server(pool: PgPool) {
         want["ingested_by"] = json!(writer_id);
         assert_eq!(stored(&app, e).await.unwrap(), want);
     }
-    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM audit_events WHERE ingested_by = $1")
-        .bind(&writer_id)
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
+    let n: i64 = app
+        .db
+        .scalar(
+            "SELECT count(*) FROM audit_events WHERE ingested_by = $1",
+            &[&writer_id],
+        )
+        .await;
     assert_eq!(n, 250);
 
     // A key without audit.write is a final rejection, not a retry.

@@ -2,16 +2,13 @@
 //! it holds `approval.approve` / `approval.reject`, so every self-approval attempt is
 //! recognisable; anyone else without the permission is still refused 403 `forbidden`.
 
-mod support;
-
+use crate::support::{call, denial, s, Db, TestApp};
 use axum::http::{Method, StatusCode};
 use serde_json::json;
-use sqlx::PgPool;
-use support::{call, denial, s, TestApp};
 
-#[sqlx::test(migrations = "../../migrations/postgres")]
-async fn a_requester_without_vote_permissions_gets_two_person_integrity(pool: PgPool) {
-    let app = TestApp::new(pool).await;
+both_backends!(a_requester_without_vote_permissions_gets_two_person_integrity);
+async fn a_requester_without_vote_permissions_gets_two_person_integrity(db: Db) {
+    let app = TestApp::new(db).await;
     let policy = app
         .policy("two", json!([{"role": "approver", "count": 1}]), None)
         .await;

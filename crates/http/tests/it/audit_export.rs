@@ -2,25 +2,21 @@
 //! `after`, every validation error, the `audit.exported` self-audit — complete, after a store
 //! failure mid-stream, and after a client that hangs up mid-stream on a real server.
 
-mod support;
-
 use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
+use crate::support::{Db, TestApp};
 use async_trait::async_trait;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use countersign_domain::{Actor, ActorKind, AuditEvent, Category, KeyId, PrincipalKind, Resource};
 use countersign_http::HttpConfig;
-use countersign_postgres::PgStore;
 use countersign_service::{Service, ServiceConfig};
 use countersign_store::{
     ExportFilter, ExportRow, KeyAuthRecord, Store, StoreError, StoreResult, Transaction,
 };
 use futures::stream::{self, BoxStream, StreamExt};
 use serde_json::{json, Value};
-use sqlx::PgPool;
-use support::TestApp;
 use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -61,15 +57,23 @@ fn events(n: usize, per_ts: usize, pad: usize) -> Vec<AuditEvent> {
 }
 
 /// The stored bodies of the window's events, in export order.
-async fn stored_lines(pool: &PgPool, category: Option<&str>) -> Vec<String> {
-    sqlx::query_scalar(
-        "SELECT body::text FROM audit_events WHERE ts >= '2020-03-01T00:00:00Z' AND ts < '2020-03-02T00:00:00Z' \
-         AND ($1::text IS NULL OR category = $1) ORDER BY ts, event_id",
-    )
-    .bind(category)
-    .fetch_all(pool)
-    .await
-    .unwrap()
+async fn stored_lines(db: &Db, category: Option<&str>) -> Vec<String> {
+    // Six fractional digits: SQLite compares its stored timestamps as text.
+    let window = "SELECT CAST(body AS TEXT) FROM audit_events \
+         WHERE ts >= '2020-03-01T00:00:00.000000Z' AND ts < '2020-03-02T00:00:00.000000Z'";
+    match category {
+        None => {
+            db.column(&format!("{window} ORDER BY ts, event_id"), &[])
+                .await
+        }
+        Some(c) => {
+            db.column(
+                &format!("{window} AND category = $1 ORDER BY ts, event_id"),
+                &[c],
+            )
+            .await
+        }
+    }
 }
 
 fn lines(text: &str) -> Vec<String> {
@@ -106,9 +110,9 @@ async fn exported_event(app: &TestApp, pred: impl Fn(&Value) -> bool) -> Value {
     );
 }
 
-#[sqlx::test(migrations = "../../migrations/postgres")]
-async fn exports_in_order_with_headers_and_audits_itself(pool: PgPool) {
-    let app = TestApp::new(pool.clone()).await;
+both_backends!(exports_in_order_with_headers_and_audits_itself);
+async fn exports_in_order_with_headers_and_audits_itself(db: Db) {
+    let app = TestApp::new(db.clone()).await;
     // 2,500 events span three store chunks; the window's edges are honoured: `from` is in,
     // `to` is out.
     let mut all = events(2500, 3, 0);
@@ -144,7 +148,7 @@ async fn exports_in_order_with_headers_and_audits_itself(pool: PgPool) {
     let got = lines(&r.text);
     assert_eq!(got.len(), 2500);
     // Byte for byte the stored bodies, in (ts, event_id) order.
-    assert_eq!(got, stored_lines(&pool, None).await);
+    assert_eq!(got, stored_lines(&db, None).await);
     let parsed: Vec<AuditEvent> = got
         .iter()
         .map(|l| serde_json::from_str(l).unwrap())
@@ -185,12 +189,12 @@ async fn exports_in_order_with_headers_and_audits_itself(pool: PgPool) {
     assert_eq!(e["details"]["complete"], true);
 }
 
-#[sqlx::test(migrations = "../../migrations/postgres")]
-async fn category_limit_and_resuming_after(pool: PgPool) {
-    let app = TestApp::new(pool.clone()).await;
+both_backends!(category_limit_and_resuming_after);
+async fn category_limit_and_resuming_after(db: Db) {
+    let app = TestApp::new(db.clone()).await;
     app.seed_audit(&events(1200, 4, 0)).await;
-    let full = stored_lines(&pool, None).await;
-    let access = stored_lines(&pool, Some("access")).await;
+    let full = stored_lines(&db, None).await;
+    let access = stored_lines(&db, Some("access")).await;
 
     let r = app
         .get(
@@ -239,13 +243,13 @@ async fn category_limit_and_resuming_after(pool: PgPool) {
     assert_eq!(e["details"]["complete"], true);
 }
 
-#[sqlx::test(migrations = "../../migrations/postgres")]
-async fn every_validation_error_is_400_and_exports_nothing(pool: PgPool) {
+both_backends!(every_validation_error_is_400_and_exports_nothing);
+async fn every_validation_error_is_400_and_exports_nothing(db: Db) {
     let config = ServiceConfig {
         export_max_window: StdDuration::from_secs(7 * 86_400),
         ..ServiceConfig::default()
     };
-    let app = TestApp::with_config(pool, config, HttpConfig::default()).await;
+    let app = TestApp::with_config(db, config, HttpConfig::default()).await;
     app.seed_audit(&events(10, 1, 0)).await;
     let unknown = countersign_domain::EventId::new();
     let week = "from=2020-03-01T00:00:00Z&to=2020-03-08T00:00:00Z";
@@ -317,13 +321,13 @@ async fn every_validation_error_is_400_and_exports_nothing(pool: PgPool) {
     assert_eq!(r.status, StatusCode::OK);
 }
 
-/// PostgreSQL, except that an export fails after its first chunk.
-struct FailingExport(PgStore);
+/// The test database's store, except that an export fails after its first chunk.
+struct FailingExport(Arc<dyn Store>);
 
 #[async_trait]
 impl Store for FailingExport {
     fn backend(&self) -> &'static str {
-        "postgres"
+        self.0.backend()
     }
 
     async fn begin(&self) -> StoreResult<Box<dyn Transaction>> {
@@ -353,10 +357,10 @@ impl Store for FailingExport {
     }
 }
 
-#[sqlx::test(migrations = "../../migrations/postgres")]
-async fn a_store_failure_mid_stream_aborts_the_body_and_is_audited(pool: PgPool) {
+both_backends!(a_store_failure_mid_stream_aborts_the_body_and_is_audited);
+async fn a_store_failure_mid_stream_aborts_the_body_and_is_audited(db: Db) {
     let service = Service::new(
-        Arc::new(FailingExport(PgStore::from_pool(pool.clone()))),
+        Arc::new(FailingExport(db.store())),
         ServiceConfig::default(),
     );
     let admin = service
@@ -375,7 +379,7 @@ async fn a_store_failure_mid_stream_aborts_the_body_and_is_audited(pool: PgPool)
     let app = TestApp {
         router: router.clone(),
         service,
-        pool,
+        db,
         admin: admin.clone(),
     };
     app.seed_audit(&events(2500, 1, 0)).await;
@@ -449,9 +453,9 @@ async fn get_partially(
     }
 }
 
-#[sqlx::test(migrations = "../../migrations/postgres")]
-async fn a_client_hanging_up_mid_export_is_audited_as_partial(pool: PgPool) {
-    let app = TestApp::new(pool).await;
+both_backends!(a_client_hanging_up_mid_export_is_audited_as_partial);
+async fn a_client_hanging_up_mid_export_is_audited_as_partial(db: Db) {
+    let app = TestApp::new(db).await;
     // ~15 MB of export: far more than socket buffers and hyper's write buffer hold.
     app.seed_audit(&events(20_000, 1, 600)).await;
     let (addr, server) = app.spawn_server().await;

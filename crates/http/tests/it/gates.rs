@@ -5,16 +5,13 @@
 //! other than the ops endpoints and `whoami` fails the walk, and so does a `Permission` route
 //! whose gate does not refuse.
 
-mod support;
-
+use crate::support::{Db, TestApp};
 use axum::body::Body;
 use axum::http::{Method, StatusCode};
 use countersign_domain::{ApprovalId, EventId, JobId, KeyId, PolicyId, PrincipalId, SubjectId};
 use countersign_http::gate::{Gate, RouteEntry};
 use countersign_http::HttpConfig;
 use serde_json::Value;
-use sqlx::PgPool;
-use support::TestApp;
 
 /// A well-formed id that names nothing, chosen by the collection the `{id}` segment follows.
 fn unknown_id_for(collection: &str, path: &str) -> String {
@@ -81,9 +78,9 @@ fn table(app: &TestApp) -> Vec<RouteEntry> {
     table
 }
 
-#[sqlx::test(migrations = "../../migrations/postgres")]
-async fn only_ops_are_public_and_only_whoami_is_merely_authenticated(pool: PgPool) {
-    let app = TestApp::new(pool).await;
+both_backends!(only_ops_are_public_and_only_whoami_is_merely_authenticated);
+async fn only_ops_are_public_and_only_whoami_is_merely_authenticated(db: Db) {
+    let app = TestApp::new(db).await;
     let table = table(&app);
     assert!(table.len() > 10, "the table lists the API: {table:?}");
 
@@ -147,9 +144,9 @@ async fn only_ops_are_public_and_only_whoami_is_merely_authenticated(pool: PgPoo
     }
 }
 
-#[sqlx::test(migrations = "../../migrations/postgres")]
-async fn every_permission_route_refuses_without_a_key_and_audits_it(pool: PgPool) {
-    let app = TestApp::new(pool).await;
+both_backends!(every_permission_route_refuses_without_a_key_and_audits_it);
+async fn every_permission_route_refuses_without_a_key_and_audits_it(db: Db) {
+    let app = TestApp::new(db).await;
     let routes: Vec<RouteEntry> = table(&app)
         .into_iter()
         .filter(|r| {
@@ -196,9 +193,9 @@ async fn every_permission_route_refuses_without_a_key_and_audits_it(pool: PgPool
     assert_eq!(app.snapshot().await, before, "refusals change nothing");
 }
 
-#[sqlx::test(migrations = "../../migrations/postgres")]
-async fn every_permission_route_refuses_a_principal_without_roles_and_audits_it(pool: PgPool) {
-    let app = TestApp::new(pool).await;
+both_backends!(every_permission_route_refuses_a_principal_without_roles_and_audits_it);
+async fn every_permission_route_refuses_a_principal_without_roles_and_audits_it(db: Db) {
+    let app = TestApp::new(db).await;
     let (nobody_id, nobody) = app.principal("nobody", &[]).await;
 
     // A key without roles still passes the `Authenticated` gate.

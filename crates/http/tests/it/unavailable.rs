@@ -2,42 +2,27 @@
 //! request id), `/readyz` says not ready, `/healthz` still says alive — and nothing is
 //! half-written.
 
-mod support;
-
-use std::sync::Arc;
-
+use crate::support::{Db, TestApp};
 use axum::http::{Method, StatusCode};
 use countersign_http::HttpConfig;
-use countersign_postgres::PgStore;
 use countersign_service::{Service, ServiceConfig};
 use serde_json::json;
-use sqlx::postgres::PgPoolOptions;
-use sqlx::PgPool;
-use support::TestApp;
 
-#[sqlx::test(migrations = "../../migrations/postgres")]
-async fn an_unreachable_database_is_503_and_writes_nothing(pool: PgPool) {
+both_backends!(an_unreachable_database_is_503_and_writes_nothing);
+async fn an_unreachable_database_is_503_and_writes_nothing(db: Db) {
     // A working app on the test database, for the admin key and the policy.
-    let app = TestApp::new(pool.clone()).await;
+    let app = TestApp::new(db.clone()).await;
     let policy = app.policy("open", json!([]), None).await;
     let subject = app.subject("db.example.com", &policy).await;
     let before = app.snapshot().await;
 
     // A second server on its own pool to the same database; then that pool goes away.
-    let options = pool.connect_options().as_ref().clone();
-    let own = PgPoolOptions::new()
-        .acquire_timeout(std::time::Duration::from_secs(2))
-        .connect_with(options)
-        .await
-        .unwrap();
-    let service = Service::new(
-        Arc::new(PgStore::from_pool(own.clone())),
-        ServiceConfig::default(),
-    );
+    let own = db.another_pool().await;
+    let service = Service::new(own.store(), ServiceConfig::default());
     let down = TestApp {
         router: countersign_http::router(service.clone(), HttpConfig::default()),
         service,
-        pool: pool.clone(),
+        db: db.clone(),
         admin: app.admin.clone(),
     };
     own.close().await;

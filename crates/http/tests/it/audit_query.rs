@@ -2,13 +2,10 @@
 //! keyset pages that walk the trail with no gap and no repeat, bad values answered 400, and
 //! the permission gate.
 
-mod support;
-
+use crate::support::{Db, TestApp};
 use axum::http::StatusCode;
 use countersign_domain::{Actor, ActorKind, AuditEvent, Authorization, Category, Resource};
 use serde_json::{json, Value};
-use sqlx::PgPool;
-use support::TestApp;
 use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
 
@@ -35,7 +32,7 @@ fn event(
     AuditEvent::new(category, action, actor, resource).at(T0 + Duration::seconds(secs))
 }
 
-fn actions(r: &support::Reply) -> Vec<String> {
+fn actions(r: &crate::support::Reply) -> Vec<String> {
     r.json["data"]
         .as_array()
         .unwrap_or_else(|| panic!("no data: {}", r.text))
@@ -103,9 +100,9 @@ fn six() -> Vec<AuditEvent> {
     ]
 }
 
-#[sqlx::test(migrations = "../../migrations/postgres")]
-async fn every_filter_selects_exactly_its_events(pool: PgPool) {
-    let app = TestApp::new(pool).await;
+both_backends!(every_filter_selects_exactly_its_events);
+async fn every_filter_selects_exactly_its_events(db: Db) {
+    let app = TestApp::new(db).await;
     app.seed_audit(&six()).await;
 
     let cases: &[(&str, &[&str])] = &[
@@ -188,9 +185,9 @@ async fn every_filter_selects_exactly_its_events(pool: PgPool) {
     assert_eq!(actions(&r), ["job.requested"], "{}", r.text);
 }
 
-#[sqlx::test(migrations = "../../migrations/postgres")]
-async fn events_come_back_exactly_as_stored(pool: PgPool) {
-    let app = TestApp::new(pool).await;
+both_backends!(events_come_back_exactly_as_stored);
+async fn events_come_back_exactly_as_stored(db: Db) {
+    let app = TestApp::new(db).await;
     let events = six();
     app.seed_audit(&events).await;
     let r = app
@@ -217,9 +214,9 @@ async fn events_come_back_exactly_as_stored(pool: PgPool) {
     }
 }
 
-#[sqlx::test(migrations = "../../migrations/postgres")]
-async fn pages_walk_every_event_once_newest_first(pool: PgPool) {
-    let app = TestApp::new(pool).await;
+both_backends!(pages_walk_every_event_once_newest_first);
+async fn pages_walk_every_event_once_newest_first(db: Db) {
+    let app = TestApp::new(db).await;
     // 103 events, three to a timestamp, so pages split inside groups of equal `ts` and the
     // event id has to break the tie.
     let categories = [Category::Lifecycle, Category::Access];
@@ -292,9 +289,9 @@ async fn pages_walk_every_event_once_newest_first(pool: PgPool) {
     assert_eq!(r.json["next_cursor"], Value::Null);
 }
 
-#[sqlx::test(migrations = "../../migrations/postgres")]
-async fn bad_values_are_400(pool: PgPool) {
-    let app = TestApp::new(pool).await;
+both_backends!(bad_values_are_400);
+async fn bad_values_are_400(db: Db) {
+    let app = TestApp::new(db).await;
     for (query, names) in [
         ("category=misc", "category"),
         ("category=", "category"),
@@ -328,9 +325,9 @@ async fn bad_values_are_400(pool: PgPool) {
     }
 }
 
-#[sqlx::test(migrations = "../../migrations/postgres")]
-async fn reading_needs_audit_read(pool: PgPool) {
-    let app = TestApp::new(pool).await;
+both_backends!(reading_needs_audit_read);
+async fn reading_needs_audit_read(db: Db) {
+    let app = TestApp::new(db).await;
     let events = six();
     app.seed_audit(&events).await;
     let (_, worker) = app.principal("wendy", &["worker"]).await;

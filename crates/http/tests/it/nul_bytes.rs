@@ -5,13 +5,10 @@
 //!
 //! The same cases run through the real router over each backend.
 
-mod support;
-
+use crate::support::{Api, Db};
 use axum::http::{Method, StatusCode};
 use countersign_domain::{Actor, ApprovalId, AuditEvent, Category, JobId, Resource};
 use serde_json::{json, Value};
-use sqlx::PgPool;
-use support::{Api, SqliteDb};
 
 /// `(status, body)` is a 400 `invalid_request` whose message names `field`.
 fn assert_names(case: &str, (status, body): &(StatusCode, Value), field: &str) {
@@ -168,13 +165,7 @@ async fn nul_is_refused_everywhere(api: Api) {
     assert_eq!(api.state().await, before, "refusals write nothing");
 }
 
-#[sqlx::test(migrations = "../../migrations/postgres")]
-async fn nul_is_refused_on_postgres(pool: PgPool) {
-    nul_is_refused_everywhere(Api::postgres(pool).await).await;
-}
-
-#[tokio::test]
-async fn nul_is_refused_on_sqlite() {
-    let db = SqliteDb::new().await;
-    nul_is_refused_everywhere(db.api().await).await;
+both_backends!(nul_is_refused);
+async fn nul_is_refused(db: Db) {
+    nul_is_refused_everywhere(Api::over(&db).await).await;
 }

@@ -1,14 +1,11 @@
 //! A first walk through the router: the admin bootstrap works and errors are contract JSON.
 
-mod support;
-
+use crate::support::{Db, TestApp};
 use axum::http::{Method, StatusCode};
-use sqlx::PgPool;
-use support::TestApp;
 
-#[sqlx::test(migrations = "../../migrations/postgres")]
-async fn whoami_and_error_shapes(pool: PgPool) {
-    let app = TestApp::new(pool).await;
+both_backends!(whoami_and_error_shapes);
+async fn whoami_and_error_shapes(db: Db) {
+    let app = TestApp::new(db).await;
     let r = app.get("/api/v1/auth/whoami", &app.admin).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     assert_eq!(r.json["principal"]["name"], "admin");

@@ -3,15 +3,12 @@
 //! operator's command-line list and revoke — each route with its permission gate and bad
 //! input that changes nothing.
 
-mod support;
-
 use std::time::Duration;
 
+use crate::support::{assert_refused, call, denial, s, Db, TestApp};
 use axum::http::{Method, StatusCode};
 use countersign_domain::{KeyId, PrincipalId};
 use serde_json::{json, Value};
-use sqlx::PgPool;
-use support::{assert_refused, call, denial, s, TestApp};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
@@ -24,9 +21,9 @@ fn rfc3339(t: OffsetDateTime) -> String {
     t.format(&Rfc3339).unwrap()
 }
 
-#[sqlx::test(migrations = "../../migrations/postgres")]
-async fn mint_list_revoke(pool: PgPool) {
-    let app = TestApp::new(pool).await;
+both_backends!(mint_list_revoke);
+async fn mint_list_revoke(db: Db) {
+    let app = TestApp::new(db).await;
     let (erin, _) = app.principal("erin", &["auditor"]).await;
     let expires = OffsetDateTime::now_utc() + time::Duration::days(30);
 
@@ -130,9 +127,9 @@ async fn mint_list_revoke(pool: PgPool) {
     assert!(!trail.contains(&secret));
 }
 
-#[sqlx::test(migrations = "../../migrations/postgres")]
-async fn a_revoked_key_is_refused_on_its_next_request(pool: PgPool) {
-    let app = TestApp::new(pool).await;
+both_backends!(a_revoked_key_is_refused_on_its_next_request);
+async fn a_revoked_key_is_refused_on_its_next_request(db: Db) {
+    let app = TestApp::new(db).await;
     let (_, token) = app.principal("erin", &["auditor"]).await;
     let r = app.get("/api/v1/auth/whoami", &token).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
@@ -160,9 +157,9 @@ async fn a_revoked_key_is_refused_on_its_next_request(pool: PgPool) {
     assert!(!e.to_string().contains(&secret_of(&token)));
 }
 
-#[sqlx::test(migrations = "../../migrations/postgres")]
-async fn a_principal_may_revoke_its_own_key(pool: PgPool) {
-    let app = TestApp::new(pool).await;
+both_backends!(a_principal_may_revoke_its_own_key);
+async fn a_principal_may_revoke_its_own_key(db: Db) {
+    let app = TestApp::new(db).await;
     let r = app
         .post(
             "/api/v1/auth/roles",
@@ -183,9 +180,9 @@ async fn a_principal_may_revoke_its_own_key(pool: PgPool) {
     );
 }
 
-#[sqlx::test(migrations = "../../migrations/postgres")]
-async fn an_expired_key_is_refused(pool: PgPool) {
-    let app = TestApp::new(pool).await;
+both_backends!(an_expired_key_is_refused);
+async fn an_expired_key_is_refused(db: Db) {
+    let app = TestApp::new(db).await;
     let (erin, _) = app.principal("erin", &["auditor"]).await;
     let expires = OffsetDateTime::now_utc() + time::Duration::seconds(2);
     let r = app
@@ -231,9 +228,9 @@ async fn an_expired_key_is_refused(pool: PgPool) {
     assert_eq!(listed[0]["status"], "expired");
 }
 
-#[sqlx::test(migrations = "../../migrations/postgres")]
-async fn key_routes_refuse_without_their_permission(pool: PgPool) {
-    let app = TestApp::new(pool).await;
+both_backends!(key_routes_refuse_without_their_permission);
+async fn key_routes_refuse_without_their_permission(db: Db) {
+    let app = TestApp::new(db).await;
     let (erin, erin_key) = app.principal("erin", &["requester"]).await;
     let (_, auditor) = app.principal("audrey", &["auditor"]).await;
     let erin_key_id = s(&app.get("/api/v1/auth/whoami", &erin_key).await.json["key_id"]);
@@ -306,9 +303,9 @@ async fn key_routes_refuse_without_their_permission(pool: PgPool) {
     );
 }
 
-#[sqlx::test(migrations = "../../migrations/postgres")]
-async fn key_bad_input_changes_nothing(pool: PgPool) {
-    let app = TestApp::new(pool).await;
+both_backends!(key_bad_input_changes_nothing);
+async fn key_bad_input_changes_nothing(db: Db) {
+    let app = TestApp::new(db).await;
     let (erin, _) = app.principal("erin", &["auditor"]).await;
     let a = &app.admin;
     let before = (app.snapshot().await, app.auth_state().await);
@@ -379,9 +376,9 @@ async fn key_bad_input_changes_nothing(pool: PgPool) {
     );
 }
 
-#[sqlx::test(migrations = "../../migrations/postgres")]
-async fn keys_list_filters_and_pages(pool: PgPool) {
-    let app = TestApp::new(pool).await;
+both_backends!(keys_list_filters_and_pages);
+async fn keys_list_filters_and_pages(db: Db) {
+    let app = TestApp::new(db).await;
     let (erin, _) = app.principal("erin", &["auditor"]).await;
     let (fred, _) = app.principal("fred", &["auditor"]).await;
     let mut minted = Vec::new();
@@ -422,9 +419,9 @@ async fn keys_list_filters_and_pages(pool: PgPool) {
     assert!(all.iter().any(|k| k["principal_id"] == fred.as_str()));
 }
 
-#[sqlx::test(migrations = "../../migrations/postgres")]
-async fn the_operator_lists_and_revokes_keys_without_the_api(pool: PgPool) {
-    let app = TestApp::new(pool).await;
+both_backends!(the_operator_lists_and_revokes_keys_without_the_api);
+async fn the_operator_lists_and_revokes_keys_without_the_api(db: Db) {
+    let app = TestApp::new(db).await;
     let (erin, token) = app.principal("erin", &["auditor"]).await;
     let key_id: KeyId = s(&app.get("/api/v1/auth/whoami", &token).await.json["key_id"])
         .parse()

@@ -2,16 +2,13 @@
 //! same due approvals, and a vote racing the reaper. Every race must end with each piece of
 //! work done exactly once and every answer accounted for.
 
-mod support;
-
 use std::collections::BTreeSet;
 
+use crate::support::{Db, TestApp};
 use axum::http::StatusCode;
 use countersign_http::HttpConfig;
 use countersign_service::ServiceConfig;
 use serde_json::{json, Value};
-use sqlx::PgPool;
-use support::TestApp;
 
 fn s(v: &Value) -> String {
     v.as_str()
@@ -20,16 +17,12 @@ fn s(v: &Value) -> String {
 }
 
 async fn count(app: &TestApp, sql: &str, bind: &str) -> i64 {
-    sqlx::query_scalar(sql)
-        .bind(bind)
-        .fetch_one(&app.pool)
-        .await
-        .unwrap()
+    app.db.scalar(sql, &[bind]).await
 }
 
-#[sqlx::test(migrations = "../../migrations/postgres")]
-async fn twenty_concurrent_voters_reach_the_quorum_exactly_once(pool: PgPool) {
-    let app = TestApp::new(pool).await;
+both_backends!(twenty_concurrent_voters_reach_the_quorum_exactly_once);
+async fn twenty_concurrent_voters_reach_the_quorum_exactly_once(db: Db) {
+    let app = TestApp::new(db).await;
     let (_, requester) = app.principal("rita", &["requester"]).await;
     let policy = app
         .policy(
@@ -92,27 +85,26 @@ async fn twenty_concurrent_voters_reach_the_quorum_exactly_once(pool: PgPool) {
         accepted.len() as i64,
         "every 200 is a stored vote, and nothing else is"
     );
-    let voters_stored: BTreeSet<String> =
-        sqlx::query_scalar("SELECT principal_id FROM votes WHERE approval_id = $1")
-            .bind(&approval_id)
-            .fetch_all(&app.pool)
-            .await
-            .unwrap()
-            .into_iter()
-            .collect();
+    let voters_stored: BTreeSet<String> = app
+        .db
+        .column::<String>(
+            "SELECT principal_id FROM votes WHERE approval_id = $1",
+            &[&approval_id],
+        )
+        .await
+        .into_iter()
+        .collect();
     assert_eq!(voters_stored, accepted.iter().cloned().collect());
 
-    let state: String = sqlx::query_scalar("SELECT state FROM approvals WHERE id = $1")
-        .bind(&approval_id)
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
+    let state: String = app
+        .db
+        .scalar("SELECT state FROM approvals WHERE id = $1", &[&approval_id])
+        .await;
     assert_eq!(state, "approved");
-    let status: String = sqlx::query_scalar("SELECT status FROM jobs WHERE id = $1")
-        .bind(&job_id)
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
+    let status: String = app
+        .db
+        .scalar("SELECT status FROM jobs WHERE id = $1", &[&job_id])
+        .await;
     assert_eq!(status, "pending");
 
     assert_eq!(app.events("approval.approved").await.len(), 1);
@@ -125,9 +117,9 @@ async fn twenty_concurrent_voters_reach_the_quorum_exactly_once(pool: PgPool) {
     assert!(accepted.contains(&s(&approved["actor"]["id"])));
 }
 
-#[sqlx::test(migrations = "../../migrations/postgres")]
-async fn ten_claimers_on_five_jobs_never_share_one(pool: PgPool) {
-    let app = TestApp::new(pool).await;
+both_backends!(ten_claimers_on_five_jobs_never_share_one);
+async fn ten_claimers_on_five_jobs_never_share_one(db: Db) {
+    let app = TestApp::new(db).await;
     let (_, requester) = app.principal("rita", &["requester"]).await;
     let policy = app.policy("open", json!([]), None).await;
     let subject = app.subject("jobs.example.com", &policy).await;
@@ -176,11 +168,13 @@ async fn ten_claimers_on_five_jobs_never_share_one(pool: PgPool) {
     assert_eq!(events.len(), 5);
     let event_jobs: BTreeSet<String> = events.iter().map(|e| s(&e["resource"]["id"])).collect();
     assert_eq!(event_jobs, jobs);
-    let running: i64 =
-        sqlx::query_scalar("SELECT count(*) FROM jobs WHERE status = 'running' AND attempts = 1")
-            .fetch_one(&app.pool)
-            .await
-            .unwrap();
+    let running: i64 = app
+        .db
+        .scalar(
+            "SELECT count(*) FROM jobs WHERE status = 'running' AND attempts = 1",
+            &[],
+        )
+        .await;
     assert_eq!(running, 5);
 }
 
@@ -202,14 +196,14 @@ async fn due_approvals(app: &TestApp, n: usize) -> Vec<(String, String)> {
     out
 }
 
-#[sqlx::test(migrations = "../../migrations/postgres")]
-async fn concurrent_reapers_expire_each_approval_once(pool: PgPool) {
+both_backends!(concurrent_reapers_expire_each_approval_once);
+async fn concurrent_reapers_expire_each_approval_once(db: Db) {
     // Small batches so the reapers loop and meet each other's locked rows.
     let config = ServiceConfig {
         scheduler_batch: 4,
         ..ServiceConfig::default()
     };
-    let app = TestApp::with_config(pool, config, HttpConfig::default()).await;
+    let app = TestApp::with_config(db, config, HttpConfig::default()).await;
     let due = due_approvals(&app, 30).await;
 
     let mut tasks = Vec::new();
@@ -237,23 +231,27 @@ async fn concurrent_reapers_expire_each_approval_once(pool: PgPool) {
     let jobs: BTreeSet<String> = cancelled.iter().map(|e| s(&e["resource"]["id"])).collect();
     assert_eq!(jobs, due.iter().map(|(j, _)| j.clone()).collect());
 
-    let left: i64 = sqlx::query_scalar("SELECT count(*) FROM approvals WHERE state <> 'expired'")
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
+    let left: i64 = app
+        .db
+        .scalar(
+            "SELECT count(*) FROM approvals WHERE state <> 'expired'",
+            &[],
+        )
+        .await;
     assert_eq!(left, 0);
-    let jobs_left: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM jobs WHERE status <> 'cancelled' OR result_message <> 'approval expired'",
-    )
-    .fetch_one(&app.pool)
-    .await
-    .unwrap();
+    let jobs_left: i64 = app
+        .db
+        .scalar(
+            "SELECT count(*) FROM jobs WHERE status <> 'cancelled' OR result_message <> 'approval expired'",
+            &[],
+        )
+        .await;
     assert_eq!(jobs_left, 0);
 }
 
-#[sqlx::test(migrations = "../../migrations/postgres")]
-async fn a_vote_racing_the_reaper_leaves_one_decision(pool: PgPool) {
-    let app = TestApp::new(pool).await;
+both_backends!(a_vote_racing_the_reaper_leaves_one_decision);
+async fn a_vote_racing_the_reaper_leaves_one_decision(db: Db) {
+    let app = TestApp::new(db).await;
     let (_, sec) = app.principal("sam", &["security"]).await;
     let due = due_approvals(&app, 1).await;
     let (job_id, approval_id) = due[0].clone();
@@ -299,11 +297,11 @@ async fn a_vote_racing_the_reaper_leaves_one_decision(pool: PgPool) {
     assert_eq!(r.json["result_message"], "approval expired");
 }
 
-#[sqlx::test(migrations = "../../migrations/postgres")]
-async fn a_refused_completion_never_hides_a_pending_job_from_claimers(pool: PgPool) {
+both_backends!(a_refused_completion_never_hides_a_pending_job_from_claimers);
+async fn a_refused_completion_never_hides_a_pending_job_from_claimers(db: Db) {
     // A refused request must release its row locks before it answers: a claim that follows
     // at once must still see the job (a `SKIP LOCKED` claim passes over locked rows).
-    let app = TestApp::new(pool).await;
+    let app = TestApp::new(db).await;
     let (_, requester) = app.principal("rita", &["requester"]).await;
     let (_, worker) = app.principal("wendy", &["worker"]).await;
     let (_, other) = app.principal("walt", &["worker"]).await;

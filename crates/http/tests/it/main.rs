@@ -1,0 +1,28 @@
+//! The HTTP API's integration tests, one binary: the real router (or a real server on port 0)
+//! over a real database, each test on PostgreSQL and on SQLite (see [`support::backends`]).
+
+#[macro_use]
+mod support;
+
+mod approval_cancel;
+mod approval_expiry;
+mod audit_export;
+mod audit_ingest;
+mod audit_query;
+mod auth_admin;
+mod auth_header;
+mod bad_input;
+mod deny_flood;
+mod eligibility;
+mod gates;
+mod key_escalation;
+mod key_lifecycle;
+mod metrics;
+mod nul_bytes;
+mod races;
+mod roles;
+mod scheduler;
+mod self_vote;
+mod smoke;
+mod unavailable;
+mod workflow;

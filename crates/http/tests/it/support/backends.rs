@@ -1,0 +1,59 @@
+//! Running one test body on every backend.
+//!
+//! A test is written once, as `async fn name(db: Db)`, and `both_backends!(name);` (next to
+//! it) makes the module `name` with two tests: `name::postgres`, on a fresh PostgreSQL
+//! database migrated with `migrations/postgres` (`#[sqlx::test]`), and `name::sqlite`, on a
+//! fresh SQLite file in a scratch directory migrated with `migrations/sqlite`. A test that
+//! holds on one backend only uses `postgres_only!` or `sqlite_only!`, with a comment saying why.
+
+/// `name::postgres` and `name::sqlite`, each calling `async fn name(db: Db)`.
+macro_rules! both_backends {
+    ($name:ident) => {
+        mod $name {
+            postgres_test!($name);
+            sqlite_test!($name);
+        }
+    };
+}
+
+/// `name::postgres` only.
+#[allow(unused_macros)]
+macro_rules! postgres_only {
+    ($name:ident) => {
+        mod $name {
+            postgres_test!($name);
+        }
+    };
+}
+
+/// `name::sqlite` only.
+#[allow(unused_macros)]
+macro_rules! sqlite_only {
+    ($name:ident) => {
+        mod $name {
+            sqlite_test!($name);
+        }
+    };
+}
+
+macro_rules! postgres_test {
+    ($name:ident) => {
+        #[sqlx::test(migrations = "../../migrations/postgres")]
+        async fn postgres(pool: sqlx::PgPool) {
+            let db = $crate::support::Db::Postgres(pool);
+            assert_eq!(db.store().backend(), "postgres");
+            super::$name(db).await
+        }
+    };
+}
+
+macro_rules! sqlite_test {
+    ($name:ident) => {
+        #[tokio::test]
+        async fn sqlite() {
+            let db = $crate::support::Db::sqlite().await;
+            assert_eq!(db.store().backend(), "sqlite");
+            super::$name(db).await
+        }
+    };
+}
