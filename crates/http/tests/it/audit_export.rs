@@ -9,7 +9,7 @@ use crate::support::{Db, TestApp};
 use async_trait::async_trait;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use countersign_domain::{Actor, ActorKind, AuditEvent, Category, KeyId, PrincipalKind, Resource};
+use countersign_domain::{Actor, ActorKind, AuditEvent, Category, KeyId, Resource};
 use countersign_http::HttpConfig;
 use countersign_service::{Service, ServiceConfig};
 use countersign_store::{
@@ -363,25 +363,8 @@ async fn a_store_failure_mid_stream_aborts_the_body_and_is_audited(db: Db) {
         Arc::new(FailingExport(db.store())),
         ServiceConfig::default(),
     );
-    let admin = service
-        .bootstrap_key(
-            "admin",
-            PrincipalKind::User,
-            Some(&"admin".parse().unwrap()),
-            None,
-        )
-        .await
-        .unwrap()
-        .minted
-        .token
-        .expose();
-    let router = countersign_http::router(service.clone(), HttpConfig::default());
-    let app = TestApp {
-        router: router.clone(),
-        service,
-        db,
-        admin: admin.clone(),
-    };
+    let app = TestApp::over(db, service).await;
+    let (router, admin) = (app.router.clone(), app.admin.clone());
     app.seed_audit(&events(2500, 1, 0)).await;
 
     let req = Request::get(format!("/api/v1/audit/export?{WINDOW}"))

@@ -44,6 +44,23 @@ impl Reply {
     }
 }
 
+/// A key for a new `admin` principal holding the `admin` role, as the operator's bootstrap
+/// command makes it.
+pub async fn bootstrap_admin(service: &Service) -> String {
+    service
+        .bootstrap_key(
+            "admin",
+            PrincipalKind::User,
+            Some(&"admin".parse().unwrap()),
+            None,
+        )
+        .await
+        .expect("bootstrap admin")
+        .minted
+        .token
+        .expose()
+}
+
 impl TestApp {
     pub async fn new(db: Db) -> Self {
         Self::with_config(db, ServiceConfig::default(), HttpConfig::default()).await
@@ -61,18 +78,7 @@ impl TestApp {
     }
 
     async fn routed(db: Db, service: Service, http: HttpConfig) -> Self {
-        let admin = service
-            .bootstrap_key(
-                "admin",
-                PrincipalKind::User,
-                Some(&"admin".parse().unwrap()),
-                None,
-            )
-            .await
-            .expect("bootstrap admin")
-            .minted
-            .token
-            .expose();
+        let admin = bootstrap_admin(&service).await;
         let router = countersign_http::router(service.clone(), http);
         Self {
             router,
@@ -507,18 +513,7 @@ pub struct Api {
 
 impl Api {
     pub async fn new(service: Service) -> Self {
-        let admin = service
-            .bootstrap_key(
-                "admin",
-                PrincipalKind::User,
-                Some(&"admin".parse().unwrap()),
-                None,
-            )
-            .await
-            .expect("bootstrap admin")
-            .minted
-            .token
-            .expose();
+        let admin = bootstrap_admin(&service).await;
         Self {
             router: countersign_http::router(service.clone(), HttpConfig::default()),
             service,
