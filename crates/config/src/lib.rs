@@ -1,5 +1,7 @@
-//! Typed configuration for the binaries: one struct per binary, from flags and environment,
-//! validated at start, with secrets redacted in `Debug`.
+//! The binaries' assembly: typed configuration (one struct per binary, from flags and
+//! environment, validated at start, with secrets redacted in `Debug`), and what turns it into
+//! a running process — opening the backend the database URL names (the only library crate
+//! that names both), start-up with migrations and retries, tracing and the shutdown signal.
 //!
 //! - [`units`] — `10s`, `168h`, `90d` durations (`humantime`) and `1MiB` sizes.
 //! - [`database`] — [`DatabaseUrl`], whose `Debug` and `Display` hide the password.

@@ -1,4 +1,5 @@
-//! Countersign's HTTP API: the only crate that knows HTTP.
+//! Countersign's HTTP API: the only crate that serves HTTP. (The CLI and the audit crate's
+//! `HttpSink` are HTTP clients, on reqwest; neither depends on this crate.)
 //!
 //! - [`app`] — [`router`] builds the whole API; [`serve`] runs it on an injected listener
 //!   until an injected shutdown future resolves.

@@ -3,9 +3,13 @@
 //! Every public method of [`Service`] is one use case: it checks the caller's permission
 //! (again — the router checked it first), runs in **one** store transaction, appends its audit
 //! event(s) through that same transaction, and commits. If any write fails, nothing is kept:
-//! no state change ever lands without its audit event.
+//! no state change ever lands without its audit event. A refusal (401, 403) is the exception
+//! by design: the refused transaction is rolled back first, and the `auth.denied` event is
+//! written in a transaction of its own (`Service::audit_denied`, in [`auth`]), since the
+//! refused one must change nothing.
 //!
-//! This crate sees only `countersign-store` and `countersign-domain`; it never names a backend.
+//! This crate sees only `countersign-store`, `countersign-domain` and the wire types of
+//! `countersign-api`; it never names a backend nor HTTP.
 //!
 //! # Error policy
 //!

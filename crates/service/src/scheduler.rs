@@ -1,9 +1,11 @@
 //! The scheduler's steps and its loop.
 //!
-//! Each step locks a batch of due rows with `SKIP LOCKED`, handles them in one transaction
-//! with their audit events, commits, and repeats until a batch comes back short. Any number of
-//! scheduler replicas (and servers) can share one database: a row one replica holds is skipped
-//! by the others, and every change is a compare-and-set, so no piece of work is done twice.
+//! Each step locks a batch of due rows (`COUNTERSIGN_SCHEDULER_BATCH`, `SKIP LOCKED` where the
+//! backend has it), handles them in one transaction with their audit events, commits, and
+//! repeats until a batch comes back short. Any number of scheduler replicas (and servers) can
+//! share one database: on PostgreSQL a row one replica holds is skipped by the others, on
+//! SQLite the replicas take turns on the write lock, and every change is a compare-and-set, so
+//! no piece of work is done twice.
 
 use std::future::Future;
 use std::time::Duration;
