@@ -1,11 +1,9 @@
 //! The HTTP sink against a real local server on 127.0.0.1:0.
-#![cfg(feature = "http")]
-
-mod support;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::support::{events, numbers};
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::routing::post;
@@ -15,7 +13,6 @@ use countersign_audit::{
     SinkError,
 };
 use countersign_domain::AuditEvent;
-use support::{events, numbers};
 
 const KEY: &str = "cs_key_01hx0000000000000000000000_s3cr3t";
 
@@ -224,9 +221,9 @@ async fn a_recorder_over_http_reports_its_loss_to_the_server() {
         recorder.record(e).await.unwrap();
     }
     assert!(recorder.flush().await.is_err());
-    recorder.record(support::event(2)).await.unwrap();
+    recorder.record(crate::support::event(2)).await.unwrap();
     assert!(recorder.flush().await.is_err());
-    recorder.record(support::event(3)).await.unwrap();
+    recorder.record(crate::support::event(3)).await.unwrap();
     recorder.shutdown().await.unwrap();
 
     let seen = seen.lock().unwrap().clone();

@@ -1,16 +1,14 @@
 //! The recorder: strict errors, async drops, the `audit.loss` event, flush and shutdown.
 
-mod support;
-
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::support::{event, events, metrics, numbers, GateSink};
 use countersign_audit::{
     MemorySink, Mode, RecordError, Recorded, Recorder, RecorderConfig, RetryPolicy, SinkError,
 };
 use countersign_domain::{ActorKind, AuditEvent, Category};
 use futures::FutureExt;
-use support::{event, events, metrics, numbers, GateSink};
 
 /// A config that never flushes on its own during a test (only `flush`/batch size write).
 fn async_config() -> RecorderConfig {

@@ -2,11 +2,9 @@
 //! `countersign_store::conformance` is its own test, on its own freshly migrated database
 //! file (`#[sqlx::test]` makes one per test; the store reopens it in WAL mode with a pool).
 
-mod support;
-
 countersign_store::conformance_tests! {
     #[sqlx::test(migrations = false)]
-    |pool: sqlx::SqlitePool| support::conformance_store(pool).await
+    |pool: sqlx::SqlitePool| crate::support::conformance_store(pool).await
 }
 
 /// The list the macro expands is the suite's own list.

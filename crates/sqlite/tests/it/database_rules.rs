@@ -3,18 +3,16 @@
 //! `crates/postgres/tests/database_rules.rs`. Plus the SQLite-only parts of `SqliteStore`:
 //! pragmas, migrations, readiness, in-memory databases and unavailable files.
 
-mod support;
-
 use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
+use crate::support::TempDb;
 use countersign_domain::job::TRANSITIONS;
 use countersign_domain::{ApprovalState, Category, JobStatus, Permission, VoteDecision};
 use countersign_sqlite::{SqliteOptions, SqliteStore, MIGRATOR};
 use countersign_store::conformance::fixtures::{self, TestStore, World};
 use countersign_store::{PageRequest, Store, StoreError};
 use sqlx::SqlitePool;
-use support::TempDb;
 
 /// SQLite's extended result codes for a refused write.
 const CHECK: &str = "275";

@@ -1,15 +1,12 @@
 //! The store sink against a real PostgreSQL: a fresh, migrated database per test
 //! (`#[sqlx::test]`, on the server `DATABASE_URL` names). Needs `--features postgres`.
-#![cfg(feature = "postgres")]
-
-mod support;
 
 use std::sync::Arc;
 
+use crate::support::events;
 use countersign_audit::{AuditSink, Recorder, RecorderConfig, StoreSink};
 use countersign_store::Store;
 use sqlx::PgPool;
-use support::events;
 
 /// A URL for the test's own database, for [`StoreSink::connect_postgres`].
 fn url_of(pool: &PgPool) -> String {
@@ -51,7 +48,7 @@ async fn writes_through_the_store_idempotently(pool: PgPool) {
         RecorderConfig::builder().strict(true).build(),
         StoreSink::connect_postgres(&url_of(&pool)).await.unwrap(),
     );
-    let e = support::event(9);
+    let e = crate::support::event(9);
     recorder.record(e.clone()).await.unwrap();
     recorder.shutdown().await.unwrap();
     let mut tx = store.begin().await.unwrap();

@@ -10,23 +10,23 @@ use countersign_domain::KeyId;
 use countersign_sqlite::SqliteStore;
 use countersign_store::conformance::TestStore;
 use countersign_store::{ExportFilter, ExportRow, KeyAuthRecord, Store, StoreResult, Transaction};
+use countersign_testkit::TempDir;
 use futures::stream::BoxStream;
 
-/// A database file in the system temp directory, removed (with its `-wal` and `-shm`
+/// A database file in a scratch directory of its own, removed (with its `-wal` and `-shm`
 /// companions) when dropped.
 #[derive(Debug)]
 pub struct TempDb {
     path: PathBuf,
+    _dir: TempDir,
 }
 
 impl TempDb {
     pub fn new() -> Self {
-        let name = format!(
-            "countersign-sqlite-{}.db",
-            ulid::Ulid::new().to_string().to_ascii_lowercase()
-        );
+        let dir = TempDir::new("sqlite");
         Self {
-            path: std::env::temp_dir().join(name),
+            path: dir.join("countersign.db"),
+            _dir: dir,
         }
     }
 
@@ -50,16 +50,6 @@ impl TempDb {
 impl Default for TempDb {
     fn default() -> Self {
         Self::new()
-    }
-}
-
-impl Drop for TempDb {
-    fn drop(&mut self) {
-        for suffix in ["", "-wal", "-shm", "-journal"] {
-            let mut p = self.path.clone().into_os_string();
-            p.push(suffix);
-            let _ = std::fs::remove_file(p);
-        }
     }
 }
 

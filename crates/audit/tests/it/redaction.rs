@@ -1,7 +1,5 @@
 //! Secrets wrapped in `Redacted` never reach an event, a log line or a file.
 
-mod support;
-
 use countersign_audit::{AuditSink, EventBuilder, FileSink, FsyncPolicy, Redacted};
 use countersign_domain::Category;
 use serde::Serialize;
@@ -47,7 +45,7 @@ fn redacted_values_are_absent_from_every_rendering_of_the_event() {
 
 #[tokio::test]
 async fn redacted_values_are_absent_from_the_file() {
-    let dir = support::TempDir::new();
+    let dir = crate::support::TempDir::new("audit");
     let path = dir.join("audit.ndjson");
     let sink = FileSink::open(&path, FsyncPolicy::Always).await.unwrap();
     sink.write(&[secret_event().build().unwrap()])

@@ -8,17 +8,15 @@
 //! - `two_processes_share_one_file`: a real second process — this test binary re-run with
 //!   only `child_claimer` — claiming alongside this one.
 
-mod support;
-
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
+use crate::support::TempDb;
 use countersign_domain::{Category, JobId, JobStatus, PrincipalId};
 use countersign_sqlite::SqliteStore;
 use countersign_store::conformance::fixtures::{self, TestStore};
 use countersign_store::Store;
-use support::TempDb;
 use time::Duration;
 use tokio::io::{AsyncBufReadExt, BufReader};
 
@@ -145,7 +143,7 @@ async fn two_processes_share_one_file() {
     let mut child = tokio::process::Command::new(exe)
         .args([
             "--exact",
-            "child_claimer",
+            "shared_file::child_claimer",
             "--ignored",
             "--nocapture",
             "--test-threads=1",

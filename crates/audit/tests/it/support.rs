@@ -1,15 +1,14 @@
-//! Shared test helpers: a global `metrics` recorder to read counters, temp dirs, events, and
-//! a sink that blocks until told to go on.
+//! Shared test helpers: a global `metrics` recorder to read counters, scratch directories
+//! (the test kit's), events, and a sink that blocks until told to go on.
 #![allow(dead_code)]
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use async_trait::async_trait;
 use countersign_audit::{AuditSink, EventBuilder, SinkError};
-use countersign_domain::{AuditEvent, Category, EventId};
+use countersign_domain::{AuditEvent, Category};
 use metrics::{Counter, Gauge, Histogram, Key, KeyName, Metadata, SharedString, Unit};
 
 /// A minimal `metrics::Recorder` that keeps counters.
@@ -78,31 +77,7 @@ pub fn metrics() -> &'static TestMetrics {
     })
 }
 
-/// A unique directory, removed on drop.
-#[derive(Debug)]
-pub struct TempDir(PathBuf);
-
-impl TempDir {
-    pub fn new() -> Self {
-        let p = std::env::temp_dir().join(format!("countersign-audit-test-{}", EventId::new()));
-        std::fs::create_dir_all(&p).unwrap();
-        Self(p)
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.0
-    }
-
-    pub fn join(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+pub use countersign_testkit::TempDir;
 
 /// A valid event with a recognisable resource id.
 pub fn event(n: usize) -> AuditEvent {

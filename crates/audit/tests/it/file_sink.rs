@@ -1,14 +1,12 @@
 //! The NDJSON file sink: restarts, torn lines, fsync policies, concurrent batches.
 
-mod support;
-
 use std::io::Write;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::support::{events, numbers, TempDir};
 use countersign_audit::{AuditSink, FileSink, FsyncPolicy, Recorder, RecorderConfig, SinkError};
 use countersign_domain::AuditEvent;
-use support::{events, numbers, TempDir};
 
 fn read_lines(path: &std::path::Path) -> Vec<String> {
     let text = std::fs::read_to_string(path).unwrap();
@@ -28,7 +26,7 @@ fn parse_all(lines: &[String]) -> Vec<AuditEvent> {
 
 #[tokio::test]
 async fn appends_across_a_restart_without_losing_or_reordering() {
-    let dir = TempDir::new();
+    let dir = TempDir::new("audit");
     let path = dir.join("audit.ndjson");
     let written = events(0..5);
 
@@ -53,7 +51,7 @@ async fn appends_across_a_restart_without_losing_or_reordering() {
 
 #[tokio::test]
 async fn a_torn_last_line_does_not_corrupt_later_lines() {
-    let dir = TempDir::new();
+    let dir = TempDir::new("audit");
     let path = dir.join("audit.ndjson");
     let written = events(0..3);
 
@@ -88,7 +86,7 @@ async fn a_torn_last_line_does_not_corrupt_later_lines() {
 
 #[tokio::test]
 async fn interval_and_never_policies_write_every_line() {
-    let dir = TempDir::new();
+    let dir = TempDir::new("audit");
     for (i, policy) in [
         FsyncPolicy::Never,
         FsyncPolicy::Interval(Duration::from_millis(5)),
@@ -114,7 +112,7 @@ async fn interval_and_never_policies_write_every_line() {
 
 #[tokio::test]
 async fn concurrent_batches_never_interleave() {
-    let dir = TempDir::new();
+    let dir = TempDir::new("audit");
     let path = dir.join("audit.ndjson");
     let sink = Arc::new(FileSink::open(&path, FsyncPolicy::Never).await.unwrap());
     let mut tasks = Vec::new();
@@ -139,7 +137,7 @@ async fn concurrent_batches_never_interleave() {
 
 #[tokio::test]
 async fn a_missing_directory_is_an_io_error() {
-    let dir = TempDir::new();
+    let dir = TempDir::new("audit");
     let err = FileSink::open(dir.join("missing/audit.ndjson"), FsyncPolicy::Always)
         .await
         .unwrap_err();
@@ -148,7 +146,7 @@ async fn a_missing_directory_is_an_io_error() {
 
 #[tokio::test]
 async fn a_recorder_over_a_file_sink_survives_a_restart() {
-    let dir = TempDir::new();
+    let dir = TempDir::new("audit");
     let path = dir.join("audit.ndjson");
     for round in 0..2 {
         let sink = FileSink::open(&path, FsyncPolicy::Always).await.unwrap();
