@@ -3,9 +3,10 @@
 //! decisions metric's `cancelled` outcome — and never as `rejected` "by" the requester. On
 //! both backends (the SQLite schema gains the state through migration 0002).
 
-use crate::support::{s, Api, Db, TestApp};
 use axum::http::StatusCode;
 use serde_json::json;
+
+use crate::support::{s, Api, Db, TestApp};
 
 both_backends!(cancelling_an_awaiting_job_cancels_its_approval);
 async fn cancelling_an_awaiting_job_cancels_its_approval(db: Db) {

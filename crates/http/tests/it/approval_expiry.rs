@@ -5,9 +5,10 @@
 
 use std::time::Duration;
 
-use crate::support::{s, Api, Db, TestApp};
 use axum::http::StatusCode;
 use serde_json::{json, Value};
+
+use crate::support::{s, Api, Db, TestApp};
 
 fn ids(list: &Value) -> Vec<String> {
     list["data"]

@@ -5,7 +5,6 @@
 use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
-use crate::support::{Db, TestApp};
 use async_trait::async_trait;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
@@ -21,6 +20,8 @@ use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tower::ServiceExt;
+
+use crate::support::{Db, TestApp};
 
 const T0: OffsetDateTime = datetime!(2020-03-01 00:00:00 UTC);
 const WINDOW: &str = "from=2020-03-01T00:00:00Z&to=2020-03-02T00:00:00Z";

@@ -2,7 +2,6 @@
 //! `event_id`, `ingested_by` set by the server, the count and byte limits, the permission —
 //! and the real `countersign_audit::HttpSink` posting to a real server.
 
-use crate::support::{Db, Reply, TestApp};
 use axum::http::{Method, StatusCode};
 use countersign_audit::{AuditSink, HttpSink, HttpSinkConfig, RetryPolicy, SinkError};
 use countersign_domain::{
@@ -11,6 +10,8 @@ use countersign_domain::{
 use countersign_http::HttpConfig;
 use countersign_service::ServiceConfig;
 use serde_json::{json, Value};
+
+use crate::support::{Db, Reply, TestApp};
 
 const PATH: &str = "/api/v1/audit/events";
 const NDJSON: &str = "application/x-ndjson";

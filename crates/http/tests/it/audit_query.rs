@@ -2,12 +2,13 @@
 //! keyset pages that walk the trail with no gap and no repeat, bad values answered 400, and
 //! the permission gate.
 
-use crate::support::{Db, TestApp};
 use axum::http::StatusCode;
 use countersign_domain::{Actor, ActorKind, AuditEvent, Authorization, Category, Resource};
 use serde_json::{json, Value};
 use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
+
+use crate::support::{Db, TestApp};
 
 /// Seeded events live in 2020, far from the events the test app itself writes (now).
 const T0: OffsetDateTime = datetime!(2020-03-01 00:00:00 UTC);

@@ -4,9 +4,10 @@
 //! role they do not hold, and the last active admin can be neither disabled nor stripped of
 //! `admin`, even by two admins racing to remove each other.
 
-use crate::support::{assert_refused, call, denial, s, Db, TestApp};
 use axum::http::{Method, StatusCode};
 use serde_json::{json, Value};
+
+use crate::support::{assert_refused, call, denial, s, Db, TestApp};
 
 async fn admin_id(app: &TestApp) -> String {
     s(&app.get("/api/v1/auth/whoami", &app.admin).await.json["principal"]["id"])

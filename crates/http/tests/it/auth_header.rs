@@ -2,12 +2,13 @@
 //! 401) — even when both carry the same valid key, so no proxy or library choice of "which
 //! one counts" can ever matter.
 
-use crate::support::{denial, Db, TestApp};
 use axum::body::Body;
 use axum::http::{header, Method, Request, StatusCode};
 use http_body_util::BodyExt;
 use serde_json::Value;
 use tower::ServiceExt;
+
+use crate::support::{denial, Db, TestApp};
 
 async fn with_two_headers(
     app: &TestApp,

@@ -9,7 +9,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::support::{Db, TestApp};
 use axum::body::Body;
 use axum::http::{Method, StatusCode};
 use countersign_domain::{ApprovalId, EventId, JobId, PolicyId, PrincipalId, SubjectId};
@@ -17,6 +16,8 @@ use countersign_http::gate::{Gate, RouteEntry};
 use countersign_http::HttpConfig;
 use countersign_service::ServiceConfig;
 use serde_json::json;
+
+use crate::support::{Db, TestApp};
 
 /// One request that must be refused.
 struct Case {

@@ -7,10 +7,11 @@
 
 use std::time::Duration;
 
-use crate::support::{Db, TestApp};
 use axum::http::{header, Method, StatusCode};
 use countersign_http::HttpConfig;
 use countersign_service::ServiceConfig;
+
+use crate::support::{Db, TestApp};
 
 const AUDIT: u32 = 5;
 const LIMIT: u32 = 15;

@@ -2,10 +2,11 @@
 //! and role changes against votes: a vote keeps the roles its voter held, while a principal
 //! whose role was taken away can no longer vote.
 
-use crate::support::{call, denial, s, Db, Reply, TestApp};
 use axum::http::{Method, StatusCode};
 use countersign_domain::ApprovalId;
 use serde_json::{json, Value};
+
+use crate::support::{call, denial, s, Db, Reply, TestApp};
 
 async fn eligible(app: &TestApp, key: &str, approval: &str) -> Value {
     let r = app

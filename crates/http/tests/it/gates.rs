@@ -5,13 +5,14 @@
 //! other than the ops endpoints and `whoami` fails the walk, and so does a `Permission` route
 //! whose gate does not refuse.
 
-use crate::support::{Db, TestApp};
 use axum::body::Body;
 use axum::http::{Method, StatusCode};
 use countersign_domain::{ApprovalId, EventId, JobId, KeyId, PolicyId, PrincipalId, SubjectId};
 use countersign_http::gate::{Gate, RouteEntry};
 use countersign_http::HttpConfig;
 use serde_json::Value;
+
+use crate::support::{Db, TestApp};
 
 /// A well-formed id that names nothing, chosen by the collection the `{id}` segment follows.
 fn unknown_id_for(collection: &str, path: &str) -> String {

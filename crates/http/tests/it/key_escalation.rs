@@ -6,9 +6,10 @@
 //! written); it may mint a key for itself and for a principal whose permissions it holds, and
 //! `key.created` names who created the key (the actor) and for whom.
 
-use crate::support::{call, denial, events_of, s, Db, TestApp};
 use axum::http::{Method, StatusCode};
 use serde_json::json;
+
+use crate::support::{call, denial, events_of, s, Db, TestApp};
 
 /// A custom role holding exactly `permissions`, created by the admin through the API.
 async fn role(app: &TestApp, id: &str, permissions: &[&str]) {

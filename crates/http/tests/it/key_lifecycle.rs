@@ -5,12 +5,13 @@
 
 use std::time::Duration;
 
-use crate::support::{assert_refused, call, denial, s, Db, TestApp};
 use axum::http::{Method, StatusCode};
 use countersign_domain::{KeyId, PrincipalId};
 use serde_json::{json, Value};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
+
+use crate::support::{assert_refused, call, denial, s, Db, TestApp};
 
 /// The secret part of a `cs_<key id>_<secret>` token.
 fn secret_of(token: &str) -> String {

@@ -7,11 +7,12 @@
 
 use std::time::Duration;
 
-use crate::support::{metric_value, Db, TestApp};
 use axum::http::{Method, StatusCode};
 use countersign_http::HttpConfig;
 use countersign_service::ServiceConfig;
 use serde_json::json;
+
+use crate::support::{metric_value, Db, TestApp};
 
 /// One metrics test at a time: their deltas share global counters.
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());

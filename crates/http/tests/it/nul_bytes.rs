@@ -5,10 +5,11 @@
 //!
 //! The same cases run through the real router over each backend.
 
-use crate::support::{Api, Db};
 use axum::http::{Method, StatusCode};
 use countersign_domain::{Actor, ApprovalId, AuditEvent, Category, JobId, Resource};
 use serde_json::{json, Value};
+
+use crate::support::{Api, Db};
 
 /// `(status, body)` is a 400 `invalid_request` whose message names `field`.
 fn assert_names(case: &str, (status, body): &(StatusCode, Value), field: &str) {

@@ -4,11 +4,12 @@
 
 use std::collections::BTreeSet;
 
-use crate::support::{Db, TestApp};
 use axum::http::StatusCode;
 use countersign_http::HttpConfig;
 use countersign_service::ServiceConfig;
 use serde_json::{json, Value};
+
+use crate::support::{Db, TestApp};
 
 fn s(v: &Value) -> String {
     v.as_str()

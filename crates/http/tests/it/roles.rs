@@ -4,10 +4,11 @@
 //! keep it safe: built-ins are read-only, nobody puts into a role a permission they lack, and
 //! a role a policy names cannot be deleted.
 
-use crate::support::{call, denial, events_of, s, Db, TestApp};
 use axum::body::Body;
 use axum::http::{Method, StatusCode};
 use serde_json::{json, Value};
+
+use crate::support::{call, denial, events_of, s, Db, TestApp};
 
 async fn state(app: &TestApp) -> (Vec<(String, i64)>, Vec<String>) {
     (app.snapshot().await, app.auth_state().await)

@@ -2,9 +2,10 @@
 //! it holds `approval.approve` / `approval.reject`, so every self-approval attempt is
 //! recognisable; anyone else without the permission is still refused 403 `forbidden`.
 
-use crate::support::{call, denial, s, Db, TestApp};
 use axum::http::{Method, StatusCode};
 use serde_json::json;
+
+use crate::support::{call, denial, s, Db, TestApp};
 
 both_backends!(a_requester_without_vote_permissions_gets_two_person_integrity);
 async fn a_requester_without_vote_permissions_gets_two_person_integrity(db: Db) {

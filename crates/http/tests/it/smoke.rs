@@ -1,7 +1,8 @@
 //! A first walk through the router: the admin bootstrap works and errors are contract JSON.
 
-use crate::support::{Db, TestApp};
 use axum::http::{Method, StatusCode};
+
+use crate::support::{Db, TestApp};
 
 both_backends!(whoami_and_error_shapes);
 async fn whoami_and_error_shapes(db: Db) {

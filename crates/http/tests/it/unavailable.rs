@@ -2,11 +2,12 @@
 //! request id), `/readyz` says not ready, `/healthz` still says alive — and nothing is
 //! half-written.
 
-use crate::support::{Db, TestApp};
 use axum::http::{Method, StatusCode};
 use countersign_http::HttpConfig;
 use countersign_service::{Service, ServiceConfig};
 use serde_json::json;
+
+use crate::support::{Db, TestApp};
 
 both_backends!(an_unreachable_database_is_503_and_writes_nothing);
 async fn an_unreachable_database_is_503_and_writes_nothing(db: Db) {

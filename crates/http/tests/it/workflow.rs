@@ -3,10 +3,11 @@
 //! the reject and cancel paths, idempotent requests, policy generations, and list paging —
 //! each step checked against the audit trail it must leave.
 
-use crate::support::{Db, Reply, TestApp};
 use axum::body::Body;
 use axum::http::{Method, StatusCode};
 use serde_json::{json, Value};
+
+use crate::support::{Db, Reply, TestApp};
 
 /// `payload` as sent (keys out of order, `2.0` spelled with a fraction) and the SHA-256 of
 /// its RFC 8785 canonical form `{"a":[1,2,{"x":null,"y":"é"}],"domain":"api.example.com","z":true}`,
