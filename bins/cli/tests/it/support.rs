@@ -1,224 +1,36 @@
-//! Shared helpers for the CLI's end-to-end tests: the real `countersign-server` binary (built
-//! beside the CLI), a fresh PostgreSQL database or a fresh working directory for it, running
-//! `countersign`, and the README's two-person walk driven only through `countersign`.
+//! Shared helpers for the CLI's end-to-end tests: the real `countersign-server` binary on a
+//! fresh PostgreSQL database or in a fresh working directory (the test kit's harness),
+//! running `countersign`, and the README's two-person walk driven only through `countersign`.
 #![allow(dead_code)]
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Output, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::process::{Command, ExitStatus, Output, Stdio};
 
+use countersign_testkit::process::{command, free_port};
+use countersign_testkit::{binaries, Proc};
 use serde_json::Value;
+
+pub use countersign_testkit::{PgDatabase, TempDir};
 
 /// The `countersign` binary under test.
 pub const CLI: &str = env!("CARGO_BIN_EXE_countersign");
-
-/// Upper bound for the server to start answering, print its first-admin key, or exit.
-const STARTUP: Duration = Duration::from_secs(60);
-
-// ---------------------------------------------------------------------------------------
-// The server binary, and the environment its processes get.
-// ---------------------------------------------------------------------------------------
-
-/// Build `countersign-server` once per test process (a no-op when it is fresh) and return
-/// its path: beside the CLI binary, in the same target directory and profile.
-pub fn server_bin() -> &'static Path {
-    static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        let profile_dir = Path::new(CLI)
-            .parent()
-            .expect("the CLI binary has a directory");
-        let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-        let mut build = Command::new(env!("CARGO"));
-        build
-            .args(["build", "--quiet", "-p", "countersign-server"])
-            .current_dir(&workspace);
-        match profile_dir
-            .file_name()
-            .and_then(|p| p.to_str())
-            .unwrap_or("debug")
-        {
-            "debug" => {}
-            "release" => {
-                build.arg("--release");
-            }
-            other => {
-                build.args(["--profile", other]);
-            }
-        }
-        without_test_env(&mut build);
-        let out = build.output().expect("run cargo build");
-        assert!(
-            out.status.success(),
-            "cargo build -p countersign-server failed:\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let bin = profile_dir.join(format!(
-            "countersign-server{}",
-            std::env::consts::EXE_SUFFIX
-        ));
-        assert!(bin.exists(), "{} was not built", bin.display());
-        bin
-    })
-}
-
-/// Drop the variables cargo sets for a test process from a child's environment. Build
-/// scripts that track one of them (ring's tracks `CARGO_MANIFEST_DIR`) would otherwise rerun,
-/// and everything above them rebuild, each time builds from here and from elsewhere alternate;
-/// and a server started "as a user would" must not see them either.
-pub fn without_test_env(cmd: &mut Command) {
-    for (name, _) in std::env::vars_os() {
-        let name = name.to_string_lossy().into_owned();
-        let set_for_tests = ["CARGO_PKG_", "CARGO_BIN_", "CARGO_MANIFEST_"]
-            .iter()
-            .any(|p| name.starts_with(p))
-            || matches!(
-                name.as_str(),
-                "CARGO_CRATE_NAME"
-                    | "CARGO_PRIMARY_PACKAGE"
-                    | "CARGO_TARGET_TMPDIR"
-                    | "CARGO_RUSTC_CURRENT_DIR"
-                    | "OUT_DIR"
-            );
-        if set_for_tests {
-            cmd.env_remove(name);
-        }
-    }
-}
-
-/// Drop every database and server setting the caller's shell may have: any `COUNTERSIGN_*`,
-/// `DATABASE_URL` (the server's fallback), `RUST_LOG`, and cargo's test variables.
-pub fn unconfigured(cmd: &mut Command) {
-    for (name, _) in std::env::vars_os() {
-        let name = name.to_string_lossy().into_owned();
-        if name.starts_with("COUNTERSIGN_") {
-            cmd.env_remove(name);
-        }
-    }
-    cmd.env_remove("DATABASE_URL").env_remove("RUST_LOG");
-    without_test_env(cmd);
-}
-
-/// A name nothing else running uses: tag, process id, time and a sequence number.
-pub fn unique(tag: &str) -> String {
-    static SEQ: AtomicUsize = AtomicUsize::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    let seq = SEQ.fetch_add(1, Ordering::Relaxed);
-    format!("{tag}-{}-{nanos}-{seq}", std::process::id())
-}
-
-// ---------------------------------------------------------------------------------------
-// Places for data: a scratch directory, a PostgreSQL database.
-// ---------------------------------------------------------------------------------------
-
-/// A scratch directory (`tempfile`), removed with everything in it on drop.
-#[derive(Debug)]
-pub struct TempDir(tempfile::TempDir);
-
-impl TempDir {
-    pub fn new(tag: &str) -> Self {
-        Self(
-            tempfile::Builder::new()
-                .prefix(&format!("countersign-cli-{tag}-"))
-                .tempdir()
-                .unwrap(),
-        )
-    }
-
-    pub fn path(&self) -> &Path {
-        self.0.path()
-    }
-}
-
-/// A fresh PostgreSQL database on the server `DATABASE_URL` names (the environment, else the
-/// workspace's `.env`, as `#[sqlx::test]` finds it); dropped on drop.
-#[derive(Debug)]
-pub struct TestDb {
-    admin_url: String,
-    name: String,
-    pub url: String,
-}
-
-impl TestDb {
-    pub fn create() -> Self {
-        let admin_url = dotenvy::var("DATABASE_URL")
-            .ok()
-            .filter(|u| !u.is_empty())
-            .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
-        let name = unique("countersign_cli").replace('-', "_");
-        run_sql(&admin_url, &format!("CREATE DATABASE \"{name}\""));
-        let url = with_database(&admin_url, &name);
-        Self {
-            admin_url,
-            name,
-            url,
-        }
-    }
-}
-
-impl Drop for TestDb {
-    fn drop(&mut self) {
-        run_sql(
-            &self.admin_url,
-            &format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.name),
-        );
-    }
-}
-
-fn run_sql(url: &str, sql: &str) {
-    use sqlx::{Connection, Executor};
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        let mut conn = sqlx::PgConnection::connect(url)
-            .await
-            .expect("connect to DATABASE_URL");
-        conn.execute(sql)
-            .await
-            .unwrap_or_else(|e| panic!("{sql}: {e}"));
-        conn.close().await.unwrap();
-    });
-}
-
-/// `url` with its database name replaced by `name` (a query string is kept).
-pub fn with_database(url: &str, name: &str) -> String {
-    let (base, query) = match url.split_once('?') {
-        Some((b, q)) => (b, format!("?{q}")),
-        None => (url, String::new()),
-    };
-    let (scheme, rest) = base.split_once("://").expect("a URL");
-    let authority = rest.split('/').next().unwrap();
-    format!("{scheme}://{authority}/{name}{query}")
-}
 
 // ---------------------------------------------------------------------------------------
 // A running server.
 // ---------------------------------------------------------------------------------------
 
-/// A `countersign-server` process serving on a free local port; killed on drop. Its stdout
-/// and its log (stderr) go to files in a scratch directory.
+/// A `countersign-server` process serving on a free local port; killed on drop.
 #[derive(Debug)]
 pub struct Server {
-    child: Child,
+    proc: Proc,
     pub url: String,
-    stdout: PathBuf,
-    log: PathBuf,
 }
 
 impl Server {
     /// `serve` on `database_url`, with nothing else configured but the listen address, once
     /// `/readyz` answers 200.
     pub fn start(database_url: &str, scratch: &Path) -> Self {
-        let mut cmd = Command::new(server_bin());
-        unconfigured(&mut cmd);
+        let mut cmd = command(binaries::server());
         cmd.env("COUNTERSIGN_DATABASE_URL", database_url)
             .env("RUST_LOG", "warn");
         Self::spawn(cmd, scratch)
@@ -229,146 +41,37 @@ impl Server {
     /// variables — except the listen address (a free port instead of 8080), once `/readyz`
     /// answers 200.
     pub fn start_unconfigured(workdir: &Path, scratch: &Path) -> Self {
-        let mut cmd = Command::new(server_bin());
-        unconfigured(&mut cmd);
+        let mut cmd = command(binaries::server());
         cmd.current_dir(workdir);
         Self::spawn(cmd, scratch)
     }
 
     fn spawn(mut cmd: Command, scratch: &Path) -> Self {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let stem = unique("server");
-        let stdout = scratch.join(format!("{stem}.out"));
-        let log = scratch.join(format!("{stem}.log"));
-        let child = cmd
-            .env("COUNTERSIGN_LISTEN", format!("127.0.0.1:{port}"))
-            .stdin(Stdio::null())
-            .stdout(std::fs::File::create(&stdout).unwrap())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .expect("start countersign-server");
-        let mut server = Self {
-            child,
+        let port = free_port();
+        cmd.env("COUNTERSIGN_LISTEN", format!("127.0.0.1:{port}"));
+        let mut proc = Proc::spawn("countersign-server", cmd, scratch);
+        proc.wait_ready(port);
+        Self {
+            proc,
             url: format!("http://127.0.0.1:{port}"),
-            stdout,
-            log,
-        };
-        server.wait_ready(port);
-        server
-    }
-
-    fn wait_ready(&mut self, port: u16) {
-        let deadline = Instant::now() + STARTUP;
-        loop {
-            self.assert_running();
-            if readyz(port) {
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the server was not ready in {STARTUP:?}:\n{}",
-                self.log_text()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    #[track_caller]
-    fn assert_running(&mut self) {
-        if let Some(status) = self.child.try_wait().unwrap() {
-            panic!("countersign-server exited ({status}):\n{}", self.log_text());
         }
     }
 
     /// Everything the server has printed on stdout so far.
     pub fn stdout_text(&self) -> String {
-        std::fs::read_to_string(&self.stdout).unwrap_or_default()
+        self.proc.stdout()
     }
 
     /// The first-admin key `serve` prints once on stdout — the only `cs_key_…` token there —
     /// waiting (bounded) for its whole line.
     pub fn announced_admin_key(&mut self) -> String {
-        let deadline = Instant::now() + STARTUP;
-        loop {
-            let text = self.stdout_text();
-            let complete = &text[..text.rfind('\n').map_or(0, |i| i + 1)];
-            let keys: Vec<&str> = complete
-                .split_whitespace()
-                .filter(|w| w.starts_with("cs_key_"))
-                .collect();
-            match keys.as_slice() {
-                [key] => return (*key).to_owned(),
-                [] => {}
-                _ => panic!("more than one key on stdout:\n{text}"),
-            }
-            self.assert_running();
-            assert!(
-                Instant::now() < deadline,
-                "no admin key on stdout in {STARTUP:?}:\n{text}\n--- log ---\n{}",
-                self.log_text()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        self.proc.announced("cs_key_")
     }
 
     /// Ctrl-C (SIGINT), as at the terminal running it; the exit status (bounded wait).
     pub fn interrupt(&mut self) -> ExitStatus {
-        let pid = self.child.id().to_string();
-        let sent = Command::new("kill")
-            .args(["-INT", &pid])
-            .status()
-            .expect("run kill");
-        assert!(sent.success(), "kill -INT {pid}");
-        let deadline = Instant::now() + STARTUP;
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the server did not exit within {STARTUP:?} of SIGINT:\n{}",
-                self.log_text()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        self.proc.interrupt()
     }
-
-    pub fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        if std::thread::panicking() {
-            eprintln!(
-                "--- countersign-server stdout ---\n{}\n--- log ---\n{}",
-                self.stdout_text(),
-                self.log_text()
-            );
-        }
-    }
-}
-
-fn readyz(port: u16) -> bool {
-    let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else {
-        return false;
-    };
-    let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
-    if s.write_all(b"GET /readyz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
-        .is_err()
-    {
-        return false;
-    }
-    let mut answer = String::new();
-    let _ = s.read_to_string(&mut answer);
-    answer.starts_with("HTTP/1.1 200")
 }
 
 // ---------------------------------------------------------------------------------------

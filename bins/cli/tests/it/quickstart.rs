@@ -8,9 +8,7 @@
 //! 8080. Everything after that goes through `countersign` (`api` for the set-up). A restart
 //! on the same directory finds the admin and prints no new key.
 
-mod support;
-
-use support::{cs, two_person_walk, Server, TempDir};
+use crate::support::{cs, two_person_walk, Server, TempDir};
 
 #[test]
 fn the_readme_run_command_serves_sqlite_and_the_cli_walks_two_person_approval() {

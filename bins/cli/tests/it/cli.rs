@@ -5,21 +5,19 @@
 //! `--all` paging, and the audit export with `--resume`.
 //!
 //! Each server test gets its own database (created from `DATABASE_URL`, dropped at the end)
-//! and port; the helpers are in `support/mod.rs`.
-
-mod support;
+//! and port; the helpers are in `support.rs`.
 
 use std::path::Path;
 
+use crate::support::{cs, cs_command, id, two_person_walk, PgDatabase, Run, Server, TempDir, Walk};
 use serde_json::Value;
-use support::{cs, cs_command, id, two_person_walk, Run, Server, TempDir, TestDb, Walk};
 
 #[test]
 fn the_two_person_flow_through_the_cli_against_the_real_server() {
     let scratch = TempDir::new("flow");
     let home = scratch.path().join("config");
     std::fs::create_dir_all(&home).unwrap();
-    let db = TestDb::create();
+    let db = PgDatabase::create_blocking();
     let mut server = Server::start(&db.url, scratch.path());
     let url = server.url.clone();
     let url = url.as_str();
