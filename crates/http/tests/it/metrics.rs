@@ -2,8 +2,9 @@
 //! histogram with the contract's buckets, the HTTP request counter and the audit write
 //! counter.
 //!
-//! The metrics recorder is global to the test process, so every test here takes [`SERIAL`]
-//! and compares before/after deltas, with policy labels unique to the test.
+//! The metrics recorder is global to the test process, so every test here runs alone
+//! (`both_backends!(…, alone)`) and compares before/after deltas, with policy labels unique
+//! to the test.
 
 use std::time::Duration;
 
@@ -13,9 +14,6 @@ use countersign_service::ServiceConfig;
 use serde_json::json;
 
 use crate::support::{metric_value, Db, TestApp};
-
-/// One metrics test at a time: their deltas share global counters.
-static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 const DECISIONS: &str = "countersign_approval_decisions_total";
 const PENDING_AGE: &str = "countersign_approval_pending_age_seconds";
@@ -45,9 +43,8 @@ async fn audit_rows(app: &TestApp) -> f64 {
     n as f64
 }
 
-both_backends!(a_quorum_counts_one_approval_and_its_requests);
+both_backends!(a_quorum_counts_one_approval_and_its_requests, alone);
 async fn a_quorum_counts_one_approval_and_its_requests(db: Db) {
-    let _serial = SERIAL.lock().await;
     let app = TestApp::new(db).await;
     // Install the exporter before anything is recorded.
     scrape(&app).await;
@@ -127,9 +124,8 @@ async fn a_quorum_counts_one_approval_and_its_requests(db: Db) {
     );
 }
 
-both_backends!(the_pending_age_histogram_has_the_contract_buckets);
+both_backends!(the_pending_age_histogram_has_the_contract_buckets, alone);
 async fn the_pending_age_histogram_has_the_contract_buckets(db: Db) {
-    let _serial = SERIAL.lock().await;
     let app = TestApp::new(db).await;
     scrape(&app).await;
     let (_, requester) = app.principal("rita", &["requester"]).await;
@@ -181,9 +177,8 @@ async fn the_pending_age_histogram_has_the_contract_buckets(db: Db) {
     );
 }
 
-both_backends!(rejections_and_expiries_are_counted_per_policy);
+both_backends!(rejections_and_expiries_are_counted_per_policy, alone);
 async fn rejections_and_expiries_are_counted_per_policy(db: Db) {
-    let _serial = SERIAL.lock().await;
     let app = TestApp::new(db).await;
     scrape(&app).await;
     let (_, requester) = app.principal("rita", &["requester"]).await;
@@ -263,9 +258,8 @@ async fn rejections_and_expiries_are_counted_per_policy(db: Db) {
     );
 }
 
-both_backends!(bypassed_decisions_are_counted);
+both_backends!(bypassed_decisions_are_counted, alone);
 async fn bypassed_decisions_are_counted(db: Db) {
-    let _serial = SERIAL.lock().await;
     let config = ServiceConfig {
         approval_bypass: true,
         ..ServiceConfig::default()

@@ -5,13 +5,27 @@
 //! database migrated with `migrations/postgres` (`#[sqlx::test]`), and `name::sqlite`, on a
 //! fresh SQLite file in a scratch directory migrated with `migrations/sqlite`. A test that
 //! holds on one backend only uses `postgres_only!` or `sqlite_only!`, with a comment saying why.
+//!
+//! Every test of the binary shares one process, and with it the global metrics recorder. A
+//! test that reads counters (`both_backends!(name, alone);`) runs while no other test does;
+//! every other test runs alongside the rest.
 
-/// `name::postgres` and `name::sqlite`, each calling `async fn name(db: Db)`.
+/// Held shared by every test and exclusively by the tests that run alone.
+pub static TURN: tokio::sync::RwLock<()> = tokio::sync::RwLock::const_new(());
+
+/// `name::postgres` and `name::sqlite`, each calling `async fn name(db: Db)`; with `alone`,
+/// while no other test runs.
 macro_rules! both_backends {
     ($name:ident) => {
         mod $name {
-            postgres_test!($name);
-            sqlite_test!($name);
+            postgres_test!($name, read);
+            sqlite_test!($name, read);
+        }
+    };
+    ($name:ident, alone) => {
+        mod $name {
+            postgres_test!($name, write);
+            sqlite_test!($name, write);
         }
     };
 }
@@ -21,7 +35,7 @@ macro_rules! both_backends {
 macro_rules! postgres_only {
     ($name:ident) => {
         mod $name {
-            postgres_test!($name);
+            postgres_test!($name, read);
         }
     };
 }
@@ -31,15 +45,16 @@ macro_rules! postgres_only {
 macro_rules! sqlite_only {
     ($name:ident) => {
         mod $name {
-            sqlite_test!($name);
+            sqlite_test!($name, read);
         }
     };
 }
 
 macro_rules! postgres_test {
-    ($name:ident) => {
+    ($name:ident, $turn:ident) => {
         #[sqlx::test(migrations = "../../migrations/postgres")]
         async fn postgres(pool: sqlx::PgPool) {
+            let _turn = $crate::support::backends::TURN.$turn().await;
             let db = $crate::support::Db::Postgres(pool);
             assert_eq!(db.store().backend(), "postgres");
             super::$name(db).await
@@ -48,9 +63,10 @@ macro_rules! postgres_test {
 }
 
 macro_rules! sqlite_test {
-    ($name:ident) => {
+    ($name:ident, $turn:ident) => {
         #[tokio::test]
         async fn sqlite() {
+            let _turn = $crate::support::backends::TURN.$turn().await;
             let db = $crate::support::Db::sqlite().await;
             assert_eq!(db.store().backend(), "sqlite");
             super::$name(db).await
