@@ -127,6 +127,10 @@ mod tests {
         );
         assert_eq!(with_database("postgres://h", "t"), "postgres://h/t");
         assert_eq!(
+            with_database("postgres://u:p@db/app?sslmode=disable", "x"),
+            "postgres://u:p@db/x?sslmode=disable"
+        );
+        assert_eq!(
             with_user("postgres://postgres@h:5432/db", "app"),
             "postgres://app@h:5432/db"
         );

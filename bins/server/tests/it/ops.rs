@@ -6,11 +6,9 @@
 //! SQLite file in a temporary directory or a fresh PostgreSQL database on `DATABASE_URL`.
 //! The runtime-role workflow is in `runtime_role.rs`.
 
-mod support;
-
 use std::time::Duration;
 
-use support::*;
+use crate::support::*;
 
 /// Item: a server started while PostgreSQL is down keeps running and retrying: `/healthz`
 /// answers 200 and `/readyz` 503, and it is still alive seconds later (it used to exit after
@@ -21,7 +19,7 @@ fn processes_started_while_postgres_is_down_wait_for_it() {
     // Nothing listens on this port.
     let url = format!("postgres://postgres@127.0.0.1:{}/countersign", free_port());
     let port = free_port();
-    let mut server = Proc::spawn(
+    let mut server = spawn(
         "server",
         &server_binary(),
         &[],
@@ -32,7 +30,7 @@ fn processes_started_while_postgres_is_down_wait_for_it() {
         scratch.path(),
     );
     let sched_port = free_port();
-    let mut scheduler = Proc::spawn(
+    let mut scheduler = spawn(
         "scheduler",
         scheduler_binary(),
         &[],
@@ -102,7 +100,7 @@ async fn a_server_comes_ready_when_its_database_appears() {
     let late_port = free_port();
     let url = db.url.replacen(&real, &format!("127.0.0.1:{late_port}"), 1);
     let port = free_port();
-    let mut server = Proc::spawn(
+    let mut server = spawn(
         "server",
         &server_binary(),
         &[],
@@ -160,7 +158,7 @@ fn the_scheduler_never_creates_a_database_and_the_server_names_its_file() {
 
     // The default, relative URL: the server names the absolute path it resolved.
     let port = free_port();
-    let mut server = Proc::spawn_in(
+    let mut server = spawn_in(
         "server",
         &server_binary(),
         &[],
@@ -235,7 +233,7 @@ fn keys_create_with_a_past_expiry_is_a_clear_error() {
 fn logs_are_plain_text_off_a_terminal_and_boolean_flags_take_values() {
     let scratch = TempDir::new("ops-logs");
     let port = free_port();
-    let mut server = Proc::spawn(
+    let mut server = spawn(
         "server",
         &server_binary(),
         &["--bootstrap-admin=false", "--auto-migrate=true"],
@@ -271,7 +269,7 @@ fn logs_are_plain_text_off_a_terminal_and_boolean_flags_take_values() {
 fn metrics_are_lint_clean_complete_from_start_and_count_pending_approvals() {
     let scratch = TempDir::new("ops-metrics");
     let port = free_port();
-    let mut server = Proc::spawn(
+    let mut server = spawn(
         "server",
         &server_binary(),
         &[],
@@ -288,7 +286,7 @@ fn metrics_are_lint_clean_complete_from_start_and_count_pending_approvals() {
         scratch.path(),
     );
     wait_for_status(&mut server, port, "/readyz", 200);
-    let admin = bootstrap_key(&server);
+    let admin = server.announced("cs_key_");
 
     let text = get(port, "/metrics").1;
     for outcome in ["approved", "rejected", "expired", "bypassed", "cancelled"] {

@@ -24,23 +24,18 @@
 //! HTTP goes through `reqwest` (one client per request).
 
 use std::fs::File;
-use std::io::{Read, Seek, SeekFrom};
+use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::OnceLock;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
+use countersign_testkit::process::{command, free_port, STARTUP};
+use countersign_testkit::prometheus;
 use serde_json::{json, Value};
-use sqlx::{Connection, PgConnection};
-use tokio::net::TcpStream;
 
-/// Upper bound for a process to start answering, and for one HTTP exchange.
-const STARTUP: Duration = Duration::from_secs(60);
+use crate::support::{scheduler_binary, server_binary, spawn, PgDatabase, Proc, TempDir};
+
 /// Upper bound for the scheduler to expire a due approval (the contract's test bound).
 const EXPIRY: Duration = Duration::from_secs(15);
-/// Upper bound for a process to exit after SIGTERM.
-const SHUTDOWN: Duration = Duration::from_secs(20);
 
 // --- databases -----------------------------------------------------------------------------
 
@@ -60,115 +55,6 @@ impl Backend {
     }
 }
 
-/// A name no other test (in this process or another) uses at the same time.
-fn unique(tag: &str) -> String {
-    static SEQ: AtomicUsize = AtomicUsize::new(0);
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    let seq = SEQ.fetch_add(1, Ordering::Relaxed);
-    format!("{tag}_{}_{nanos}_{seq}", std::process::id())
-}
-
-/// The PostgreSQL server to make test databases on: `DATABASE_URL` from the environment or
-/// the workspace's `.env` (as `#[sqlx::test]` finds it), else the documented default.
-fn admin_url() -> String {
-    dotenvy::var("DATABASE_URL")
-        .ok()
-        .filter(|u| !u.is_empty())
-        .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
-}
-
-/// `url` with its database name replaced by `db` (query string kept).
-fn with_database(url: &str, db: &str) -> String {
-    let (base, query) = match url.split_once('?') {
-        Some((b, q)) => (b, Some(q)),
-        None => (url, None),
-    };
-    let authority_start = base.find("://").map(|i| i + 3).unwrap_or(0);
-    let base = match base[authority_start..].find('/') {
-        Some(i) => &base[..authority_start + i],
-        None => base,
-    };
-    match query {
-        Some(q) => format!("{base}/{db}?{q}"),
-        None => format!("{base}/{db}"),
-    }
-}
-
-/// A PostgreSQL database made for one test and dropped when this is dropped.
-struct PgDatabase {
-    admin: String,
-    name: String,
-    url: String,
-}
-
-impl PgDatabase {
-    async fn create() -> Self {
-        let admin = admin_url();
-        let name = unique("countersign_e2e");
-        let mut conn = PgConnection::connect(&admin)
-            .await
-            .unwrap_or_else(|e| panic!("connecting to DATABASE_URL ({admin}): {e}"));
-        sqlx::query(&format!(r#"CREATE DATABASE "{name}""#))
-            .execute(&mut conn)
-            .await
-            .expect("create the test database");
-        conn.close().await.ok();
-        let url = with_database(&admin, &name);
-        Self { admin, name, url }
-    }
-}
-
-impl Drop for PgDatabase {
-    fn drop(&mut self) {
-        let admin = self.admin.clone();
-        let name = self.name.clone();
-        // Drop runs outside any runtime we may block: use a thread with its own.
-        let dropped = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async move {
-                let mut conn = PgConnection::connect(&admin).await?;
-                sqlx::query(&format!(r#"DROP DATABASE IF EXISTS "{name}" WITH (FORCE)"#))
-                    .execute(&mut conn)
-                    .await?;
-                conn.close().await
-            })
-        })
-        .join();
-        if !matches!(dropped, Ok(Ok(()))) {
-            eprintln!("could not drop test database {}: {dropped:?}", self.name);
-        }
-    }
-}
-
-/// A directory made for one test and removed, with everything in it, when this is dropped.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> Self {
-        let dir = std::env::temp_dir().join(unique(tag));
-        std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("create {}: {e}", dir.display()));
-        Self(dir)
-    }
-
-    fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        if let Err(e) = std::fs::remove_dir_all(&self.0) {
-            eprintln!("could not remove {}: {e}", self.0.display());
-        }
-    }
-}
-
 /// A fresh, empty database on one backend, gone when this is dropped.
 enum Fresh {
     Postgres(PgDatabase),
@@ -180,7 +66,7 @@ impl Fresh {
     async fn create(backend: Backend) -> Self {
         match backend {
             Backend::Postgres => Fresh::Postgres(PgDatabase::create().await),
-            Backend::Sqlite => Fresh::Sqlite(TempDir::new("countersign-e2e-sqlite")),
+            Backend::Sqlite => Fresh::Sqlite(TempDir::new("e2e-sqlite")),
         }
     }
 
@@ -208,216 +94,6 @@ impl Fresh {
 
 fn sqlite_file(dir: &TempDir) -> PathBuf {
     dir.path().join("countersign.db")
-}
-
-// --- processes -----------------------------------------------------------------------------
-
-/// A child process, killed if still running when dropped. Its stdout and stderr go to files
-/// in a scratch directory; the log (stderr) is printed if the test fails.
-struct Proc {
-    name: &'static str,
-    child: Option<Child>,
-    out: PathBuf,
-    log: PathBuf,
-}
-
-impl Proc {
-    fn spawn(
-        name: &'static str,
-        bin: &Path,
-        args: &[&str],
-        env: &[(&str, String)],
-        scratch: &Path,
-    ) -> Self {
-        let stem = unique(name);
-        let out = scratch.join(format!("{stem}.out"));
-        let log = scratch.join(format!("{stem}.log"));
-        let mut cmd = Command::new(bin);
-        cmd.args(args)
-            .stdin(Stdio::null())
-            .stdout(File::create(&out).expect("create the stdout file"))
-            .stderr(File::create(&log).expect("create the log file"));
-        clean_env(&mut cmd);
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        let child = cmd
-            .spawn()
-            .unwrap_or_else(|e| panic!("starting {}: {e}", bin.display()));
-        Self {
-            name,
-            child: Some(child),
-            out,
-            log,
-        }
-    }
-
-    fn pid(&self) -> u32 {
-        self.child.as_ref().unwrap().id()
-    }
-
-    /// Panic (with the log) if the process has exited.
-    fn assert_running(&mut self) {
-        if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
-            panic!(
-                "{} exited early with {status}:\n{}",
-                self.name,
-                self.log_tail()
-            );
-        }
-    }
-
-    /// SIGTERM, then wait (bounded) for the exit status.
-    fn terminate(&mut self) -> ExitStatus {
-        let pid = self.pid().to_string();
-        let sent = Command::new("kill")
-            .arg("-TERM")
-            .arg(&pid)
-            .status()
-            .expect("run kill");
-        assert!(sent.success(), "kill -TERM {pid}");
-        let child = self.child.as_mut().unwrap();
-        let deadline = Instant::now() + SHUTDOWN;
-        loop {
-            if let Some(status) = child.try_wait().unwrap() {
-                self.child = None;
-                return status;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{} did not exit within {SHUTDOWN:?} of SIGTERM:\n{}",
-                self.name,
-                self.log_tail()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    /// Everything the process has written to stdout so far.
-    fn stdout(&self) -> String {
-        std::fs::read_to_string(&self.out).unwrap_or_default()
-    }
-
-    fn log_tail(&self) -> String {
-        let mut f = match File::open(&self.log) {
-            Ok(f) => f,
-            Err(e) => return format!("(no log: {e})"),
-        };
-        let len = f.metadata().map(|m| m.len()).unwrap_or(0);
-        let _ = f.seek(SeekFrom::Start(len.saturating_sub(8 * 1024)));
-        let mut s = String::new();
-        let _ = f.read_to_string(&mut s);
-        s
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-        if std::thread::panicking() {
-            eprintln!("--- {} log (tail) ---\n{}", self.name, self.log_tail());
-        }
-    }
-}
-
-/// Clear any `COUNTERSIGN_*` and `DATABASE_URL` setting inherited from the developer's
-/// shell: the test sets what it needs.
-fn clean_env(cmd: &mut Command) {
-    for (k, _) in std::env::vars() {
-        if k.starts_with("COUNTERSIGN_") || k == "DATABASE_URL" {
-            cmd.env_remove(k);
-        }
-    }
-    cmd.env("RUST_LOG", "info");
-}
-
-fn server_binary() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_countersign-server"))
-}
-
-/// The scheduler lives in another package: build it (once per test process; a no-op when
-/// fresh) with the same cargo, profile and target directory as this test, and find it next
-/// to the server.
-fn scheduler_binary() -> &'static Path {
-    static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(build_scheduler)
-}
-
-fn build_scheduler() -> PathBuf {
-    let server = server_binary();
-    let dir = server.parent().expect("the server binary's directory");
-    let profile = dir.file_name().and_then(|p| p.to_str()).unwrap_or("debug");
-    let mut cmd = Command::new(env!("CARGO"));
-    cmd.args([
-        "build",
-        "--quiet",
-        "-p",
-        "countersign-scheduler",
-        "--bin",
-        "countersign-scheduler",
-    ])
-    .current_dir(env!("CARGO_MANIFEST_DIR"));
-    match profile {
-        "debug" => {}
-        "release" => {
-            cmd.arg("--release");
-        }
-        other => {
-            cmd.args(["--profile", other]);
-        }
-    }
-    // The test runs with the variables cargo sets for this crate (`CARGO_MANIFEST_DIR`, …).
-    // Some build scripts (ring's) track them: passing them on would make this build see a
-    // changed environment and rebuild half the dependency tree, for everyone sharing the
-    // target directory. Give it the environment the outer `cargo test` had.
-    for (k, _) in std::env::vars() {
-        if is_cargo_test_var(&k) {
-            cmd.env_remove(k);
-        }
-    }
-    let status = cmd.status().expect("run cargo build for the scheduler");
-    assert!(
-        status.success(),
-        "cargo build -p countersign-scheduler failed: {status}"
-    );
-    let bin = dir.join(format!(
-        "countersign-scheduler{}",
-        std::env::consts::EXE_SUFFIX
-    ));
-    assert!(
-        bin.exists(),
-        "the scheduler binary is not at {}",
-        bin.display()
-    );
-    bin
-}
-
-/// A variable cargo sets for a test process rather than one the caller's shell had.
-fn is_cargo_test_var(name: &str) -> bool {
-    name.starts_with("CARGO_PKG_")
-        || name.starts_with("CARGO_BIN_")
-        || matches!(
-            name,
-            "CARGO_MANIFEST_DIR"
-                | "CARGO_MANIFEST_PATH"
-                | "CARGO_MANIFEST_LINKS"
-                | "CARGO_CRATE_NAME"
-                | "CARGO_PRIMARY_PACKAGE"
-                | "CARGO_TARGET_TMPDIR"
-                | "CARGO_RUSTC_CURRENT_DIR"
-                | "OUT_DIR"
-        )
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind an ephemeral port")
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 // --- HTTP ------------------------------------------------------------------------------------
@@ -483,43 +159,6 @@ async fn http(
         text,
         json,
     }
-}
-
-/// Poll `path` until it answers 200, within [`STARTUP`], while `proc` keeps running.
-async fn wait_ready(proc: &mut Proc, port: u16, path: &str) {
-    let deadline = Instant::now() + STARTUP;
-    loop {
-        proc.assert_running();
-        if TcpStream::connect(("127.0.0.1", port)).await.is_ok()
-            && http(port, "GET", path, None, None).await.status == 200
-        {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{} not ready within {STARTUP:?}:\n{}",
-            proc.name,
-            proc.log_tail()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-/// The value of a Prometheus sample whose labels include every one of `labels`.
-fn metric(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
-    text.lines()
-        .filter(|l| !l.starts_with('#'))
-        .filter_map(|l| {
-            let (series, value) = l.rsplit_once(' ')?;
-            let (n, rest) = series.split_once('{').unwrap_or((series, ""));
-            (n == name
-                && labels
-                    .iter()
-                    .all(|(k, v)| rest.contains(&format!("{k}=\"{v}\""))))
-            .then(|| value.parse().ok())
-            .flatten()
-        })
-        .reduce(|a: f64, b| a + b)
 }
 
 // --- the API, as a client would use it -------------------------------------------------------
@@ -633,9 +272,8 @@ impl Api {
 
 /// `countersign-server keys create --principal admin --role <role>` on `url`: the printed key.
 fn keys_create(url: &str, role: &str) -> String {
-    let mut cmd = Command::new(server_binary());
-    clean_env(&mut cmd);
-    let out = cmd
+    let out = command(server_binary())
+        .env("RUST_LOG", "info")
         .args(["keys", "create", "--principal", "admin", "--role", role])
         .env("COUNTERSIGN_DATABASE_URL", url)
         .output()
@@ -671,7 +309,7 @@ impl Deployment {
         let started = Instant::now();
         let db = Fresh::create(backend).await;
         let admin = keys_create(&db.url(), "admin");
-        let scratch = TempDir::new("countersign-e2e-logs");
+        let scratch = TempDir::new("e2e-logs");
         let (server, port, scheduler, sched_port) = launch(&db.url(), scratch.path()).await;
         eprintln!(
             "e2e[{}]: both processes answering after {:?}",
@@ -711,7 +349,7 @@ impl Deployment {
 /// `serve` and the scheduler on `url`, each on a free port, once both answer.
 async fn launch(url: &str, scratch: &Path) -> (Proc, u16, Proc, u16) {
     let port = free_port();
-    let mut server = Proc::spawn(
+    let mut server = spawn(
         "countersign-server",
         &server_binary(),
         &["serve"],
@@ -721,11 +359,11 @@ async fn launch(url: &str, scratch: &Path) -> (Proc, u16, Proc, u16) {
         ],
         scratch,
     );
-    wait_ready(&mut server, port, "/readyz").await;
+    server.wait_for_status(port, "/readyz", 200);
     // `serve` would announce a first admin before it listens; one exists, so it says nothing.
     assert_eq!(server.stdout(), "", "serve printed on stdout");
     let sched_port = free_port();
-    let mut scheduler = Proc::spawn(
+    let mut scheduler = spawn(
         "countersign-scheduler",
         scheduler_binary(),
         &[],
@@ -739,7 +377,7 @@ async fn launch(url: &str, scratch: &Path) -> (Proc, u16, Proc, u16) {
         ],
         scratch,
     );
-    wait_ready(&mut scheduler, sched_port, "/healthz").await;
+    scheduler.wait_for_status(sched_port, "/healthz", 200);
     (server, port, scheduler, sched_port)
 }
 
@@ -955,7 +593,7 @@ async fn walk(backend: Backend) {
     let m = http(api.port, "GET", "/metrics", None, None).await;
     assert_eq!(m.status, 200);
     assert_eq!(
-        metric(
+        prometheus::value(
             &m.text,
             "countersign_approval_decisions_total",
             &[("outcome", "approved"), ("policy", &policy_id)]
@@ -964,7 +602,7 @@ async fn walk(backend: Backend) {
         "{}",
         m.text
     );
-    assert!(metric(
+    assert!(prometheus::value(
         &m.text,
         "countersign_http_requests_total",
         &[
@@ -1071,7 +709,7 @@ async fn expiry(backend: Backend) {
     let m = http(d.sched_port, "GET", "/metrics", None, None).await;
     assert_eq!(m.status, 200);
     assert_eq!(
-        metric(
+        prometheus::value(
             &m.text,
             "countersign_approval_decisions_total",
             &[("outcome", "expired"), ("policy", &short_id)]
@@ -1080,7 +718,7 @@ async fn expiry(backend: Backend) {
         "{}",
         m.text
     );
-    assert!(metric(
+    assert!(prometheus::value(
         &m.text,
         "countersign_scheduler_runs_total",
         &[("loop", "approval_expiry"), ("status", "ok")]
@@ -1237,17 +875,4 @@ async fn restart_on_postgres() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn restart_on_sqlite() {
     restart(Backend::Sqlite).await;
-}
-
-#[test]
-fn database_urls_keep_their_query() {
-    assert_eq!(
-        with_database("postgres://postgres@127.0.0.1:5432/postgres", "x"),
-        "postgres://postgres@127.0.0.1:5432/x"
-    );
-    assert_eq!(
-        with_database("postgres://u:p@db/app?sslmode=disable", "x"),
-        "postgres://u:p@db/x?sslmode=disable"
-    );
-    assert_eq!(with_database("postgres://db", "x"), "postgres://db/x");
 }

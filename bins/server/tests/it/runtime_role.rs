@@ -5,10 +5,8 @@
 //! export. Run as the owner instead, `serve` warns loudly, `/readyz` says the role is unsafe
 //! and `countersign_database_role_unsafe` is 1.
 
-mod support;
-
+use crate::support::*;
 use serde_json::Value;
-use support::*;
 
 /// Roles are cluster-wide; this one belongs to this test (grants are per database).
 const RUNTIME_ROLE: &str = "countersign_ops_runtime";
@@ -75,7 +73,7 @@ async fn the_service_runs_as_a_runtime_role_that_owns_nothing() {
 
     // As the owner (a superuser here): a loud warning, the metric, the readiness detail.
     let port = free_port();
-    let mut unsafe_server = Proc::spawn(
+    let mut unsafe_server = spawn(
         "server-as-owner",
         &server,
         &[],
@@ -86,7 +84,7 @@ async fn the_service_runs_as_a_runtime_role_that_owns_nothing() {
         scratch.path(),
     );
     wait_for_status(&mut unsafe_server, port, "/readyz", 200);
-    let admin = bootstrap_key(&unsafe_server);
+    let admin = unsafe_server.announced("cs_key_");
     let detail = readyz_database(port);
     assert_eq!(detail["role_unsafe"], true, "{detail}");
     assert_eq!(detail["owns_audit_table"], true, "{detail}");
@@ -100,7 +98,7 @@ async fn the_service_runs_as_a_runtime_role_that_owns_nothing() {
 
     // As the runtime role, auto-migrating through the owner's URL: safe, and it works.
     let port = free_port();
-    let mut app = Proc::spawn(
+    let mut app = spawn(
         "server-as-runtime",
         &server,
         &[],

@@ -1,0 +1,7 @@
+//! The server's process tests, one test binary: a module per subject.
+
+mod support;
+
+mod e2e;
+mod ops;
+mod runtime_role;
