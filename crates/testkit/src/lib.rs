@@ -8,11 +8,13 @@
 //!   once per test process;
 //! - [`process`]: those binaries (or any other) as child processes with a clean environment,
 //!   their output in files, readiness, and SIGTERM/SIGINT;
+//! - [`database_rules`]: the rules every backend's schema enforces, written once;
 //! - [`http`]: one blocking HTTP/1.1 exchange, for polling a process.
 //!
 //! A development dependency only: nothing here ships.
 
 pub mod binaries;
+pub mod database_rules;
 pub mod http;
 pub mod names;
 pub mod postgres;

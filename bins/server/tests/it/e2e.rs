@@ -351,7 +351,7 @@ async fn launch(url: &str, scratch: &Path) -> (Proc, u16, Proc, u16) {
     let port = free_port();
     let mut server = spawn(
         "countersign-server",
-        &server_binary(),
+        server_binary(),
         &["serve"],
         &[
             ("COUNTERSIGN_DATABASE_URL", url.to_owned()),

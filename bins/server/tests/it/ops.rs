@@ -21,7 +21,7 @@ fn processes_started_while_postgres_is_down_wait_for_it() {
     let port = free_port();
     let mut server = spawn(
         "server",
-        &server_binary(),
+        server_binary(),
         &[],
         &[
             ("COUNTERSIGN_DATABASE_URL", url.clone()),
@@ -102,7 +102,7 @@ async fn a_server_comes_ready_when_its_database_appears() {
     let port = free_port();
     let mut server = spawn(
         "server",
-        &server_binary(),
+        server_binary(),
         &[],
         &[
             ("COUNTERSIGN_DATABASE_URL", url),
@@ -160,7 +160,7 @@ fn the_scheduler_never_creates_a_database_and_the_server_names_its_file() {
     let port = free_port();
     let mut server = spawn_in(
         "server",
-        &server_binary(),
+        server_binary(),
         &[],
         &[("COUNTERSIGN_LISTEN", format!("127.0.0.1:{port}"))],
         scratch.path(),
@@ -196,7 +196,7 @@ fn keys_create_with_a_past_expiry_is_a_clear_error() {
         scratch.path().join("countersign.db").display()
     );
     let out = run(
-        &server_binary(),
+        server_binary(),
         &[
             "keys",
             "create",
@@ -218,7 +218,7 @@ fn keys_create_with_a_past_expiry_is_a_clear_error() {
     assert!(out.stdout.is_empty(), "{out:?}");
     // Nothing was created: the principal is unknown.
     let out = run(
-        &server_binary(),
+        server_binary(),
         &["keys", "list", "--principal", "ci"],
         &[("COUNTERSIGN_DATABASE_URL", url)],
         scratch.path(),
@@ -235,7 +235,7 @@ fn logs_are_plain_text_off_a_terminal_and_boolean_flags_take_values() {
     let port = free_port();
     let mut server = spawn(
         "server",
-        &server_binary(),
+        server_binary(),
         &["--bootstrap-admin=false", "--auto-migrate=true"],
         &[
             (
@@ -271,7 +271,7 @@ fn metrics_are_lint_clean_complete_from_start_and_count_pending_approvals() {
     let port = free_port();
     let mut server = spawn(
         "server",
-        &server_binary(),
+        server_binary(),
         &[],
         &[
             (

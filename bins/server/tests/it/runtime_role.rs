@@ -36,14 +36,14 @@ async fn the_service_runs_as_a_runtime_role_that_owns_nothing() {
     // The owner migrates; `db grant-runtime` prints, then applies, the grants (twice: it is
     // idempotent).
     let out = run(
-        &server,
+        server,
         &["migrate"],
         &[("COUNTERSIGN_DATABASE_URL", owner.clone())],
         scratch.path(),
     );
     assert!(out.status.success(), "{out:?}");
     let out = run(
-        &server,
+        server,
         &["db", "grant-runtime", "--role", RUNTIME_ROLE, "--print"],
         &[("COUNTERSIGN_DATABASE_URL", owner.clone())],
         scratch.path(),
@@ -60,7 +60,7 @@ async fn the_service_runs_as_a_runtime_role_that_owns_nothing() {
     );
     for _ in 0..2 {
         let out = run(
-            &server,
+            server,
             &["db", "grant-runtime", "--role", RUNTIME_ROLE],
             &[
                 ("COUNTERSIGN_MIGRATE_DATABASE_URL", owner.clone()),
@@ -75,7 +75,7 @@ async fn the_service_runs_as_a_runtime_role_that_owns_nothing() {
     let port = free_port();
     let mut unsafe_server = spawn(
         "server-as-owner",
-        &server,
+        server,
         &[],
         &[
             ("COUNTERSIGN_DATABASE_URL", owner.clone()),
@@ -100,7 +100,7 @@ async fn the_service_runs_as_a_runtime_role_that_owns_nothing() {
     let port = free_port();
     let mut app = spawn(
         "server-as-runtime",
-        &server,
+        server,
         &[],
         &[
             ("COUNTERSIGN_DATABASE_URL", with_user(&owner, RUNTIME_ROLE)),

@@ -1,18 +1,21 @@
-//! Rules the SQLite schema enforces by itself, checked with raw SQL that bypasses the store:
-//! whatever code path writes (ours, an old process, a `sqlite3` shell), these hold. Mirrors
-//! `crates/postgres/tests/database_rules.rs`. Plus the SQLite-only parts of `SqliteStore`:
-//! pragmas, migrations, readiness, in-memory databases and unavailable files.
+//! Rules the SQLite schema enforces by itself: the shared suite
+//! (`countersign_testkit::database_rules`) with raw SQL on SQLite, and the rules only SQLite
+//! needs (timestamp and identifier shapes, `STRICT` types, savepoints, one pending approval
+//! per job). Plus the SQLite-only parts of `SqliteStore`: pragmas, migrations, readiness,
+//! in-memory databases and unavailable files.
 
 use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
-use crate::support::TempDb;
-use countersign_domain::job::TRANSITIONS;
-use countersign_domain::{ApprovalState, Category, JobStatus, Permission, VoteDecision};
+use async_trait::async_trait;
+use countersign_domain::{ApprovalState, Category, JobStatus};
 use countersign_sqlite::{SqliteOptions, SqliteStore, MIGRATOR};
-use countersign_store::conformance::fixtures::{self, TestStore, World};
+use countersign_store::conformance::fixtures::{self, TestStore};
 use countersign_store::{PageRequest, Store, StoreError};
+use countersign_testkit::database_rules::{Refusal, RuleDb};
 use sqlx::SqlitePool;
+
+use crate::support::TempDb;
 
 /// SQLite's extended result codes for a refused write.
 const CHECK: &str = "275";
@@ -33,10 +36,9 @@ async fn fresh() -> (TempDb, SqliteStore, TestStore) {
 
 /// The extended result code and the constraint name of a database error: the name a
 /// trigger raised (`RAISE(ABORT, '<name>: …')`) or a named CHECK.
-#[track_caller]
-fn refusal<T: std::fmt::Debug>(r: Result<T, sqlx::Error>) -> (String, String) {
-    match r {
-        Err(sqlx::Error::Database(db)) => {
+fn refusal(e: sqlx::Error) -> Refusal {
+    match e {
+        sqlx::Error::Database(db) => {
             let code = db.code().map(|c| c.into_owned()).unwrap_or_default();
             let message = db.message();
             let name = message
@@ -50,6 +52,15 @@ fn refusal<T: std::fmt::Debug>(r: Result<T, sqlx::Error>) -> (String, String) {
     }
 }
 
+/// The outcome of `r` as a refusal, for the SQLite-only rules below.
+#[track_caller]
+fn refused<T: std::fmt::Debug>(r: Result<T, sqlx::Error>) -> Refusal {
+    match r {
+        Err(e) => refusal(e),
+        Ok(v) => panic!("expected a database error, got {v:?}"),
+    }
+}
+
 /// Run `sql` in its own transaction (rolled back), answering its outcome.
 async fn try_sql(pool: &SqlitePool, sql: &str, bind: &str) -> Result<u64, sqlx::Error> {
     let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
@@ -58,30 +69,80 @@ async fn try_sql(pool: &SqlitePool, sql: &str, bind: &str) -> Result<u64, sqlx::
     Ok(done.rows_affected())
 }
 
-#[tokio::test]
-async fn audit_events_refuse_update_and_delete() {
-    let (_db, store, shared) = fresh().await;
-    let e = fixtures::event(Category::Auth, "auth.denied", fixtures::now());
-    let mut tx = shared.begin().await.unwrap();
-    tx.append_audit(std::slice::from_ref(&e)).await.unwrap();
-    tx.commit().await.unwrap();
-    let id = e.event_id.to_string();
+/// A migrated SQLite file for the shared rules.
+struct SqliteRules {
+    store: SqliteStore,
+    _db: TempDb,
+}
 
-    for sql in [
-        "UPDATE audit_events SET action = 'tampered' WHERE event_id = $1",
-        "UPDATE audit_events SET body = '{}' WHERE event_id = $1",
-        "DELETE FROM audit_events WHERE event_id = $1",
-        // SQLite has no TRUNCATE; a DELETE of every row is refused row by row.
-        "DELETE FROM audit_events WHERE $1 IS NOT NULL",
-    ] {
-        assert_eq!(
-            refusal(try_sql(store.pool(), sql, &id).await),
-            (TRIGGER.into(), "audit_events_append_only".into()),
-            "{sql}"
-        );
+impl SqliteRules {
+    /// A fresh file of its own, opened with the store's real settings (the empty database
+    /// sqlx makes for the test is not used; sqlx removes it).
+    async fn fresh(unused: SqlitePool) -> Self {
+        unused.close().await;
+        let (db, store, _) = fresh().await;
+        Self { store, _db: db }
     }
-    let mut tx = shared.begin().await.unwrap();
-    assert_eq!(tx.get_audit_event(e.event_id).await.unwrap(), Some(e));
+}
+
+#[async_trait]
+impl RuleDb for SqliteRules {
+    fn store(&self) -> TestStore {
+        Arc::new(self.store.clone())
+    }
+
+    async fn exec(&self, sql: &str, binds: &[&str], commit: bool) -> Result<u64, Refusal> {
+        let pool = self.store.pool();
+        let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.map_err(refusal)?;
+        let mut query = sqlx::query(sql);
+        for b in binds {
+            query = query.bind(*b);
+        }
+        let done = query.execute(&mut *tx).await.map_err(refusal)?;
+        if commit {
+            tx.commit().await.map_err(refusal)?;
+        } else {
+            tx.rollback().await.map_err(refusal)?;
+        }
+        Ok(done.rows_affected())
+    }
+
+    fn refusal_for(&self, name: &str) -> Refusal {
+        match name {
+            // Table CHECKs.
+            "jobs_lease_consistent"
+            | "approvals_decision_consistent"
+            | "role_permissions_permission_check" => (CHECK.into(), name.into()),
+            // A deferred foreign key from the policy to its first rule refuses the COMMIT.
+            "policies_rules_when_required" => {
+                (FOREIGN_KEY.into(), "FOREIGN KEY constraint failed".into())
+            }
+            // Triggers (`RAISE(ABORT, '<name>: …')`).
+            _ => (TRIGGER.into(), name.into()),
+        }
+    }
+
+    fn now(&self) -> &'static str {
+        NOW
+    }
+
+    fn in_an_hour(&self) -> &'static str {
+        "strftime('%Y-%m-%dT%H:%M:%f000Z', 'now', '+1 hour')"
+    }
+
+    fn roles_literal(&self, roles: &[&str]) -> String {
+        let quoted: Vec<String> = roles.iter().map(|r| format!("\"{r}\"")).collect();
+        format!("'[{}]'", quoted.join(","))
+    }
+
+    fn truncate(&self, _table: &str) -> Option<String> {
+        None
+    }
+}
+
+countersign_testkit::database_rules_tests! {
+    #[sqlx::test(migrations = false)]
+    |pool: SqlitePool| SqliteRules::fresh(pool).await
 }
 
 #[tokio::test]
@@ -101,272 +162,6 @@ async fn audit_bodies_are_kept_byte_for_byte() {
 }
 
 #[tokio::test]
-async fn jobs_accept_exactly_the_transition_table() {
-    let (_db, store, shared) = fresh().await;
-    let w = fixtures::world(&shared).await;
-    let mut accepted = Vec::new();
-    for from in JobStatus::ALL {
-        for to in JobStatus::ALL {
-            let job = w.create_job(&shared, from).await;
-            let sql = format!(
-                "UPDATE jobs SET status = $2, updated_at = {NOW}, \
-                 lease_expires_at = CASE WHEN $2 = 'running' \
-                     THEN strftime('%Y-%m-%dT%H:%M:%f000Z', 'now', '+1 hour') END, \
-                 claimed_by = CASE WHEN $2 = 'running' THEN requested_by ELSE claimed_by END \
-                 WHERE id = $1"
-            );
-            let mut tx = store.pool().begin_with("BEGIN IMMEDIATE").await.unwrap();
-            let r = sqlx::query(&sql)
-                .bind(job.id.to_string())
-                .bind(to.as_str())
-                .execute(&mut *tx)
-                .await;
-            if TRANSITIONS.contains(&(from, to)) {
-                assert_eq!(r.expect("an allowed transition").rows_affected(), 1);
-                tx.commit().await.unwrap();
-                accepted.push((from, to));
-            } else {
-                assert_eq!(
-                    refusal(r),
-                    (TRIGGER.into(), "jobs_transition".into()),
-                    "{from} -> {to}"
-                );
-            }
-        }
-    }
-    assert_eq!(JobStatus::ALL.len() * JobStatus::ALL.len(), 36);
-    accepted.sort_by_key(|(a, b)| (a.as_str(), b.as_str()));
-    let mut want = TRANSITIONS.to_vec();
-    want.sort_by_key(|(a, b)| (a.as_str(), b.as_str()));
-    assert_eq!(accepted, want);
-}
-
-#[tokio::test]
-async fn jobs_refuse_edits_of_immutable_columns() {
-    let (_db, store, shared) = fresh().await;
-    let w = fixtures::world(&shared).await;
-    let job = w.create_job(&shared, JobStatus::Pending).await;
-    let other_subject = fixtures::create_subject(&shared, w.policy.id).await;
-    let id = job.id.to_string();
-    for set in [
-        "payload = '{\"domain\": \"evil.example.com\"}'",
-        "payload = json_set(payload, '$.extra', 1)",
-        "payload_sha256 = printf('%.64c', '0')",
-        "action = 'secret.rotate'",
-        &format!("subject_id = '{}'", other_subject.id),
-        "idempotency_key = 'new-key'",
-        "created_at = '2020-01-01T00:00:00.000000Z'",
-        // Even together with an allowed transition.
-        "status = 'cancelled', payload = '{}'",
-    ] {
-        let sql = format!("UPDATE jobs SET {set} WHERE id = $1");
-        assert_eq!(
-            refusal(try_sql(store.pool(), &sql, &id).await),
-            (TRIGGER.into(), "jobs_immutable".into()),
-            "{set}"
-        );
-    }
-    // A running job always has a holder and a lease.
-    let sql = "UPDATE jobs SET status = 'running' WHERE id = $1";
-    assert_eq!(
-        refusal(try_sql(store.pool(), sql, &id).await),
-        (CHECK.into(), "jobs_lease_consistent".into())
-    );
-    let mut tx = shared.begin().await.unwrap();
-    assert_eq!(tx.get_job(job.id).await.unwrap(), Some(job));
-}
-
-async fn approval_fixture(store: &TestStore) -> (World, countersign_domain::ApprovalRequest) {
-    let w = fixtures::world(store).await;
-    let (_, a) = w.create_approval(store).await;
-    (w, a)
-}
-
-#[tokio::test]
-async fn approvals_decision_consistency_and_terminal_states() {
-    let (_db, store, shared) = fresh().await;
-    let (_, a) = approval_fixture(&shared).await;
-    let id = a.id.to_string();
-
-    // A decision needs both who and when; a pending approval has neither.
-    for set in [
-        "state = 'approved'".to_owned(),
-        format!("state = 'approved', decided_at = {NOW}"),
-        "state = 'rejected', decided_by = 'prn_x'".to_owned(),
-        format!("decided_at = {NOW}, decided_by = 'prn_x'"),
-    ] {
-        let sql = format!("UPDATE approvals SET {set} WHERE id = $1");
-        assert_eq!(
-            refusal(try_sql(store.pool(), &sql, &id).await),
-            (CHECK.into(), "approvals_decision_consistent".into()),
-            "{set}"
-        );
-    }
-    // Only the decision ever changes.
-    for set in [
-        "rules = '[{\"role\": \"admin\", \"count\": 1}]'",
-        "expires_at = '2099-01-01T00:00:00.000000Z'",
-        "created_at = '2020-01-01T00:00:00.000000Z'",
-    ] {
-        let sql = format!("UPDATE approvals SET {set} WHERE id = $1");
-        assert_eq!(
-            refusal(try_sql(store.pool(), &sql, &id).await),
-            (TRIGGER.into(), "approvals_immutable".into()),
-            "{set}"
-        );
-    }
-
-    let mut tx = shared.begin().await.unwrap();
-    assert!(tx
-        .decide_approval(
-            a.id,
-            ApprovalState::Rejected,
-            "prn_decider",
-            fixtures::now()
-        )
-        .await
-        .unwrap());
-    tx.commit().await.unwrap();
-    // A decided approval never changes again.
-    for set in [
-        "state = 'pending', decided_at = NULL, decided_by = NULL".to_owned(),
-        "state = 'approved'".to_owned(),
-        "decided_by = 'prn_someone_else'".to_owned(),
-        format!("decided_at = {NOW}"),
-    ] {
-        let sql = format!("UPDATE approvals SET {set} WHERE id = $1");
-        assert_eq!(
-            refusal(try_sql(store.pool(), &sql, &id).await),
-            (TRIGGER.into(), "approvals_terminal".into()),
-            "{set}"
-        );
-    }
-    // Decided, it no longer holds the job's one pending slot; a second pending copy does.
-    let copy = "INSERT INTO approvals (id, job_id, subject_id, policy_id, requested_by, state, \
-                rules, created_at, expires_at) \
-                SELECT $1, job_id, subject_id, policy_id, requested_by, 'pending', rules, \
-                created_at, expires_at FROM approvals WHERE id = $2";
-    let mut tx = store.pool().begin_with("BEGIN IMMEDIATE").await.unwrap();
-    for (n, want_ok) in [(1, true), (2, false)] {
-        let r = sqlx::query(copy)
-            .bind(format!("apr_{}{n}", "0".repeat(25)))
-            .bind(&id)
-            .execute(&mut *tx)
-            .await;
-        if want_ok {
-            assert_eq!(r.unwrap().rows_affected(), 1);
-        } else {
-            match r {
-                Err(sqlx::Error::Database(db)) => assert_eq!(
-                    (db.code().unwrap_or_default().as_ref(), db.message()),
-                    ("2067", "UNIQUE constraint failed: approvals.job_id")
-                ),
-                other => panic!("expected a unique violation, got {other:?}"),
-            }
-        }
-    }
-}
-
-#[tokio::test]
-async fn votes_are_append_only_and_only_on_pending() {
-    let (_db, store, shared) = fresh().await;
-    let (_, a) = approval_fixture(&shared).await;
-    let voter = fixtures::create_principal_with(&shared, &["approver"]).await;
-    let late = fixtures::create_principal_with(&shared, &["approver"]).await;
-    let mut tx = shared.begin().await.unwrap();
-    tx.insert_vote(
-        a.id,
-        &fixtures::vote(voter.id, VoteDecision::Approve, &["approver"]),
-    )
-    .await
-    .unwrap();
-    tx.commit().await.unwrap();
-    let id = a.id.to_string();
-    for sql in [
-        "UPDATE votes SET decision = 'reject' WHERE approval_id = $1",
-        "UPDATE votes SET roles = '[\"admin\"]' WHERE approval_id = $1",
-        "DELETE FROM votes WHERE approval_id = $1",
-        "DELETE FROM votes WHERE $1 IS NOT NULL",
-    ] {
-        assert_eq!(
-            refusal(try_sql(store.pool(), sql, &id).await),
-            (TRIGGER.into(), "votes_append_only".into()),
-            "{sql}"
-        );
-    }
-
-    let mut tx = shared.begin().await.unwrap();
-    tx.decide_approval(a.id, ApprovalState::Approved, "prn_x", fixtures::now())
-        .await
-        .unwrap();
-    let r = tx
-        .insert_vote(
-            a.id,
-            &fixtures::vote(late.id, VoteDecision::Approve, &["approver"]),
-        )
-        .await;
-    match r {
-        Err(StoreError::Check { constraint, .. }) => {
-            assert_eq!(constraint, "votes_on_pending_only")
-        }
-        other => panic!("expected votes_on_pending_only, got {other:?}"),
-    }
-}
-
-#[tokio::test]
-async fn a_policy_requiring_approval_needs_rules_at_commit() {
-    let (_db, store, shared) = fresh().await;
-    let check = |r: Result<(), StoreError>| match r {
-        Err(StoreError::Check { constraint, .. }) => {
-            assert_eq!(constraint, "policies_rules_when_required")
-        }
-        other => panic!("expected policies_rules_when_required at commit, got {other:?}"),
-    };
-
-    // Inserted without rules: accepted by the statement, refused at commit.
-    let mut bad = fixtures::policy(vec![], fixtures::now());
-    bad.requires_approval = true;
-    let mut tx = shared.begin().await.unwrap();
-    tx.insert_policy(&bad).await.expect("deferred until commit");
-    check(tx.commit().await);
-    let mut tx = shared.begin().await.unwrap();
-    assert_eq!(tx.get_policy(bad.id).await.unwrap(), None);
-    drop(tx);
-
-    // Edited to require approval without rules.
-    let open = fixtures::create_policy(&shared, vec![]).await;
-    let mut edit = open.clone();
-    edit.requires_approval = true;
-    let mut tx = shared.begin().await.unwrap();
-    assert!(tx.update_policy(&edit, 1).await.unwrap().is_some());
-    check(tx.commit().await);
-    let mut tx = shared.begin().await.unwrap();
-    assert_eq!(tx.get_policy(open.id).await.unwrap(), Some(open));
-    drop(tx);
-
-    // Its last rule deleted behind the store's back.
-    let gated = fixtures::create_policy(&shared, vec![fixtures::rule("approver", 1)]).await;
-    let mut tx = store.pool().begin_with("BEGIN IMMEDIATE").await.unwrap();
-    sqlx::query("DELETE FROM policy_rules WHERE policy_id = $1")
-        .bind(gated.id.to_string())
-        .execute(&mut *tx)
-        .await
-        .unwrap();
-    let (code, _) = refusal(tx.commit().await);
-    assert_eq!(code, FOREIGN_KEY, "the deferred key refuses the COMMIT");
-
-    // Rules replaced in one transaction are fine.
-    let mut edit = gated.clone();
-    edit.rules = vec![fixtures::rule("admin", 2)];
-    let mut tx = shared.begin().await.unwrap();
-    assert!(tx.update_policy(&edit, 1).await.unwrap().is_some());
-    tx.commit().await.unwrap();
-    let mut tx = shared.begin().await.unwrap();
-    let stored = tx.get_policy(gated.id).await.unwrap().unwrap();
-    assert_eq!(stored.rules, edit.rules);
-}
-
-#[tokio::test]
 async fn a_failed_multi_statement_write_leaves_nothing_behind() {
     let (_db, _store, shared) = fresh().await;
     // The policy row is written, then its rules are refused: the savepoint takes the policy
@@ -382,59 +177,6 @@ async fn a_failed_multi_statement_write_leaves_nothing_behind() {
     tx.commit().await.unwrap();
     let mut tx = shared.begin().await.unwrap();
     assert_eq!(tx.get_policy(p.id).await.unwrap(), None);
-}
-
-#[tokio::test]
-async fn role_permissions_accept_exactly_the_permission_strings() {
-    let (_db, store, shared) = fresh().await;
-    let role = fixtures::create_role(&shared, &[]).await;
-    let mut tx = store.pool().begin_with("BEGIN IMMEDIATE").await.unwrap();
-    for p in Permission::ALL {
-        sqlx::query("INSERT INTO role_permissions (role_id, permission) VALUES ($1, $2)")
-            .bind(role.id.as_str())
-            .bind(p.as_str())
-            .execute(&mut *tx)
-            .await
-            .unwrap_or_else(|e| panic!("{p} refused: {e}"));
-    }
-    tx.commit().await.unwrap();
-    for bad in [
-        "root",
-        "approval.approve ",
-        "APPROVAL.APPROVE",
-        "audit.delete",
-        "",
-    ] {
-        let r = sqlx::query("INSERT INTO role_permissions (role_id, permission) VALUES ($1, $2)")
-            .bind(role.id.as_str())
-            .bind(bad)
-            .execute(store.pool())
-            .await;
-        assert_eq!(
-            refusal(r),
-            (CHECK.into(), "role_permissions_permission_check".into()),
-            "{bad:?} accepted"
-        );
-    }
-    let mut tx = shared.begin().await.unwrap();
-    let stored = tx.get_role(&role.id).await.unwrap().unwrap();
-    assert_eq!(stored.permissions.len(), Permission::ALL.len());
-}
-
-#[tokio::test]
-async fn builtin_roles_cannot_be_deleted_even_raw() {
-    let (_db, store, _) = fresh().await;
-    for (id, _, _) in countersign_domain::role::builtin_roles() {
-        let r = sqlx::query("DELETE FROM roles WHERE id = $1")
-            .bind(id.as_str())
-            .execute(store.pool())
-            .await;
-        assert_eq!(
-            refusal(r),
-            (TRIGGER.into(), "roles_builtin_protected".into()),
-            "{id}"
-        );
-    }
 }
 
 #[tokio::test]
@@ -460,7 +202,7 @@ async fn columns_hold_only_their_shapes() {
         "2026-05-20T00:00:00.000000+02:00",
     ] {
         assert_eq!(
-            refusal(try_sql(store.pool(), insert, bad).await),
+            refused(try_sql(store.pool(), insert, bad).await),
             (CHECK.into(), "principals_created_at_check".into()),
             "{bad}"
         );
@@ -474,7 +216,7 @@ async fn columns_hold_only_their_shapes() {
         "prn_0000000000000000000000000Z",
     ] {
         assert_eq!(
-            refusal(try_sql(store.pool(), sql, bad).await),
+            refused(try_sql(store.pool(), sql, bad).await),
             (CHECK.into(), "principals_id_check".into()),
             "{bad}"
         );
@@ -487,7 +229,50 @@ async fn columns_hold_only_their_shapes() {
         &job.id.to_string(),
     )
     .await;
-    assert_eq!(refusal(r).0, DATATYPE);
+    assert_eq!(refused(r).0, DATATYPE);
+}
+
+#[tokio::test]
+async fn a_decided_approval_frees_the_jobs_pending_slot() {
+    let (_db, store, shared) = fresh().await;
+    let w = fixtures::world(&shared).await;
+    let (_, a) = w.create_approval(&shared).await;
+    let id = a.id.to_string();
+    let mut tx = shared.begin().await.unwrap();
+    assert!(tx
+        .decide_approval(
+            a.id,
+            ApprovalState::Rejected,
+            "prn_decider",
+            fixtures::now()
+        )
+        .await
+        .unwrap());
+    tx.commit().await.unwrap();
+    // Decided, it no longer holds the job's one pending slot; a second pending copy does.
+    let copy = "INSERT INTO approvals (id, job_id, subject_id, policy_id, requested_by, state, \
+                rules, created_at, expires_at) \
+                SELECT $1, job_id, subject_id, policy_id, requested_by, 'pending', rules, \
+                created_at, expires_at FROM approvals WHERE id = $2";
+    let mut tx = store.pool().begin_with("BEGIN IMMEDIATE").await.unwrap();
+    for (n, want_ok) in [(1, true), (2, false)] {
+        let r = sqlx::query(copy)
+            .bind(format!("apr_{}{n}", "0".repeat(25)))
+            .bind(&id)
+            .execute(&mut *tx)
+            .await;
+        if want_ok {
+            assert_eq!(r.unwrap().rows_affected(), 1);
+        } else {
+            match r {
+                Err(sqlx::Error::Database(db)) => assert_eq!(
+                    (db.code().unwrap_or_default().as_ref(), db.message()),
+                    ("2067", "UNIQUE constraint failed: approvals.job_id")
+                ),
+                other => panic!("expected a unique violation, got {other:?}"),
+            }
+        }
+    }
 }
 
 #[tokio::test]
