@@ -61,14 +61,6 @@ impl Db {
         }
     }
 
-    /// `"postgres"` or `"sqlite"`, as the store reports it.
-    pub fn backend(&self) -> &'static str {
-        match self {
-            Self::Postgres(_) => "postgres",
-            Self::Sqlite { .. } => "sqlite",
-        }
-    }
-
     /// A store over this database.
     pub fn store(&self) -> Arc<dyn Store> {
         match self {

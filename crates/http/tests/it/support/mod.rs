@@ -1,12 +1,16 @@
 //! Shared helpers for the HTTP integration tests: a real router over a real, freshly migrated
 //! database on either backend ([`Db`]), a bootstrap admin, and request helpers.
-#![allow(dead_code)]
 
 #[macro_use]
 pub mod backends;
+pub mod api;
 pub mod db;
+pub mod refusals;
+pub mod state;
 
+pub use api::Api;
 pub use db::Db;
+pub use refusals::{assert_refused, call, denial, events_of};
 
 use axum::body::Body;
 use axum::http::{header, Method, Request, StatusCode};
@@ -285,42 +289,6 @@ impl TestApp {
             .collect()
     }
 
-    /// Row counts of every table a request might write, to prove a refused request wrote
-    /// nothing.
-    pub async fn snapshot(&self) -> Vec<(String, i64)> {
-        let mut out = Vec::new();
-        for t in [
-            "principals",
-            "principal_roles",
-            "api_keys",
-            "roles",
-            "role_permissions",
-            "policies",
-            "policy_rules",
-            "subjects",
-            "jobs",
-            "approvals",
-            "votes",
-        ] {
-            let n = self.db.count(t).await;
-            out.push((t.to_owned(), n));
-        }
-        let jobs: Vec<String> = self
-            .db
-            .column(
-                "SELECT id || ':' || status || ':' || attempts FROM jobs ORDER BY id",
-                &[],
-            )
-            .await;
-        out.push((format!("jobs-state {}", jobs.join(",")), 0));
-        let approvals: Vec<String> = self
-            .db
-            .column("SELECT id || ':' || state FROM approvals ORDER BY id", &[])
-            .await;
-        out.push((format!("approvals-state {}", approvals.join(",")), 0));
-        out
-    }
-
     /// The current value of a Prometheus counter line (0 when absent), scraped from /metrics.
     pub async fn metric(&self, name: &str, labels: &[(&str, &str)]) -> f64 {
         let r = self.send(Method::GET, "/metrics", None, None, &[]).await;
@@ -333,31 +301,6 @@ impl TestApp {
 /// there is none).
 pub fn metric_value(text: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
     countersign_testkit::prometheus::value(text, name, labels).unwrap_or(0.0)
-}
-
-impl TestApp {
-    /// Every identity fact a request might change — principals (and whether disabled), role
-    /// assignments, keys (and whether revoked), roles (description, generation) and their
-    /// permissions — as sorted lines, to prove a refused auth request changed nothing even
-    /// where [`TestApp::snapshot`]'s row counts would not notice.
-    pub async fn auth_state(&self) -> Vec<String> {
-        let mut out = Vec::new();
-        for (table, sql) in [
-            ("principal", "SELECT id || ' ' || name || ' disabled=' || disabled FROM principals"),
-            ("assignment", "SELECT principal_id || ' ' || role_id FROM principal_roles"),
-            (
-                "key",
-                "SELECT id || ' ' || principal_id || ' revoked=' || (revoked_at IS NOT NULL) || ' expires=' || coalesce(CAST(expires_at AS TEXT), '-') FROM api_keys",
-            ),
-            ("role", "SELECT id || ' gen=' || generation || ' builtin=' || builtin || ' ' || description FROM roles"),
-            ("permission", "SELECT role_id || ' ' || permission FROM role_permissions"),
-        ] {
-            let mut rows: Vec<String> = self.db.column(sql, &[]).await;
-            rows.sort();
-            out.extend(rows.into_iter().map(|r| format!("{table}: {r}")));
-        }
-        out
-    }
 }
 
 /// Audit-trail helpers (seeding, raw bodies, a real listening server).
@@ -430,151 +373,4 @@ pub fn s(v: &Value) -> String {
     v.as_str()
         .unwrap_or_else(|| panic!("not a string: {v}"))
         .to_owned()
-}
-
-/// Send with an `x-request-id`, so the request's audit events can be found.
-pub async fn call(
-    app: &TestApp,
-    method: Method,
-    path: &str,
-    key: &str,
-    body: Option<Value>,
-    rid: &str,
-) -> Reply {
-    app.send(
-        method,
-        path,
-        Some(key),
-        body.map(|b| Body::from(b.to_string())),
-        &[("x-request-id", rid)],
-    )
-    .await
-}
-
-/// The events of `action` written by request `rid`.
-pub async fn events_of(app: &TestApp, action: &str, rid: &str) -> Vec<Value> {
-    app.events(action)
-        .await
-        .into_iter()
-        .filter(|e| e["request_id"] == rid)
-        .collect()
-}
-
-/// The one `auth.denied` event of request `rid`, checked to be a deny with an error result.
-pub async fn denial(app: &TestApp, rid: &str) -> Value {
-    let events = events_of(app, "auth.denied", rid).await;
-    assert_eq!(
-        events.len(),
-        1,
-        "exactly one auth.denied for {rid}: {events:?}"
-    );
-    let e = events.into_iter().next().unwrap();
-    assert_eq!(e["category"], "auth", "{e}");
-    assert_eq!(e["authorization"]["decision"], "deny", "{e}");
-    assert_eq!(e["result"]["outcome"], "error", "{e}");
-    e
-}
-
-/// `key` is refused on its next request (`GET path`, request id `rid`): 401
-/// `unauthenticated`, and one `auth.denied` event naming the key and a reason containing
-/// `reason`. Answers the event.
-pub async fn assert_refused(
-    app: &TestApp,
-    key: &str,
-    key_id: &str,
-    path: &str,
-    rid: &str,
-    reason: &str,
-) -> Value {
-    let r = app
-        .send(Method::GET, path, Some(key), None, &[("x-request-id", rid)])
-        .await;
-    assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.text);
-    assert_eq!(r.code(), "unauthenticated");
-    let e = denial(app, rid).await;
-    assert_eq!(e["actor"]["key_id"], key_id, "{e}");
-    assert_eq!(e["result"]["kind"], "unauthenticated", "{e}");
-    assert!(
-        e["authorization"]["reason"]
-            .as_str()
-            .is_some_and(|r| r.contains(reason)),
-        "reason should mention {reason}: {e}"
-    );
-    e
-}
-
-/// The real router over any backend, called as the bootstrap admin: for the cases that must
-/// answer the same on PostgreSQL and SQLite.
-pub struct Api {
-    pub router: Router,
-    pub service: Service,
-    pub admin: String,
-}
-
-impl Api {
-    pub async fn new(service: Service) -> Self {
-        let admin = bootstrap_admin(&service).await;
-        Self {
-            router: countersign_http::router(service.clone(), HttpConfig::default()),
-            service,
-            admin,
-        }
-    }
-
-    /// Over the test database `db`.
-    pub async fn over(db: &Db) -> Self {
-        Self::new(Service::new(db.store(), ServiceConfig::default())).await
-    }
-
-    /// Send as the admin; `body` is `(content type, text)`.
-    pub async fn send(
-        &self,
-        method: Method,
-        path: &str,
-        body: Option<(&str, String)>,
-    ) -> (StatusCode, Value) {
-        let mut req = Request::builder()
-            .method(method)
-            .uri(path)
-            .header(header::AUTHORIZATION, format!("Bearer {}", self.admin));
-        let body = match body {
-            Some((content_type, text)) => {
-                req = req.header(header::CONTENT_TYPE, content_type);
-                Body::from(text)
-            }
-            None => Body::empty(),
-        };
-        let resp = self
-            .router
-            .clone()
-            .oneshot(req.body(body).unwrap())
-            .await
-            .unwrap();
-        let status = resp.status();
-        let bytes = resp.into_body().collect().await.unwrap().to_bytes();
-        (
-            status,
-            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-        )
-    }
-
-    pub async fn get(&self, path: &str) -> (StatusCode, Value) {
-        self.send(Method::GET, path, None).await
-    }
-
-    pub async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
-        self.send(
-            Method::POST,
-            path,
-            Some(("application/json", body.to_string())),
-        )
-        .await
-    }
-
-    /// Every audit event and job, to prove a refused request wrote nothing.
-    pub async fn state(&self) -> (Value, Value) {
-        let (_, audit) = self.get("/api/v1/audit?limit=500").await;
-        let (_, jobs) = self.get("/api/v1/jobs?limit=500").await;
-        (audit["data"].clone(), jobs["data"].clone())
-    }
 }
