@@ -39,6 +39,21 @@ pub trait RuleDb: Send + Sync {
 
     /// `TRUNCATE table` where the backend has it.
     fn truncate(&self, table: &str) -> Option<String>;
+
+    /// A literal for the bytes `hex` (`00ff…`).
+    fn bytes_literal(&self, hex: &str) -> String;
+
+    /// Apply this build's migrations.
+    async fn migrate(&self);
+
+    /// How many migrations this build knows.
+    fn known_migrations(&self) -> usize;
+
+    /// The single integer `sql` answers.
+    async fn count(&self, sql: &str) -> i64;
+
+    /// Close the connections under the store.
+    async fn close(&self);
 }
 
 /// Run `sql` (rolled back) and assert `db` refuses it with the rule `name`.
@@ -313,6 +328,62 @@ pub async fn builtin_roles_cannot_be_deleted_even_raw(db: &dyn RuleDb) {
     }
 }
 
+/// On a database never migrated: not ready until migrated; migrating twice is harmless.
+/// (Each backend calls this from a test of its own, on an empty database.)
+pub async fn migrate_is_idempotent_and_makes_the_store_ready(db: &dyn RuleDb) {
+    let store = db.store();
+    match store.readiness().await {
+        Err(StoreError::Unavailable(m)) => assert_eq!(m, "schema not current"),
+        other => panic!("an empty database is not ready: {other:?}"),
+    }
+    db.migrate().await;
+    store.readiness().await.unwrap();
+    db.migrate().await;
+    store.readiness().await.unwrap();
+    let applied = db.count("SELECT count(*) FROM _sqlx_migrations").await;
+    assert_eq!(applied as usize, db.known_migrations());
+}
+
+/// Ready means every migration this build knows is applied; later ones (a newer build's,
+/// backward-compatible by rule, shared during a deploy) do not matter.
+pub async fn readiness_wants_every_known_migration(db: &dyn RuleDb) {
+    let store = db.store();
+    store.readiness().await.unwrap();
+    let future = format!(
+        "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
+         VALUES (99990101000000, 'from the future', true, {}, 0)",
+        db.bytes_literal("00")
+    );
+    assert_eq!(db.exec(&future, &[], true).await, Ok(1));
+    store.readiness().await.unwrap();
+    let sql = "DELETE FROM _sqlx_migrations WHERE version < 99990101000000";
+    assert!(db.exec(sql, &[], true).await.unwrap() > 0);
+    assert!(matches!(
+        store.readiness().await,
+        Err(StoreError::Unavailable(m)) if m == "schema not current"
+    ));
+}
+
+/// With its connections closed, the store answers `Unavailable` everywhere.
+pub async fn a_closed_store_is_unavailable(db: &dyn RuleDb) {
+    let store = db.store();
+    db.close().await;
+    assert!(matches!(
+        store.begin().await.err(),
+        Some(StoreError::Unavailable(_))
+    ));
+    assert!(matches!(
+        store.readiness().await,
+        Err(StoreError::Unavailable(_))
+    ));
+    assert!(matches!(
+        store
+            .key_auth_record(countersign_domain::KeyId::new())
+            .await,
+        Err(StoreError::Unavailable(_))
+    ));
+}
+
 /// One test per rule above, each on a database `make` gives (a [`RuleDb`]):
 ///
 /// ```ignore
@@ -333,6 +404,8 @@ macro_rules! database_rules_tests {
             a_policy_requiring_approval_needs_rules_at_commit,
             role_permissions_accept_exactly_the_permission_strings,
             builtin_roles_cannot_be_deleted_even_raw,
+            readiness_wants_every_known_migration,
+            a_closed_store_is_unavailable,
         }
     };
     (@tests [$attr:meta] [$arg:ident : $ty:ty] [$make:expr] ; $($name:ident),* $(,)?) => {

@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use countersign_postgres::{PgOptions, PgStore, MIGRATOR};
 use countersign_store::conformance::TestStore;
 use countersign_store::{Store, StoreError};
-use countersign_testkit::database_rules::{Refusal, RuleDb};
+use countersign_testkit::database_rules::{self, Refusal, RuleDb};
 use sqlx::PgPool;
 
 /// A migrated PostgreSQL database for the shared rules.
@@ -71,6 +71,29 @@ impl RuleDb for PgRules {
     fn truncate(&self, table: &str) -> Option<String> {
         Some(format!("TRUNCATE {table}"))
     }
+
+    fn bytes_literal(&self, hex: &str) -> String {
+        format!("'\\x{hex}'")
+    }
+
+    async fn migrate(&self) {
+        PgStore::from_pool(self.0.clone())
+            .migrate()
+            .await
+            .expect("migrate");
+    }
+
+    fn known_migrations(&self) -> usize {
+        MIGRATOR.iter().count()
+    }
+
+    async fn count(&self, sql: &str) -> i64 {
+        sqlx::query_scalar(sql).fetch_one(&self.0).await.unwrap()
+    }
+
+    async fn close(&self) {
+        self.0.close().await;
+    }
 }
 
 countersign_testkit::database_rules_tests! {
@@ -80,45 +103,7 @@ countersign_testkit::database_rules_tests! {
 
 #[sqlx::test(migrations = false)]
 async fn migrate_is_idempotent_and_makes_the_store_ready(pool: PgPool) {
-    let store = PgStore::from_pool(pool);
-    match store.readiness().await {
-        Err(StoreError::Unavailable(m)) => assert_eq!(m, "schema not current"),
-        other => panic!("an empty database is not ready: {other:?}"),
-    }
-    store.migrate().await.unwrap();
-    store.readiness().await.unwrap();
-    store.migrate().await.unwrap();
-    store.readiness().await.unwrap();
-    let applied: i64 = sqlx::query_scalar("SELECT count(*) FROM _sqlx_migrations")
-        .fetch_one(store.pool())
-        .await
-        .unwrap();
-    assert_eq!(applied as usize, MIGRATOR.iter().count());
-}
-
-#[sqlx::test(migrations = "../../migrations/postgres")]
-async fn readiness_wants_every_known_migration(pool: PgPool) {
-    let store = PgStore::from_pool(pool.clone());
-    store.readiness().await.unwrap();
-    // A database a newer build migrated further is still current for this one: migrations
-    // are backward-compatible, so old and new processes share it during a deploy.
-    sqlx::query(
-        "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
-         VALUES (99990101000000, 'from the future', true, '\\x00', 0)",
-    )
-    .execute(&pool)
-    .await
-    .unwrap();
-    store.readiness().await.unwrap();
-    // A database missing this build's migrations is not.
-    sqlx::query("DELETE FROM _sqlx_migrations")
-        .execute(&pool)
-        .await
-        .unwrap();
-    assert!(matches!(
-        store.readiness().await,
-        Err(StoreError::Unavailable(m)) if m == "schema not current"
-    ));
+    database_rules::migrate_is_idempotent_and_makes_the_store_ready(&PgRules(pool)).await;
 }
 
 #[tokio::test]
@@ -132,26 +117,6 @@ async fn an_unreachable_server_is_unavailable() {
         Err(StoreError::Unavailable(_)) => {}
         other => panic!("expected Unavailable, got {other:?}"),
     }
-}
-
-#[sqlx::test(migrations = "../../migrations/postgres")]
-async fn a_closed_pool_is_unavailable(pool: PgPool) {
-    let store = PgStore::from_pool(pool.clone());
-    pool.close().await;
-    assert!(matches!(
-        store.begin().await.err(),
-        Some(StoreError::Unavailable(_))
-    ));
-    assert!(matches!(
-        store.readiness().await,
-        Err(StoreError::Unavailable(_))
-    ));
-    assert!(matches!(
-        store
-            .key_auth_record(countersign_domain::KeyId::new())
-            .await,
-        Err(StoreError::Unavailable(_))
-    ));
 }
 
 #[tokio::test]

@@ -12,7 +12,7 @@ use countersign_domain::{ApprovalState, Category, JobStatus};
 use countersign_sqlite::{SqliteOptions, SqliteStore, MIGRATOR};
 use countersign_store::conformance::fixtures::{self, TestStore};
 use countersign_store::{PageRequest, Store, StoreError};
-use countersign_testkit::database_rules::{Refusal, RuleDb};
+use countersign_testkit::database_rules::{self, Refusal, RuleDb};
 use sqlx::SqlitePool;
 
 use crate::support::TempDb;
@@ -83,6 +83,13 @@ impl SqliteRules {
         let (db, store, _) = fresh().await;
         Self { store, _db: db }
     }
+
+    /// A fresh file, not migrated.
+    async fn empty() -> Self {
+        let db = TempDb::new();
+        let store = SqliteStore::connect(&db.url()).await.unwrap();
+        Self { store, _db: db }
+    }
 }
 
 #[async_trait]
@@ -137,6 +144,29 @@ impl RuleDb for SqliteRules {
 
     fn truncate(&self, _table: &str) -> Option<String> {
         None
+    }
+
+    fn bytes_literal(&self, hex: &str) -> String {
+        format!("x'{hex}'")
+    }
+
+    async fn migrate(&self) {
+        self.store.migrate().await.expect("migrate");
+    }
+
+    fn known_migrations(&self) -> usize {
+        MIGRATOR.iter().count()
+    }
+
+    async fn count(&self, sql: &str) -> i64 {
+        sqlx::query_scalar(sql)
+            .fetch_one(self.store.pool())
+            .await
+            .unwrap()
+    }
+
+    async fn close(&self) {
+        self.store.pool().close().await;
     }
 }
 
@@ -320,46 +350,8 @@ async fn connect_applies_the_pragmas_and_options() {
 
 #[tokio::test]
 async fn migrate_is_idempotent_and_makes_the_store_ready() {
-    let db = TempDb::new();
-    let store = SqliteStore::connect(&db.url()).await.unwrap();
-    match store.readiness().await {
-        Err(StoreError::Unavailable(m)) => assert_eq!(m, "schema not current"),
-        other => panic!("an empty database is not ready: {other:?}"),
-    }
-    store.migrate().await.unwrap();
-    store.readiness().await.unwrap();
-    store.migrate().await.unwrap();
-    store.readiness().await.unwrap();
-    let applied: i64 = sqlx::query_scalar("SELECT count(*) FROM _sqlx_migrations")
-        .fetch_one(store.pool())
-        .await
-        .unwrap();
-    assert_eq!(applied as usize, MIGRATOR.iter().count());
-}
-
-#[tokio::test]
-async fn readiness_wants_every_known_migration() {
-    let (_db, store, _) = fresh().await;
-    store.readiness().await.unwrap();
-    // A database a newer build migrated further is still current for this one: migrations
-    // are backward-compatible, so old and new processes share it during a deploy.
-    sqlx::query(
-        "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
-         VALUES (99990101000000, 'from the future', 1, x'00', 0)",
-    )
-    .execute(store.pool())
-    .await
-    .unwrap();
-    store.readiness().await.unwrap();
-    // A database missing one of this build's migrations is not.
-    sqlx::query("DELETE FROM _sqlx_migrations WHERE version < 99990101000000")
-        .execute(store.pool())
-        .await
-        .unwrap();
-    assert!(matches!(
-        store.readiness().await,
-        Err(StoreError::Unavailable(m)) if m == "schema not current"
-    ));
+    database_rules::migrate_is_idempotent_and_makes_the_store_ready(&SqliteRules::empty().await)
+        .await;
 }
 
 #[tokio::test]
@@ -404,26 +396,6 @@ async fn a_missing_or_unwritable_file_is_unavailable() {
         Err(StoreError::Other(_)) => {}
         other => panic!("a malformed URL is Other, got {other:?}"),
     }
-}
-
-#[tokio::test]
-async fn a_closed_pool_is_unavailable() {
-    let (_db, store, _) = fresh().await;
-    store.pool().close().await;
-    assert!(matches!(
-        store.begin().await.err(),
-        Some(StoreError::Unavailable(_))
-    ));
-    assert!(matches!(
-        store.readiness().await,
-        Err(StoreError::Unavailable(_))
-    ));
-    assert!(matches!(
-        store
-            .key_auth_record(countersign_domain::KeyId::new())
-            .await,
-        Err(StoreError::Unavailable(_))
-    ));
 }
 
 #[tokio::test]
