@@ -19,6 +19,15 @@ impl TempDir {
         self.0.path()
     }
 
+    /// The `sqlite://` URL of the database file `countersign.db` in this directory (made
+    /// when missing).
+    pub fn sqlite_url(&self) -> String {
+        format!(
+            "sqlite://{}?mode=rwc",
+            self.join("countersign.db").display()
+        )
+    }
+
     /// `name` inside this directory.
     pub fn join(&self, name: &str) -> PathBuf {
         self.0.path().join(name)

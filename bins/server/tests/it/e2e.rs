@@ -74,7 +74,7 @@ impl Fresh {
     fn url(&self) -> String {
         match self {
             Fresh::Postgres(db) => db.url.clone(),
-            Fresh::Sqlite(dir) => format!("sqlite://{}?mode=rwc", sqlite_file(dir).display()),
+            Fresh::Sqlite(dir) => dir.sqlite_url(),
         }
     }
 

@@ -191,10 +191,7 @@ fn the_scheduler_never_creates_a_database_and_the_server_names_its_file() {
 #[test]
 fn keys_create_with_a_past_expiry_is_a_clear_error() {
     let scratch = TempDir::new("ops-keys");
-    let url = format!(
-        "sqlite://{}?mode=rwc",
-        scratch.path().join("countersign.db").display()
-    );
+    let url = scratch.sqlite_url();
     let out = run(
         server_binary(),
         &[
@@ -238,13 +235,7 @@ fn logs_are_plain_text_off_a_terminal_and_boolean_flags_take_values() {
         server_binary(),
         &["--bootstrap-admin=false", "--auto-migrate=true"],
         &[
-            (
-                "COUNTERSIGN_DATABASE_URL",
-                format!(
-                    "sqlite://{}?mode=rwc",
-                    scratch.path().join("countersign.db").display()
-                ),
-            ),
+            ("COUNTERSIGN_DATABASE_URL", scratch.sqlite_url()),
             ("COUNTERSIGN_LISTEN", format!("127.0.0.1:{port}")),
         ],
         scratch.path(),
@@ -274,13 +265,7 @@ fn metrics_are_lint_clean_complete_from_start_and_count_pending_approvals() {
         server_binary(),
         &[],
         &[
-            (
-                "COUNTERSIGN_DATABASE_URL",
-                format!(
-                    "sqlite://{}?mode=rwc",
-                    scratch.path().join("countersign.db").display()
-                ),
-            ),
+            ("COUNTERSIGN_DATABASE_URL", scratch.sqlite_url()),
             ("COUNTERSIGN_LISTEN", format!("127.0.0.1:{port}")),
         ],
         scratch.path(),
