@@ -56,6 +56,34 @@ pub trait RuleDb: Send + Sync {
     async fn close(&self);
 }
 
+/// Run `sql` with `binds` as `$1`, `$2`, … in `tx`, then commit (when `commit` is set) or
+/// roll back: the statement's result, or the error of the statement or of the commit. The
+/// body of a backend's [`RuleDb::exec`].
+pub async fn exec_in<DB>(
+    mut tx: sqlx::Transaction<'_, DB>,
+    sql: &str,
+    binds: &[&str],
+    commit: bool,
+) -> Result<DB::QueryResult, sqlx::Error>
+where
+    DB: sqlx::Database,
+    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+    for<'q> &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> DB::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
+{
+    let mut query = sqlx::query::<DB>(sql);
+    for b in binds {
+        query = query.bind(*b);
+    }
+    let done = query.execute(&mut *tx).await?;
+    if commit {
+        tx.commit().await?;
+    } else {
+        tx.rollback().await?;
+    }
+    Ok(done)
+}
+
 /// Run `sql` (rolled back) and assert `db` refuses it with the rule `name`.
 async fn assert_refused(db: &dyn RuleDb, sql: &str, binds: &[&str], name: &str) {
     let got = db.exec(sql, binds, false).await;

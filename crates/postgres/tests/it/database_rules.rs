@@ -33,18 +33,9 @@ impl RuleDb for PgRules {
     }
 
     async fn exec(&self, sql: &str, binds: &[&str], commit: bool) -> Result<u64, Refusal> {
-        let mut tx = self.0.begin().await.map_err(refusal)?;
-        let mut query = sqlx::query(sql);
-        for b in binds {
-            query = query.bind(*b);
-        }
-        let done = query.execute(&mut *tx).await.map_err(refusal)?;
-        if commit {
-            tx.commit().await.map_err(refusal)?;
-        } else {
-            tx.rollback().await.map_err(refusal)?;
-        }
-        Ok(done.rows_affected())
+        let tx = self.0.begin().await.map_err(refusal)?;
+        let done = database_rules::exec_in(tx, sql, binds, commit).await;
+        done.map(|d| d.rows_affected()).map_err(refusal)
     }
 
     fn refusal_for(&self, name: &str) -> Refusal {

@@ -99,19 +99,10 @@ impl RuleDb for SqliteRules {
     }
 
     async fn exec(&self, sql: &str, binds: &[&str], commit: bool) -> Result<u64, Refusal> {
-        let pool = self.store.pool();
-        let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.map_err(refusal)?;
-        let mut query = sqlx::query(sql);
-        for b in binds {
-            query = query.bind(*b);
-        }
-        let done = query.execute(&mut *tx).await.map_err(refusal)?;
-        if commit {
-            tx.commit().await.map_err(refusal)?;
-        } else {
-            tx.rollback().await.map_err(refusal)?;
-        }
-        Ok(done.rows_affected())
+        let tx = self.store.pool().begin_with("BEGIN IMMEDIATE");
+        let tx = tx.await.map_err(refusal)?;
+        let done = database_rules::exec_in(tx, sql, binds, commit).await;
+        done.map(|d| d.rows_affected()).map_err(refusal)
     }
 
     fn refusal_for(&self, name: &str) -> Refusal {
