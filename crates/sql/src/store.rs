@@ -5,7 +5,8 @@
 use async_trait::async_trait;
 use countersign_domain::KeyId;
 use countersign_store::{
-    ExportFilter, ExportRow, KeyAuthRecord, RolePosture, Store, StoreError, StoreResult, Transaction,
+    ExportFilter, ExportRow, KeyAuthRecord, RolePosture, Store, StoreError, StoreResult,
+    Transaction,
 };
 use futures::stream::BoxStream;
 use sqlx::Pool;
