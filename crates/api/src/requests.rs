@@ -9,6 +9,7 @@ use time::OffsetDateTime;
 
 /// `POST /api/v1/approvals/{id}/approve|reject`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct VoteBody {
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -17,6 +18,7 @@ pub struct VoteBody {
 
 /// `POST /api/v1/jobs/claim`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ClaimBody {
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -27,6 +29,7 @@ pub struct ClaimBody {
 
 /// `POST /api/v1/jobs/{id}/complete`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CompleteBody {
     pub outcome: CompletionOutcome,
@@ -36,6 +39,7 @@ pub struct CompleteBody {
 
 /// `POST /api/v1/jobs/{id}/cancel`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CancelBody {
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -44,6 +48,7 @@ pub struct CancelBody {
 
 /// `POST /api/v1/auth/principals`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CreatePrincipalBody {
     pub name: String,
@@ -57,6 +62,7 @@ fn default_kind() -> PrincipalKind {
 
 /// `POST /api/v1/auth/principals/{id}/keys`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CreateKeyBody {
     #[serde(
@@ -69,6 +75,7 @@ pub struct CreateKeyBody {
 
 /// `POST /api/v1/auth/principals/{id}/roles`: the role to assign.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct AssignRoleBody {
     pub role: RoleId,
@@ -76,6 +83,7 @@ pub struct AssignRoleBody {
 
 /// `POST /api/v1/auth/roles`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CreateRoleBody {
     pub id: RoleId,
@@ -87,6 +95,7 @@ pub struct CreateRoleBody {
 
 /// `PUT /api/v1/auth/roles/{id}`: the whole role, with the generation it was read at.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct UpdateRoleBody {
     pub description: String,
@@ -96,6 +105,7 @@ pub struct UpdateRoleBody {
 
 /// `POST /api/v1/auth/roles/{id}/permissions`: the permission to grant.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct GrantPermissionBody {
     pub permission: Permission,
@@ -103,6 +113,7 @@ pub struct GrantPermissionBody {
 
 /// `POST /api/v1/policies`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CreatePolicyBody {
     pub name: String,
@@ -114,6 +125,7 @@ pub struct CreatePolicyBody {
 
 /// `PUT /api/v1/policies/{id}`: the whole policy, with the generation it was read at.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct UpdatePolicyBody {
     pub name: String,
@@ -126,6 +138,7 @@ pub struct UpdatePolicyBody {
 
 /// `POST /api/v1/subjects`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CreateSubjectBody {
     pub kind: String,
@@ -137,6 +150,7 @@ pub struct CreateSubjectBody {
 
 /// `POST /api/v1/subjects/{id}/jobs` (the `Idempotency-Key` header rides beside it).
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RequestJobBody {
     pub action: String,

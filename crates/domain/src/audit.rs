@@ -52,6 +52,7 @@ impl<'de> Deserialize<'de> for SchemaV1 {
 
 /// The event's category.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Category {
     Lifecycle,
@@ -166,6 +167,7 @@ pub mod actions {
 
 /// The resource an event is about: `{type, id}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Resource {
     #[serde(rename = "type")]
@@ -184,6 +186,7 @@ impl Resource {
 
 /// Allow or deny.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Decision {
     Allow,
@@ -201,6 +204,7 @@ impl Decision {
 
 /// The authorization decision behind an event.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Authorization {
     pub decision: Decision,
@@ -237,6 +241,7 @@ impl Authorization {
 
 /// The result: `{"outcome": "ok"}` or `{"outcome": "error", "kind": …, "message": …}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "outcome", rename_all = "lowercase", deny_unknown_fields)]
 pub enum AuditResult {
     Ok,
@@ -254,6 +259,7 @@ impl AuditResult {
 
 /// One audit event.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct AuditEvent {
     pub schema: SchemaV1,

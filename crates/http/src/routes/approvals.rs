@@ -47,15 +47,18 @@ pub fn routes(state: &AppState) -> Routes {
         )
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ApprovalQuery {
     state: Option<ApprovalState>,
     subject_id: Option<SubjectId>,
     requested_by: Option<PrincipalId>,
+    #[param(minimum = 1, maximum = 500)]
     limit: Option<u32>,
     cursor: Option<String>,
 }
 
+#[utoipa::path(get, path = "/api/v1/approvals", tag = "approvals", params(ApprovalQuery), responses((status = 200, body = Listing<ApprovalView>)))]
 async fn list(
     State(s): State<AppState>,
     Auth(caller): Auth,
@@ -76,6 +79,7 @@ async fn list(
     ))
 }
 
+#[utoipa::path(get, path = "/api/v1/approvals/{id}", tag = "approvals", params(("id" = ApprovalId, Path, description = "The approval.")), responses((status = 200, body = ApprovalView)))]
 async fn get(
     State(s): State<AppState>,
     Auth(caller): Auth,
@@ -84,6 +88,7 @@ async fn get(
     Ok(Json(s.service.get_approval(&caller, id).await?))
 }
 
+#[utoipa::path(post, path = "/api/v1/approvals/{id}/approve", tag = "approvals", params(("id" = ApprovalId, Path, description = "The approval.")), request_body(content = Option<VoteBody>, description = "Optional."), responses((status = 200, body = ApprovalView)))]
 async fn approve(
     State(s): State<AppState>,
     Auth(caller): Auth,
@@ -97,6 +102,7 @@ async fn approve(
     ))
 }
 
+#[utoipa::path(post, path = "/api/v1/approvals/{id}/reject", tag = "approvals", params(("id" = ApprovalId, Path, description = "The approval.")), request_body(content = Option<VoteBody>, description = "Optional."), responses((status = 200, body = ApprovalView)))]
 async fn reject(
     State(s): State<AppState>,
     Auth(caller): Auth,

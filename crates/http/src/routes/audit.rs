@@ -77,7 +77,8 @@ fn ingest_body_limit(state: &AppState) -> usize {
     state.config.max_body.saturating_mul(INGEST_BODY_FACTOR)
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct AuditQuery {
     category: Option<Category>,
@@ -86,13 +87,17 @@ struct AuditQuery {
     resource_type: Option<String>,
     resource_id: Option<String>,
     #[serde(default, with = "time::serde::rfc3339::option")]
+    #[param(value_type = Option<String>, format = DateTime)]
     from: Option<OffsetDateTime>,
     #[serde(default, with = "time::serde::rfc3339::option")]
+    #[param(value_type = Option<String>, format = DateTime)]
     to: Option<OffsetDateTime>,
+    #[param(minimum = 1, maximum = 500)]
     limit: Option<u32>,
     cursor: Option<String>,
 }
 
+#[utoipa::path(get, path = "/api/v1/audit", tag = "audit", params(AuditQuery), responses((status = 200, body = Listing<AuditEvent>)))]
 async fn list(
     State(s): State<AppState>,
     Auth(caller): Auth,
@@ -114,6 +119,7 @@ async fn list(
     Ok(Json(s.service.list_audit(&caller, &filter, &params).await?))
 }
 
+#[utoipa::path(get, path = "/api/v1/audit/{id}", tag = "audit", params(("id" = EventId, Path, description = "The event.")), responses((status = 200, body = AuditEvent)))]
 async fn get(
     State(s): State<AppState>,
     Auth(caller): Auth,
@@ -123,16 +129,27 @@ async fn get(
 }
 
 /// The export's query, as text: the service validates each value and names it when refusing.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct ExportQuery {
+    /// The window's start (RFC 3339); required.
+    #[param(required = true, format = DateTime)]
     from: Option<String>,
+    /// The window's end (RFC 3339), after `from`; required.
+    #[param(required = true, format = DateTime)]
     to: Option<String>,
+    #[param(value_type = Option<Category>)]
     category: Option<String>,
+    /// The most lines to send.
+    #[param(value_type = Option<u64>, minimum = 1)]
     limit: Option<String>,
+    /// Resume after this event id.
+    #[param(value_type = Option<EventId>)]
     after: Option<String>,
 }
 
+#[utoipa::path(get, path = "/api/v1/audit/export", tag = "audit", params(ExportQuery), responses((status = 200, description = "One audit event per line, in `(ts, event_id)` order.", content_type = "application/x-ndjson", body = AuditEvent, headers(("Content-Disposition" = String, description = "`attachment; filename=\"countersign-audit-<from>_to_<to>.ndjson\"`")))))]
 async fn export(
     State(s): State<AppState>,
     Auth(caller): Auth,
@@ -189,6 +206,7 @@ fn ingest_format(headers: &HeaderMap) -> Result<IngestFormat, ApiError> {
     }
 }
 
+#[utoipa::path(post, path = "/api/v1/audit/events", tag = "audit", request_body(description = "At most 1,000 events: one per line, or a JSON array.", content((AuditEvent = "application/x-ndjson"), (Vec<AuditEvent> = "application/json"))), responses((status = 200, body = IngestOutcome)))]
 async fn ingest(
     State(s): State<AppState>,
     Auth(caller): Auth,
