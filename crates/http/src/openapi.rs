@@ -260,3 +260,83 @@ fn docs_index_operation() {}
     responses((status = 200, description = "The asset.", content_type = "application/octet-stream", body = String)))]
 #[allow(dead_code)]
 fn docs_asset_operation() {}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+    use std::sync::Arc;
+
+    use countersign_service::{Service, ServiceConfig};
+
+    use super::*;
+
+    async fn state() -> AppState {
+        let store = countersign_sqlite::SqliteStore::connect("sqlite::memory:")
+            .await
+            .expect("an in-memory database");
+        AppState::new(
+            Service::new(Arc::new(store), ServiceConfig::default()),
+            crate::HttpConfig::default(),
+        )
+    }
+
+    /// `METHOD /path` with axum's catch-all `{*x}` written as OpenAPI's `{x}`.
+    fn key(method: &Method, path: &str) -> String {
+        format!("{method} {}", path.replace("{*", "{"))
+    }
+
+    fn documented(doc: &mut Document) -> BTreeSet<String> {
+        let mut ops = BTreeSet::new();
+        for (path, item) in doc.paths.paths.iter_mut() {
+            for (method, _) in operations(item) {
+                ops.insert(key(&method, path));
+            }
+        }
+        ops
+    }
+
+    #[tokio::test]
+    async fn every_route_has_an_operation_and_every_operation_a_route() {
+        let routes = crate::routes::api(&state().await);
+        let registered: BTreeSet<String> = routes
+            .table()
+            .iter()
+            .map(|r| key(&r.method, r.path))
+            .chain(routes.ungated().iter().map(|r| key(&r.method, r.path)))
+            .collect();
+        let mut doc = document(routes.table());
+        let documented = documented(&mut doc);
+        let undocumented: Vec<_> = registered.difference(&documented).collect();
+        let unrouted: Vec<_> = documented.difference(&registered).collect();
+        assert!(undocumented.is_empty(), "routes without an operation: {undocumented:?}");
+        assert!(unrouted.is_empty(), "operations without a route: {unrouted:?}");
+        assert!(registered.len() > 40, "{registered:?}");
+    }
+
+    #[tokio::test]
+    async fn gated_operations_require_the_bearer_scheme_and_the_rest_do_not() {
+        let routes = crate::routes::api(&state().await);
+        let mut doc = document(routes.table());
+        assert!(doc.openapi == utoipa::openapi::OpenApiVersion::Version31);
+        let ungated: Vec<_> = routes.ungated().iter().map(|r| r.path).collect();
+        assert_eq!(ungated, [DOCUMENT_PATH, "/docs", "/docs/{*file}"]);
+        for (path, item) in doc.paths.paths.iter_mut() {
+            for (method, op) in operations(item) {
+                let gate = routes
+                    .table()
+                    .iter()
+                    .find(|r| r.method == method && r.path == path)
+                    .map(|r| r.gate);
+                let open = matches!(gate, None | Some(Gate::Public));
+                assert_eq!(op.security.is_none(), open, "{method} {path}");
+                let statuses: Vec<&str> = op.responses.responses.keys().map(String::as_str).collect();
+                for status in ["400", "404", "503"] {
+                    assert!(statuses.contains(&status), "{method} {path}: {statuses:?}");
+                }
+                if !open {
+                    assert!(statuses.contains(&"401"), "{method} {path}");
+                }
+            }
+        }
+    }
+}
