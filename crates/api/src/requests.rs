@@ -13,6 +13,7 @@ use time::OffsetDateTime;
 #[serde(deny_unknown_fields)]
 pub struct VoteBody {
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(max_length = 2000, pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]*$"))]
     pub note: Option<String>,
 }
 
@@ -22,8 +23,10 @@ pub struct VoteBody {
 #[serde(deny_unknown_fields)]
 pub struct ClaimBody {
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(max_items = 100, inline, value_type = Option<Vec<crate::schema::ActionName>>))]
     pub actions: Option<Vec<String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 3600))]
     pub lease_secs: Option<u64>,
 }
 
@@ -34,6 +37,7 @@ pub struct ClaimBody {
 pub struct CompleteBody {
     pub outcome: CompletionOutcome,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(max_length = 4096, pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]*$"))]
     pub message: Option<String>,
 }
 
@@ -43,6 +47,7 @@ pub struct CompleteBody {
 #[serde(deny_unknown_fields)]
 pub struct CancelBody {
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(max_length = 4096, pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]*$"))]
     pub reason: Option<String>,
 }
 
@@ -51,6 +56,7 @@ pub struct CancelBody {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CreatePrincipalBody {
+    #[cfg_attr(feature = "openapi", schema(value_type = countersign_domain::PrincipalName))]
     pub name: String,
     #[serde(default = "default_kind")]
     pub kind: PrincipalKind,
@@ -88,8 +94,10 @@ pub struct AssignRoleBody {
 pub struct CreateRoleBody {
     pub id: RoleId,
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(max_length = 1024, pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]*$"))]
     pub description: String,
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<Permission>))]
     pub permissions: BTreeSet<Permission>,
 }
 
@@ -98,7 +106,9 @@ pub struct CreateRoleBody {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct UpdateRoleBody {
+    #[cfg_attr(feature = "openapi", schema(max_length = 1024, pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]*$"))]
     pub description: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<Permission>))]
     pub permissions: BTreeSet<Permission>,
     pub generation: i64,
 }
@@ -116,10 +126,13 @@ pub struct GrantPermissionBody {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CreatePolicyBody {
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 128, pattern = "^[^\\s\\x00-\\x1f\\x7f-\\x9f](?:[^\\x00-\\x1f\\x7f-\\x9f]*[^\\s\\x00-\\x1f\\x7f-\\x9f])?$"))]
     pub name: String,
     pub requires_approval: bool,
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(max_items = 32))]
     pub rules: Vec<ApprovalRule>,
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 31622400))]
     pub approval_timeout_secs: Option<i64>,
 }
 
@@ -128,10 +141,13 @@ pub struct CreatePolicyBody {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct UpdatePolicyBody {
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 128, pattern = "^[^\\s\\x00-\\x1f\\x7f-\\x9f](?:[^\\x00-\\x1f\\x7f-\\x9f]*[^\\s\\x00-\\x1f\\x7f-\\x9f])?$"))]
     pub name: String,
     pub requires_approval: bool,
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(max_items = 32))]
     pub rules: Vec<ApprovalRule>,
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 31622400))]
     pub approval_timeout_secs: Option<i64>,
     pub generation: i64,
 }
@@ -141,10 +157,13 @@ pub struct UpdatePolicyBody {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CreateSubjectBody {
+    #[cfg_attr(feature = "openapi", schema(pattern = "^[a-z][a-z0-9_.-]{0,63}$"))]
     pub kind: String,
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 256, pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]*$"))]
     pub name: String,
     pub policy_id: PolicyId,
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::schema::Labels))]
     pub labels: BTreeMap<String, String>,
 }
 
@@ -153,8 +172,10 @@ pub struct CreateSubjectBody {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RequestJobBody {
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::schema::ActionName))]
     pub action: String,
     #[serde(default = "empty_object")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub payload: serde_json::Value,
 }
 

@@ -65,10 +65,13 @@ impl fmt::Display for SystemActor {
 #[serde(deny_unknown_fields)]
 pub struct Actor {
     pub kind: ActorKind,
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 512))]
     pub id: String,
     #[serde(skip_serializing_if = "Option::is_none", default)]
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 512))]
     pub name: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 512))]
     pub key_id: Option<String>,
 }
 

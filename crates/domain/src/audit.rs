@@ -171,7 +171,9 @@ pub mod actions {
 #[serde(deny_unknown_fields)]
 pub struct Resource {
     #[serde(rename = "type")]
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 512))]
     pub kind: String,
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 512))]
     pub id: String,
 }
 
@@ -209,8 +211,10 @@ impl Decision {
 pub struct Authorization {
     pub decision: Decision,
     #[serde(skip_serializing_if = "Option::is_none", default)]
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 512))]
     pub permission: Option<String>,
     /// The policy engine that decided; `rbac` for the server's own decisions.
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 512))]
     pub policy: String,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub reason: Option<String>,
@@ -267,14 +271,17 @@ pub struct AuditEvent {
     #[serde(with = "time::serde::rfc3339")]
     pub ts: OffsetDateTime,
     pub category: Category,
+    #[cfg_attr(feature = "openapi", schema(pattern = "^[a-z0-9._-]{1,128}$"))]
     pub action: String,
     pub actor: Actor,
     pub resource: Resource,
     pub authorization: Authorization,
     pub result: AuditResult,
     #[serde(skip_serializing_if = "Option::is_none", default)]
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 512))]
     pub request_id: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 512))]
     pub idempotency_key: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub previous_generation: Option<i64>,

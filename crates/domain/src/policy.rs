@@ -22,6 +22,7 @@ pub const MAX_TIMEOUT_SECS: i64 = 366 * 24 * 3600;
 #[serde(deny_unknown_fields)]
 pub struct ApprovalRule {
     pub role: RoleId,
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 100))]
     pub count: u32,
 }
 

@@ -82,9 +82,14 @@ fn ingest_body_limit(state: &AppState) -> usize {
 #[serde(deny_unknown_fields)]
 struct AuditQuery {
     category: Option<Category>,
+    #[param(pattern = "^[a-z0-9._-]{1,128}$")]
     action: Option<String>,
+    /// An actor id or name.
+    #[param(min_length = 1, max_length = 128)]
     actor: Option<String>,
+    #[param(min_length = 1, max_length = 128)]
     resource_type: Option<String>,
+    #[param(min_length = 1, max_length = 128)]
     resource_id: Option<String>,
     #[serde(default, with = "time::serde::rfc3339::option")]
     #[param(value_type = Option<String>, format = DateTime)]
@@ -94,6 +99,8 @@ struct AuditQuery {
     to: Option<OffsetDateTime>,
     #[param(minimum = 1, maximum = 500)]
     limit: Option<u32>,
+    /// The `next_cursor` of the previous page (opaque; its form is given for validation).
+    #[param(max_length = 512, pattern = "^76317c(?:2d)?(?:3[0-9]){1,16}7c(?:2[0-9a-f]|[3-6][0-9a-f]|7[0-9a-e])+$")]
     cursor: Option<String>,
 }
 
@@ -149,7 +156,7 @@ struct ExportQuery {
     after: Option<String>,
 }
 
-#[utoipa::path(get, path = "/api/v1/audit/export", tag = "audit", params(ExportQuery), responses((status = 200, description = "One audit event per line, in `(ts, event_id)` order.", content_type = "application/x-ndjson", body = AuditEvent, headers(("Content-Disposition" = String, description = "`attachment; filename=\"countersign-audit-<from>_to_<to>.ndjson\"`")))))]
+#[utoipa::path(get, path = "/api/v1/audit/export", tag = "audit", params(ExportQuery), responses((status = 200, description = "NDJSON: the events of the array, one per line, in `(ts, event_id)` order.", content_type = "application/x-ndjson", body = Vec<AuditEvent>, headers(("Content-Disposition" = String, description = "`attachment; filename=\"countersign-audit-<from>_to_<to>.ndjson\"`")))))]
 async fn export(
     State(s): State<AppState>,
     Auth(caller): Auth,
@@ -206,7 +213,7 @@ fn ingest_format(headers: &HeaderMap) -> Result<IngestFormat, ApiError> {
     }
 }
 
-#[utoipa::path(post, path = "/api/v1/audit/events", tag = "audit", request_body(description = "At most 1,000 events: one per line, or a JSON array.", content((AuditEvent = "application/x-ndjson"), (Vec<AuditEvent> = "application/json"))), responses((status = 200, body = IngestOutcome)))]
+#[utoipa::path(post, path = "/api/v1/audit/events", tag = "audit", request_body(description = "At most 1,000 events: NDJSON (the events of the array, one per line) or a JSON array.", content((Vec<AuditEvent> = "application/x-ndjson"), (Vec<AuditEvent> = "application/json"))), responses((status = 200, body = IngestOutcome)))]
 async fn ingest(
     State(s): State<AppState>,
     Auth(caller): Auth,

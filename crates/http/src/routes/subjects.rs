@@ -52,6 +52,8 @@ struct SubjectQuery {
     policy_id: Option<PolicyId>,
     #[param(minimum = 1, maximum = 500)]
     limit: Option<u32>,
+    /// The `next_cursor` of the previous page (opaque; its form is given for validation).
+    #[param(max_length = 512, pattern = "^76317c(?:2d)?(?:3[0-9]){1,16}7c(?:2[0-9a-f]|[3-6][0-9a-f]|7[0-9a-e])+$")]
     cursor: Option<String>,
 }
 
@@ -101,7 +103,7 @@ async fn get(
     Ok(Json(s.service.get_subject(&caller, id).await?))
 }
 
-#[utoipa::path(post, path = "/api/v1/subjects/{id}/jobs", tag = "jobs", params(("id" = SubjectId, Path, description = "The subject."), ("Idempotency-Key" = Option<String>, Header, description = "A repeat with the same key and body answers the first result, 200.")), request_body = JobBody, responses((status = 201, body = JobRequested), (status = 200, body = JobRequested, description = "A repeat of an earlier request with the same `Idempotency-Key`.")))]
+#[utoipa::path(post, path = "/api/v1/subjects/{id}/jobs", tag = "jobs", params(("id" = SubjectId, Path, description = "The subject."), ("Idempotency-Key" = Option<String>, Header, pattern = "^[\\x21-\\x7e]{1,255}$", description = "A repeat with the same key and body answers the first result, 200.")), request_body = JobBody, responses((status = 201, body = JobRequested), (status = 200, body = JobRequested, description = "A repeat of an earlier request with the same `Idempotency-Key`.")))]
 async fn request_job(
     State(s): State<AppState>,
     Auth(caller): Auth,
