@@ -85,11 +85,11 @@ struct AuditQuery {
     #[param(pattern = "^[a-z0-9._-]{1,128}$")]
     action: Option<String>,
     /// An actor id or name.
-    #[param(min_length = 1, max_length = 128)]
+    #[param(min_length = 1, max_length = 512)]
     actor: Option<String>,
-    #[param(min_length = 1, max_length = 128)]
+    #[param(min_length = 1, max_length = 512)]
     resource_type: Option<String>,
-    #[param(min_length = 1, max_length = 128)]
+    #[param(min_length = 1, max_length = 512)]
     resource_id: Option<String>,
     #[serde(default, with = "time::serde::rfc3339::option")]
     #[param(value_type = Option<String>, format = DateTime)]
