@@ -13,7 +13,10 @@ use time::OffsetDateTime;
 #[serde(deny_unknown_fields)]
 pub struct VoteBody {
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(feature = "openapi", schema(max_length = 2000, pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]*$"))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(max_length = 2000, pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]*$")
+    )]
     pub note: Option<String>,
 }
 
@@ -37,7 +40,10 @@ pub struct ClaimBody {
 pub struct CompleteBody {
     pub outcome: CompletionOutcome,
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(feature = "openapi", schema(max_length = 4096, pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]*$"))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(max_length = 4096, pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]*$")
+    )]
     pub message: Option<String>,
 }
 
@@ -47,7 +53,10 @@ pub struct CompleteBody {
 #[serde(deny_unknown_fields)]
 pub struct CancelBody {
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(feature = "openapi", schema(max_length = 4096, pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]*$"))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(max_length = 4096, pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]*$")
+    )]
     pub reason: Option<String>,
 }
 
@@ -94,7 +103,10 @@ pub struct AssignRoleBody {
 pub struct CreateRoleBody {
     pub id: RoleId,
     #[serde(default)]
-    #[cfg_attr(feature = "openapi", schema(max_length = 1024, pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]*$"))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(max_length = 1024, pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]*$")
+    )]
     pub description: String,
     #[serde(default)]
     #[cfg_attr(feature = "openapi", schema(value_type = Vec<Permission>))]
@@ -106,7 +118,10 @@ pub struct CreateRoleBody {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct UpdateRoleBody {
-    #[cfg_attr(feature = "openapi", schema(max_length = 1024, pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]*$"))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(max_length = 1024, pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]*$")
+    )]
     pub description: String,
     #[cfg_attr(feature = "openapi", schema(value_type = Vec<Permission>))]
     pub permissions: BTreeSet<Permission>,
@@ -126,7 +141,14 @@ pub struct GrantPermissionBody {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CreatePolicyBody {
-    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 128, pattern = "^[^\\s\\x00-\\x1f\\x7f-\\x9f](?:[^\\x00-\\x1f\\x7f-\\x9f]*[^\\s\\x00-\\x1f\\x7f-\\x9f])?$"))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            min_length = 1,
+            max_length = 128,
+            pattern = "^[^\\s\\x00-\\x1f\\x7f-\\x9f](?:[^\\x00-\\x1f\\x7f-\\x9f]*[^\\s\\x00-\\x1f\\x7f-\\x9f])?$"
+        )
+    )]
     pub name: String,
     pub requires_approval: bool,
     #[serde(default)]
@@ -141,7 +163,14 @@ pub struct CreatePolicyBody {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct UpdatePolicyBody {
-    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 128, pattern = "^[^\\s\\x00-\\x1f\\x7f-\\x9f](?:[^\\x00-\\x1f\\x7f-\\x9f]*[^\\s\\x00-\\x1f\\x7f-\\x9f])?$"))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            min_length = 1,
+            max_length = 128,
+            pattern = "^[^\\s\\x00-\\x1f\\x7f-\\x9f](?:[^\\x00-\\x1f\\x7f-\\x9f]*[^\\s\\x00-\\x1f\\x7f-\\x9f])?$"
+        )
+    )]
     pub name: String,
     pub requires_approval: bool,
     #[serde(default)]
@@ -159,7 +188,14 @@ pub struct UpdatePolicyBody {
 pub struct CreateSubjectBody {
     #[cfg_attr(feature = "openapi", schema(pattern = "^[a-z][a-z0-9_.-]{0,63}$"))]
     pub kind: String,
-    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 256, pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]*$"))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            min_length = 1,
+            max_length = 256,
+            pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]*$"
+        )
+    )]
     pub name: String,
     pub policy_id: PolicyId,
     #[serde(default)]

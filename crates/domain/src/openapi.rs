@@ -47,20 +47,46 @@ macro_rules! id_schema {
 }
 
 macro_rules! stringify_prefix {
-    (PrincipalId) => { "prn" };
-    (KeyId) => { "key" };
-    (PolicyId) => { "pol" };
-    (SubjectId) => { "sub" };
-    (JobId) => { "job" };
-    (ApprovalId) => { "apr" };
-    (EventId) => { "evt" };
+    (PrincipalId) => {
+        "prn"
+    };
+    (KeyId) => {
+        "key"
+    };
+    (PolicyId) => {
+        "pol"
+    };
+    (SubjectId) => {
+        "sub"
+    };
+    (JobId) => {
+        "job"
+    };
+    (ApprovalId) => {
+        "apr"
+    };
+    (EventId) => {
+        "evt"
+    };
 }
 
-id_schema!(PrincipalId, KeyId, PolicyId, SubjectId, JobId, ApprovalId, EventId);
+id_schema!(
+    PrincipalId,
+    KeyId,
+    PolicyId,
+    SubjectId,
+    JobId,
+    ApprovalId,
+    EventId
+);
 
 impl PartialSchema for RoleId {
     fn schema() -> RefOr<Schema> {
-        string("^[a-z0-9][a-z0-9-]{0,62}$", "A role slug.", "security-approver")
+        string(
+            "^[a-z0-9][a-z0-9-]{0,62}$",
+            "A role slug.",
+            "security-approver",
+        )
     }
 }
 

@@ -53,7 +53,9 @@ fn parse_object<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         // Let serde name a syntax error first; a well-formed non-object is refused by shape.
         serde_json::from_slice::<serde::de::IgnoredAny>(bytes)
             .map_err(|e| ApiError::invalid(format!("invalid JSON body: {e}")))?;
-        return Err(ApiError::invalid("invalid JSON body: must be a JSON object"));
+        return Err(ApiError::invalid(
+            "invalid JSON body: must be a JSON object",
+        ));
     }
     parse_json(bytes)
 }
@@ -190,11 +192,20 @@ mod tests {
     fn a_body_must_be_an_object() {
         // serde reads a struct from a sequence; the API does not.
         assert!(serde_json::from_slice::<ClaimBody>(b"[null, null]").is_ok());
-        for body in [&b"[null, null]"[..], b"[\"alice\"]", b"\"x\"", b"1", b"true"] {
+        for body in [
+            &b"[null, null]"[..],
+            b"[\"alice\"]",
+            b"\"x\"",
+            b"1",
+            b"true",
+        ] {
             let err = optional_body::<ClaimBody>(body).unwrap_err();
             assert_eq!(err.status_and_code().1, "invalid_request", "{body:?}");
             assert!(err.to_string().contains("must be a JSON object"), "{err}");
-            assert!(parse_object::<CreatePrincipalBody>(body).is_err(), "{body:?}");
+            assert!(
+                parse_object::<CreatePrincipalBody>(body).is_err(),
+                "{body:?}"
+            );
         }
         assert!(parse_object::<CreatePrincipalBody>(b" {\"name\": \"alice\"}").is_ok());
         // A syntax error is still named as one.

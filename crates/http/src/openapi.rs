@@ -89,7 +89,7 @@ pub const BEARER: &str = "bearer";
         audit::export,
         audit::ingest,
     ),
-    components(schemas(ErrorBody)),
+    components(schemas(ErrorBody))
 )]
 struct ApiDoc;
 
@@ -148,10 +148,7 @@ pub fn document(table: &[RouteEntry]) -> Document {
             add_errors(op, EVERY_ERROR);
             if gated {
                 add_errors(op, GATED_ERROR);
-                op.security = Some(vec![SecurityRequirement::new(
-                    BEARER,
-                    Vec::<String>::new(),
-                )]);
+                op.security = Some(vec![SecurityRequirement::new(BEARER, Vec::<String>::new())]);
             }
         }
     }
@@ -206,10 +203,14 @@ pub fn routes(state: &AppState, doc: &Document) -> Routes {
             let config = config.clone();
             async move { swagger_file("index.html", config) }
         })
-        .add_ungated(Method::GET, "/docs/{*file}", move |Path(file): Path<String>| {
-            let config = asset_config.clone();
-            async move { swagger_file(&file, config) }
-        })
+        .add_ungated(
+            Method::GET,
+            "/docs/{*file}",
+            move |Path(file): Path<String>| {
+                let config = asset_config.clone();
+                async move { swagger_file(&file, config) }
+            },
+        )
 }
 
 /// One Swagger UI file. The index is served at `/docs` (no trailing slash), so its relative
@@ -234,7 +235,8 @@ fn swagger_file(file: &str, config: Arc<utoipa_swagger_ui::Config<'static>>) -> 
         Ok(None) => ApiError::not_found("file").into_response(),
         Err(e) => {
             let e = std::io::Error::other(e.to_string());
-            ApiError::Service(countersign_service::ServiceError::Internal(Box::new(e))).into_response()
+            ApiError::Service(countersign_service::ServiceError::Internal(Box::new(e)))
+                .into_response()
         }
     }
 }
@@ -308,8 +310,14 @@ mod tests {
         let documented = documented(&mut doc);
         let undocumented: Vec<_> = registered.difference(&documented).collect();
         let unrouted: Vec<_> = documented.difference(&registered).collect();
-        assert!(undocumented.is_empty(), "routes without an operation: {undocumented:?}");
-        assert!(unrouted.is_empty(), "operations without a route: {unrouted:?}");
+        assert!(
+            undocumented.is_empty(),
+            "routes without an operation: {undocumented:?}"
+        );
+        assert!(
+            unrouted.is_empty(),
+            "operations without a route: {unrouted:?}"
+        );
         assert!(registered.len() > 40, "{registered:?}");
     }
 
@@ -329,7 +337,8 @@ mod tests {
                     .map(|r| r.gate);
                 let open = matches!(gate, None | Some(Gate::Public));
                 assert_eq!(op.security.is_none(), open, "{method} {path}");
-                let statuses: Vec<&str> = op.responses.responses.keys().map(String::as_str).collect();
+                let statuses: Vec<&str> =
+                    op.responses.responses.keys().map(String::as_str).collect();
                 for status in ["400", "404", "503"] {
                     assert!(statuses.contains(&status), "{method} {path}: {statuses:?}");
                 }

@@ -107,7 +107,10 @@ struct KeyQuery {
     #[param(minimum = 1, maximum = 500)]
     limit: Option<u32>,
     /// The `next_cursor` of the previous page (opaque; its form is given for validation).
-    #[param(max_length = 512, pattern = "^76317c(?:2d)?(?:3[0-9]){1,16}7c(?:2[0-9a-f]|[3-6][0-9a-f]|7[0-9a-e])+$")]
+    #[param(
+        max_length = 512,
+        pattern = "^76317c(?:2d)?(?:3[0-9]){1,16}7c(?:2[0-9a-f]|[3-6][0-9a-f]|7[0-9a-e])+$"
+    )]
     cursor: Option<String>,
 }
 
