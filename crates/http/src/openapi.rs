@@ -213,14 +213,14 @@ pub fn routes(state: &AppState, doc: &Document) -> Routes {
         )
 }
 
-/// One Swagger UI file. The index is served at `/docs` (no trailing slash), so its relative
-/// asset links are made absolute.
+/// One Swagger UI file. The index is served at `/docs` (no trailing slash), so it gets a
+/// `<base href="/docs/">` for its relative asset links to resolve under `/docs/`.
 fn swagger_file(file: &str, config: Arc<utoipa_swagger_ui::Config<'static>>) -> Response {
     match utoipa_swagger_ui::serve(file, config) {
         Ok(Some(f)) => {
             let body = if file == "index.html" {
                 String::from_utf8_lossy(&f.bytes)
-                    .replace("\"./", "\"/docs/")
+                    .replacen("<head>", "<head>\n  <base href=\"/docs/\">", 1)
                     .into_bytes()
             } else {
                 f.bytes.into_owned()
@@ -319,6 +319,52 @@ mod tests {
             "operations without a route: {unrouted:?}"
         );
         assert!(registered.len() > 40, "{registered:?}");
+    }
+
+    /// The page at `/docs` as a browser reads it: each relative link resolves against the
+    /// page's `<base href>` (without one, against `/`, the directory of `/docs`), and every
+    /// link must land on an asset this module serves under `/docs/`.
+    #[tokio::test]
+    async fn the_docs_page_links_only_to_assets_it_serves() {
+        let config = Arc::new(utoipa_swagger_ui::Config::from(DOCUMENT_PATH));
+        let index = swagger_file("index.html", config.clone());
+        assert_eq!(index.status(), StatusCode::OK);
+        let body = axum::body::to_bytes(index.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        let html = String::from_utf8_lossy(&body).into_owned();
+        let base = html
+            .split("<base href=\"")
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .unwrap_or("/")
+            .to_owned();
+        let mut links = 0;
+        for attr in ["href=\"", "src=\""] {
+            for rest in html.split(attr).skip(1) {
+                let link = rest.split('"').next().unwrap();
+                if link == base {
+                    continue;
+                }
+                assert!(!link.contains("://"), "an outside asset: {link}");
+                let path = if link.starts_with('/') {
+                    link.to_owned()
+                } else {
+                    format!("{base}{}", link.trim_start_matches("./"))
+                };
+                let file = path
+                    .strip_prefix("/docs/")
+                    .unwrap_or_else(|| panic!("{link} resolves outside /docs/: {path}"));
+                let answer = swagger_file(file, config.clone());
+                assert_eq!(answer.status(), StatusCode::OK, "{link}");
+                links += 1;
+            }
+        }
+        assert!(links >= 3, "{html}");
+        let init = utoipa_swagger_ui::serve("swagger-initializer.js", config)
+            .unwrap()
+            .unwrap();
+        assert!(String::from_utf8_lossy(&init.bytes).contains(DOCUMENT_PATH));
     }
 
     #[tokio::test]
