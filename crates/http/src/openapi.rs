@@ -13,6 +13,7 @@
 use std::sync::Arc;
 
 use axum::body::Bytes;
+use axum::extract::rejection::PathRejection;
 use axum::extract::Path;
 use axum::http::{header, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -206,11 +207,22 @@ pub fn routes(state: &AppState, doc: &Document) -> Routes {
         .add_ungated(
             Method::GET,
             "/docs/{*file}",
-            move |Path(file): Path<String>| {
+            move |file: Result<Path<String>, PathRejection>| {
                 let config = asset_config.clone();
-                async move { swagger_file(&file, config) }
+                async move { docs_asset(file, config) }
             },
         )
+}
+
+/// `GET /docs/{file}`; a path that is not UTF-8 names no file (404, the JSON error body).
+fn docs_asset(
+    file: Result<Path<String>, PathRejection>,
+    config: Arc<utoipa_swagger_ui::Config<'static>>,
+) -> Response {
+    match file {
+        Ok(Path(file)) => swagger_file(&file, config),
+        Err(_) => ApiError::not_found("file").into_response(),
+    }
 }
 
 /// One Swagger UI file. The index is served at `/docs` (no trailing slash), so it gets a
@@ -319,6 +331,33 @@ mod tests {
             "operations without a route: {unrouted:?}"
         );
         assert!(registered.len() > 40, "{registered:?}");
+    }
+
+    /// A `/docs/` path that is not UTF-8 is a JSON 404 like any unknown file, not axum's
+    /// plain-text rejection.
+    #[tokio::test]
+    async fn a_docs_path_that_is_not_utf8_is_a_json_404() {
+        use tower::ServiceExt;
+
+        let state = state().await;
+        let router = crate::routes::api(&state).into_parts().0.with_state(state);
+        for uri in ["/docs/%ff", "/docs/no-such-file.js"] {
+            let answer = router
+                .clone()
+                .oneshot(
+                    axum::http::Request::get(uri)
+                        .body(axum::body::Body::empty())
+                        .unwrap(),
+                )
+                .await
+                .unwrap();
+            assert_eq!(answer.status(), StatusCode::NOT_FOUND, "{uri}");
+            let body = axum::body::to_bytes(answer.into_body(), usize::MAX)
+                .await
+                .unwrap();
+            let body: ErrorBody = serde_json::from_slice(&body).unwrap();
+            assert_eq!(body.error.code, "not_found", "{uri}");
+        }
     }
 
     /// The page at `/docs` as a browser reads it: each relative link resolves against the
