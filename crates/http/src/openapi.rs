@@ -5,9 +5,9 @@
 //! - `GET /docs` and `GET /docs/{file}`: Swagger UI, its assets compiled into the binary.
 //!
 //! What the annotations do not say is added here from the route table itself, so it cannot
-//! drift from the gates: every gated operation requires the bearer scheme and lists the
-//! error answers a gate and a handler can give (401, 403, 429 besides the handler's own), all
-//! with the one error body ([`ErrorBody`]). A unit test proves every registered route has an
+//! drift from the gates: every operation lists the error answers 400, 404, 413 and 503, and
+//! every gated one also requires the bearer scheme and lists 401, 403, 409 and 429, all with
+//! the one error body ([`ErrorBody`]). A unit test proves every registered route has an
 //! operation and every operation a route.
 
 use std::sync::Arc;
