@@ -10,10 +10,14 @@
 //! - [`error`] — the error body [`ErrorBody`] (`{error: {code, message, request_id}}`).
 //! - [`views`] — what reads answer: approvals, eligibility, jobs, principals, keys, whoami.
 //! - [`requests`] — the bodies of `POST`/`PUT` requests.
+//! - `schema` (feature `openapi`, off by default) — OpenAPI schemas of validated request
+//!   values; every body derives `ToSchema` under the same feature.
 
 pub mod error;
 pub mod list;
 pub mod requests;
+#[cfg(feature = "openapi")]
+pub mod schema;
 pub mod views;
 
 pub use error::{ErrorBody, ErrorDetail};

@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 /// One page of a list; `next_cursor` is where the next page starts, `null` on the last.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ListPage<T> {
     pub data: Vec<T>,
     pub next_cursor: Option<String>,

@@ -11,6 +11,7 @@ use time::OffsetDateTime;
 /// An approval as the API shows it: the request, what remains per rule, and what is being
 /// approved (the job's action and payload with its digest).
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ApprovalView {
     #[serde(flatten)]
     pub approval: ApprovalRequest,
@@ -43,6 +44,7 @@ impl ApprovalView {
 
 /// The answer of `GET /api/v1/approvals/{id}/eligible`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Eligibility {
     pub approval_id: ApprovalId,
     pub state: ApprovalState,
@@ -52,6 +54,7 @@ pub struct Eligibility {
 
 /// One rule: its places, how many are open, and who could fill one.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RuleEligibility {
     pub role: RoleId,
     pub count: u32,
@@ -61,6 +64,7 @@ pub struct RuleEligibility {
 
 /// A principal whose approve vote would fill a place of the rule.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Candidate {
     pub principal_id: PrincipalId,
     pub name: String,
@@ -70,6 +74,7 @@ pub struct Candidate {
 
 /// Whether the caller's approve vote would count, and why (not).
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CallerEligibility {
     pub principal_id: PrincipalId,
     pub would_count: bool,
@@ -78,6 +83,7 @@ pub struct CallerEligibility {
 
 /// `{"job": …, "approval": … | null}`, and whether this answers a repeated request.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct JobRequested {
     pub job: Job,
     pub approval: Option<ApprovalView>,
@@ -87,6 +93,7 @@ pub struct JobRequested {
 
 /// A principal with the roles it holds.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PrincipalView {
     #[serde(flatten)]
     pub principal: Principal,
@@ -95,6 +102,7 @@ pub struct PrincipalView {
 
 /// A key as lists show it: `{id, principal_id, created_at, expires_at, revoked_at, status}`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct KeyView {
     #[serde(flatten)]
     pub key: ApiKey,
@@ -113,6 +121,7 @@ impl KeyView {
 
 /// `{key_id, key, principal_id, expires_at}`: the only time a key's secret is shown.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct KeyCreated {
     pub key_id: KeyId,
     pub key: String,
@@ -123,6 +132,7 @@ pub struct KeyCreated {
 
 /// The answer to `GET /api/v1/auth/whoami`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct WhoAmI {
     pub principal: WhoAmIPrincipal,
     pub key_id: Option<KeyId>,
@@ -132,6 +142,7 @@ pub struct WhoAmI {
 
 /// The principal part of [`WhoAmI`].
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct WhoAmIPrincipal {
     pub id: String,
     pub name: String,
@@ -141,6 +152,7 @@ pub struct WhoAmIPrincipal {
 /// The answer to `POST /api/v1/audit/events`: `{"accepted": n, "duplicates": m}`;
 /// `accepted` counts newly stored events.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct IngestOutcome {
     pub accepted: u64,
     pub duplicates: u64,

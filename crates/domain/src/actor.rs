@@ -9,6 +9,7 @@ use crate::principal::{Principal, PrincipalKind};
 
 /// The kind of actor in an audit event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum ActorKind {
     User,
@@ -60,13 +61,17 @@ impl fmt::Display for SystemActor {
 /// `id` is a free string so that embedding services can name their own actors; events the
 /// server writes use a principal id (`prn_…`) or a system actor (`system:reaper`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Actor {
     pub kind: ActorKind,
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 512))]
     pub id: String,
     #[serde(skip_serializing_if = "Option::is_none", default)]
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 512))]
     pub name: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 512))]
     pub key_id: Option<String>,
 }
 

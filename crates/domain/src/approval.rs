@@ -14,6 +14,7 @@ use crate::validation::ValidationError;
 
 /// An approval request's state. `pending` is the only non-terminal state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ApprovalState {
     Pending,
@@ -73,6 +74,7 @@ impl FromStr for ApprovalState {
 
 /// How an approval was decided, the label on `countersign_approval_decisions_total`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum DecisionOutcome {
     Approved,
@@ -107,6 +109,7 @@ impl DecisionOutcome {
 
 /// A vote's decision.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum VoteDecision {
     Approve,
@@ -138,6 +141,7 @@ impl FromStr for VoteDecision {
 
 /// One principal's vote, with the roles it held when it voted (history is never rewritten).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Vote {
     pub principal_id: PrincipalId,
     pub decision: VoteDecision,
@@ -163,6 +167,7 @@ pub fn validate_note(note: &str) -> Result<(), ValidationError> {
 
 /// An approval request for one job, with the policy's rules as they were when it was made.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ApprovalRequest {
     pub id: ApprovalId,
     pub job_id: JobId,

@@ -52,6 +52,7 @@ impl<'de> Deserialize<'de> for SchemaV1 {
 
 /// The event's category.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Category {
     Lifecycle,
@@ -166,10 +167,13 @@ pub mod actions {
 
 /// The resource an event is about: `{type, id}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Resource {
     #[serde(rename = "type")]
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 512))]
     pub kind: String,
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 512))]
     pub id: String,
 }
 
@@ -184,6 +188,7 @@ impl Resource {
 
 /// Allow or deny.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Decision {
     Allow,
@@ -201,12 +206,15 @@ impl Decision {
 
 /// The authorization decision behind an event.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Authorization {
     pub decision: Decision,
     #[serde(skip_serializing_if = "Option::is_none", default)]
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 512))]
     pub permission: Option<String>,
     /// The policy engine that decided; `rbac` for the server's own decisions.
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 512))]
     pub policy: String,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub reason: Option<String>,
@@ -237,6 +245,7 @@ impl Authorization {
 
 /// The result: `{"outcome": "ok"}` or `{"outcome": "error", "kind": …, "message": …}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "outcome", rename_all = "lowercase", deny_unknown_fields)]
 pub enum AuditResult {
     Ok,
@@ -254,6 +263,7 @@ impl AuditResult {
 
 /// One audit event.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct AuditEvent {
     pub schema: SchemaV1,
@@ -261,14 +271,17 @@ pub struct AuditEvent {
     #[serde(with = "time::serde::rfc3339")]
     pub ts: OffsetDateTime,
     pub category: Category,
+    #[cfg_attr(feature = "openapi", schema(pattern = "^[a-z0-9._-]{1,128}$"))]
     pub action: String,
     pub actor: Actor,
     pub resource: Resource,
     pub authorization: Authorization,
     pub result: AuditResult,
     #[serde(skip_serializing_if = "Option::is_none", default)]
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 512))]
     pub request_id: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 512))]
     pub idempotency_key: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub previous_generation: Option<i64>,

@@ -20,6 +20,7 @@ use crate::validation::ValidationError;
 
 /// A job's status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum JobStatus {
     AwaitingApproval,
@@ -94,6 +95,7 @@ impl FromStr for JobStatus {
 
 /// The outcome a worker reports when completing a job.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum CompletionOutcome {
     Succeeded,
@@ -111,6 +113,7 @@ impl CompletionOutcome {
 
 /// A job: `{id, subject_id, action, payload, payload_sha256, status, …}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Job {
     pub id: JobId,
     pub subject_id: SubjectId,

@@ -16,6 +16,7 @@ pub const TOKEN_PREFIX: &str = "cs_";
 
 /// Key metadata; never the secret.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ApiKey {
     pub id: KeyId,
     pub principal_id: PrincipalId,
@@ -29,6 +30,7 @@ pub struct ApiKey {
 
 /// Whether a key can be used now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum KeyStatus {
     Active,

@@ -15,6 +15,8 @@
 //! - [`validation`] — the one error type for values that break a rule; [`text`] — the
 //!   no-NUL rule for every string a client sends.
 //! - [`clock`] — timestamps at the precision the stores keep (microseconds).
+//! - `openapi` (feature `openapi`, off by default) — OpenAPI schemas of the validated string
+//!   types; the other types derive theirs.
 
 pub mod actor;
 pub mod approval;
@@ -24,6 +26,8 @@ pub mod clock;
 pub mod id;
 pub mod job;
 pub mod key;
+#[cfg(feature = "openapi")]
+pub mod openapi;
 pub mod permission;
 pub mod policy;
 pub mod principal;

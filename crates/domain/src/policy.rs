@@ -18,14 +18,17 @@ pub const MAX_TIMEOUT_SECS: i64 = 366 * 24 * 3600;
 
 /// One approval rule: `count` distinct principals holding `role`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ApprovalRule {
     pub role: RoleId,
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 100))]
     pub count: u32,
 }
 
 /// A policy: `{id, name, requires_approval, rules, approval_timeout_secs, generation, …}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Policy {
     pub id: PolicyId,
     pub name: String,

@@ -74,6 +74,7 @@ impl<'de> Deserialize<'de> for PrincipalName {
 
 /// A person or a service.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum PrincipalKind {
     User,
@@ -105,6 +106,7 @@ impl FromStr for PrincipalKind {
 
 /// A principal: `{id, name, kind, disabled, created_at}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Principal {
     pub id: PrincipalId,
     pub name: PrincipalName,

@@ -76,6 +76,7 @@ impl<'de> Deserialize<'de> for RoleId {
 
 /// A role: `{id, description, permissions, builtin, generation}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Role {
     pub id: RoleId,
     pub description: String,

@@ -13,6 +13,7 @@ pub const MAX_LABELS: usize = 64;
 
 /// A subject: `{id, kind, name, policy_id, labels, created_at}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Subject {
     pub id: SubjectId,
     pub kind: String,

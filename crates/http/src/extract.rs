@@ -1,7 +1,11 @@
 //! Extractors whose rejections are contract errors (400 `invalid_request`, 413, 404).
 //!
 //! - [`ApiJson`]: a required JSON body, unknown fields refused by the body types themselves.
-//! - [`OptionalJson`]: a JSON body that may be absent (empty body → `T::default()`).
+//! - [`OptionalJson`]: a JSON body that may be absent (an empty body or `null` →
+//!   `T::default()`).
+//!
+//! Every request body of the API is a JSON object: both refuse any other top-level value
+//! (serde would otherwise read a struct from an array, `[null, null]`).
 //! - [`ApiQuery`]: query parameters.
 //! - [`PathId`]: a prefixed id in the path; a malformed id names nothing, so it is a 404.
 //! - [`Auth`]: the caller the gate authenticated.
@@ -38,6 +42,24 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     Ok(parsed)
 }
 
+/// The body's first significant byte, if any.
+fn first_byte(bytes: &[u8]) -> Option<u8> {
+    bytes.iter().copied().find(|b| !b.is_ascii_whitespace())
+}
+
+/// Parse a body that must be a JSON object.
+fn parse_object<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    if first_byte(bytes) != Some(b'{') {
+        // Let serde name a syntax error first; a well-formed non-object is refused by shape.
+        serde_json::from_slice::<serde::de::IgnoredAny>(bytes)
+            .map_err(|e| ApiError::invalid(format!("invalid JSON body: {e}")))?;
+        return Err(ApiError::invalid(
+            "invalid JSON body: must be a JSON object",
+        ));
+    }
+    parse_json(bytes)
+}
+
 fn contains_nul_escape(bytes: &[u8]) -> bool {
     bytes
         .windows(5)
@@ -58,7 +80,7 @@ impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
         if bytes.is_empty() {
             return Err(ApiError::invalid("a JSON body is required"));
         }
-        parse_json(&bytes).map(ApiJson)
+        parse_object(&bytes).map(ApiJson)
     }
 }
 
@@ -73,11 +95,16 @@ impl<T: DeserializeOwned + Default> FromRequest<AppState> for OptionalJson<T> {
         let bytes = Bytes::from_request(req, state)
             .await
             .map_err(|r| body_error(r, state.config.max_body))?;
-        if bytes.iter().all(u8::is_ascii_whitespace) {
-            return Ok(OptionalJson(T::default()));
-        }
-        parse_json(&bytes).map(OptionalJson)
+        optional_body(&bytes).map(OptionalJson)
     }
+}
+
+/// An optional body: absent (empty or blank) or `null` is the default.
+fn optional_body<T: DeserializeOwned + Default>(bytes: &[u8]) -> Result<T, ApiError> {
+    if first_byte(bytes).is_none() || serde_json::from_slice::<()>(bytes).is_ok() {
+        return Ok(T::default());
+    }
+    parse_object(bytes)
 }
 
 /// Query parameters.
@@ -152,5 +179,47 @@ impl FromRequestParts<AppState> for Auth {
                     "no caller: the route has no gate",
                 ),
             ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use countersign_api::requests::{ClaimBody, CreatePrincipalBody};
+
+    use super::*;
+
+    #[test]
+    fn a_body_must_be_an_object() {
+        // serde reads a struct from a sequence; the API does not.
+        assert!(serde_json::from_slice::<ClaimBody>(b"[null, null]").is_ok());
+        for body in [
+            &b"[null, null]"[..],
+            b"[\"alice\"]",
+            b"\"x\"",
+            b"1",
+            b"true",
+        ] {
+            let err = optional_body::<ClaimBody>(body).unwrap_err();
+            assert_eq!(err.status_and_code().1, "invalid_request", "{body:?}");
+            assert!(err.to_string().contains("must be a JSON object"), "{err}");
+            assert!(
+                parse_object::<CreatePrincipalBody>(body).is_err(),
+                "{body:?}"
+            );
+        }
+        assert!(parse_object::<CreatePrincipalBody>(b" {\"name\": \"alice\"}").is_ok());
+        // A syntax error is still named as one.
+        let err = parse_object::<CreatePrincipalBody>(b"[1,").unwrap_err();
+        assert!(!err.to_string().contains("must be a JSON object"), "{err}");
+    }
+
+    #[test]
+    fn an_optional_body_may_be_absent_blank_or_null() {
+        for body in [&b""[..], b"  \n", b"null", b" null "] {
+            let b: ClaimBody = optional_body(body).unwrap();
+            assert!(b.actions.is_none() && b.lease_secs.is_none(), "{body:?}");
+        }
+        let b: ClaimBody = optional_body(b"{\"lease_secs\": 5}").unwrap();
+        assert_eq!(b.lease_secs, Some(5));
     }
 }

@@ -8,6 +8,11 @@
 //! [`Gate::UseCase`] route leaves the permission check to its use case, which must rank
 //! another refusal first. The registry keeps the table of
 //! `(method, path, gate)` so tests can walk every route and prove none is left ungated.
+//!
+//! The API's own description (`GET /api/v1/openapi.json` and the `/docs` page) is read before
+//! a client has a key, so it has no gate at all: it is registered through the one explicit
+//! door for that, [`Routes::add_ungated`], and listed apart ([`Routes::ungated`]) so the
+//! table of gates stays exactly what the gate guards.
 
 use std::net::SocketAddr;
 
@@ -66,6 +71,14 @@ pub struct Routes {
     state: AppState,
     router: Router<AppState>,
     table: Vec<RouteEntry>,
+    ungated: Vec<UngatedEntry>,
+}
+
+/// One route registered without a gate (the API's description, see [`Routes::add_ungated`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UngatedEntry {
+    pub method: Method,
+    pub path: &'static str,
 }
 
 fn filter(method: &Method) -> MethodFilter {
@@ -85,6 +98,7 @@ impl Routes {
             state,
             router: Router::new(),
             table: Vec::new(),
+            ungated: Vec::new(),
         }
     }
 
@@ -106,6 +120,19 @@ impl Routes {
         self
     }
 
+    /// Register `handler` for `method path` with no gate at all: no key is read, nothing is
+    /// audited. Only for the API's own description (`/api/v1/openapi.json`, `/docs`), which
+    /// a client needs before it has a key; everything else goes through [`Routes::add`].
+    pub fn add_ungated<H, T>(mut self, method: Method, path: &'static str, handler: H) -> Self
+    where
+        H: axum::handler::Handler<T, AppState>,
+        T: 'static,
+    {
+        self.router = self.router.route(path, on(filter(&method), handler));
+        self.ungated.push(UngatedEntry { method, path });
+        self
+    }
+
     /// Apply a layer to the routes added so far (e.g. a larger body limit for one route).
     pub fn map_router(mut self, f: impl FnOnce(Router<AppState>) -> Router<AppState>) -> Self {
         self.router = f(self.router);
@@ -116,11 +143,17 @@ impl Routes {
     pub fn merge(mut self, other: Routes) -> Self {
         self.router = self.router.merge(other.router);
         self.table.extend(other.table);
+        self.ungated.extend(other.ungated);
         self
     }
 
     pub fn table(&self) -> &[RouteEntry] {
         &self.table
+    }
+
+    /// The routes registered with [`Routes::add_ungated`].
+    pub fn ungated(&self) -> &[UngatedEntry] {
+        &self.ungated
     }
 
     pub fn into_parts(self) -> (Router<AppState>, Vec<RouteEntry>) {

@@ -13,6 +13,8 @@
 //! - [`extract`] — JSON body, query and path extractors whose rejections are contract errors.
 //! - [`request_id`] — `X-Request-Id` echoing or minting, available to every response.
 //! - [`telemetry`] — the Prometheus exporter and `countersign_http_requests_total`.
+//! - [`openapi`] — the OpenAPI 3.1 document (`/api/v1/openapi.json`) and Swagger UI (`/docs`),
+//!   ungated.
 //! - [`ops`] — `/healthz`, `/readyz`, `/metrics`, also served by the scheduler.
 //! - [`routes`] — one module per resource.
 //!
@@ -28,6 +30,7 @@ pub mod deny_flood;
 pub mod error;
 pub mod extract;
 pub mod gate;
+pub mod openapi;
 pub mod ops;
 pub mod request_id;
 pub mod routes;

@@ -11,6 +11,7 @@ use crate::state::AppState;
 use crate::telemetry;
 
 /// The process is alive.
+#[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, description = "`{\"status\": \"ok\"}`", body = Object)))]
 pub async fn healthz() -> Json<serde_json::Value> {
     Json(json!({"status": "ok"}))
 }
@@ -19,6 +20,7 @@ pub async fn healthz() -> Json<serde_json::Value> {
 /// has roles, the body says whether the connecting role is unsafe (a superuser or the owner
 /// of the audit table, able to switch off its append-only protection):
 /// `{"status": "ready", "database": {"role": "…", "role_unsafe": true, …}}`.
+#[utoipa::path(get, path = "/readyz", tag = "operations", responses((status = 200, description = "`{\"status\": \"ready\", \"database\"?: {…}}`", body = Object)))]
 pub async fn readyz(State(state): State<AppState>) -> Response {
     if let Err(e) = state.service.readiness().await {
         return ApiError::Service(e).into_response();
@@ -46,6 +48,7 @@ const GAUGE_REFRESH_TIMEOUT: std::time::Duration = std::time::Duration::from_sec
 /// Prometheus text, with the current-state gauges refreshed first (a database that does not
 /// answer within [`GAUGE_REFRESH_TIMEOUT`] leaves them at their last value; the page is
 /// served regardless).
+#[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, description = "Prometheus text exposition.", content_type = "text/plain", body = String)))]
 pub async fn metrics(State(state): State<AppState>) -> Response {
     let handle = telemetry::prometheus();
     match tokio::time::timeout(GAUGE_REFRESH_TIMEOUT, state.service.refresh_gauges()).await {

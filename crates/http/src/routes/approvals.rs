@@ -47,15 +47,23 @@ pub fn routes(state: &AppState) -> Routes {
         )
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ApprovalQuery {
     state: Option<ApprovalState>,
     subject_id: Option<SubjectId>,
     requested_by: Option<PrincipalId>,
+    #[param(minimum = 1, maximum = 500)]
     limit: Option<u32>,
+    /// The `next_cursor` of the previous page (opaque; its form is given for validation).
+    #[param(
+        max_length = 512,
+        pattern = "^76317c(?:2d)?(?:3[0-9]){1,16}7c(?:2[0-9a-f]|[3-6][0-9a-f]|7[0-9a-e])+$"
+    )]
     cursor: Option<String>,
 }
 
+#[utoipa::path(get, path = "/api/v1/approvals", tag = "approvals", params(ApprovalQuery), responses((status = 200, body = Listing<ApprovalView>)))]
 async fn list(
     State(s): State<AppState>,
     Auth(caller): Auth,
@@ -76,6 +84,7 @@ async fn list(
     ))
 }
 
+#[utoipa::path(get, path = "/api/v1/approvals/{id}", tag = "approvals", params(("id" = ApprovalId, Path, description = "The approval.")), responses((status = 200, body = ApprovalView)))]
 async fn get(
     State(s): State<AppState>,
     Auth(caller): Auth,
@@ -84,6 +93,7 @@ async fn get(
     Ok(Json(s.service.get_approval(&caller, id).await?))
 }
 
+#[utoipa::path(post, path = "/api/v1/approvals/{id}/approve", tag = "approvals", params(("id" = ApprovalId, Path, description = "The approval.")), request_body(content = Option<VoteBody>, description = "Optional."), responses((status = 200, body = ApprovalView)))]
 async fn approve(
     State(s): State<AppState>,
     Auth(caller): Auth,
@@ -97,6 +107,7 @@ async fn approve(
     ))
 }
 
+#[utoipa::path(post, path = "/api/v1/approvals/{id}/reject", tag = "approvals", params(("id" = ApprovalId, Path, description = "The approval.")), request_body(content = Option<VoteBody>, description = "Optional."), responses((status = 200, body = ApprovalView)))]
 async fn reject(
     State(s): State<AppState>,
     Auth(caller): Auth,

@@ -77,22 +77,37 @@ fn ingest_body_limit(state: &AppState) -> usize {
     state.config.max_body.saturating_mul(INGEST_BODY_FACTOR)
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct AuditQuery {
     category: Option<Category>,
+    #[param(pattern = "^[a-z0-9._-]{1,128}$")]
     action: Option<String>,
+    /// An actor id or name.
+    #[param(min_length = 1, max_length = 512)]
     actor: Option<String>,
+    #[param(min_length = 1, max_length = 512)]
     resource_type: Option<String>,
+    #[param(min_length = 1, max_length = 512)]
     resource_id: Option<String>,
     #[serde(default, with = "time::serde::rfc3339::option")]
+    #[param(value_type = Option<String>, format = DateTime)]
     from: Option<OffsetDateTime>,
     #[serde(default, with = "time::serde::rfc3339::option")]
+    #[param(value_type = Option<String>, format = DateTime)]
     to: Option<OffsetDateTime>,
+    #[param(minimum = 1, maximum = 500)]
     limit: Option<u32>,
+    /// The `next_cursor` of the previous page (opaque; its form is given for validation).
+    #[param(
+        max_length = 512,
+        pattern = "^76317c(?:2d)?(?:3[0-9]){1,16}7c(?:2[0-9a-f]|[3-6][0-9a-f]|7[0-9a-e])+$"
+    )]
     cursor: Option<String>,
 }
 
+#[utoipa::path(get, path = "/api/v1/audit", tag = "audit", params(AuditQuery), responses((status = 200, body = Listing<AuditEvent>)))]
 async fn list(
     State(s): State<AppState>,
     Auth(caller): Auth,
@@ -114,6 +129,7 @@ async fn list(
     Ok(Json(s.service.list_audit(&caller, &filter, &params).await?))
 }
 
+#[utoipa::path(get, path = "/api/v1/audit/{id}", tag = "audit", params(("id" = EventId, Path, description = "The event.")), responses((status = 200, body = AuditEvent)))]
 async fn get(
     State(s): State<AppState>,
     Auth(caller): Auth,
@@ -123,16 +139,27 @@ async fn get(
 }
 
 /// The export's query, as text: the service validates each value and names it when refusing.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct ExportQuery {
+    /// The window's start (RFC 3339); required.
+    #[param(required = true, format = DateTime)]
     from: Option<String>,
+    /// The window's end (RFC 3339), after `from`; required.
+    #[param(required = true, format = DateTime)]
     to: Option<String>,
+    #[param(value_type = Option<Category>)]
     category: Option<String>,
+    /// The most lines to send.
+    #[param(value_type = Option<u64>, minimum = 1)]
     limit: Option<String>,
+    /// Resume after this event id.
+    #[param(value_type = Option<EventId>)]
     after: Option<String>,
 }
 
+#[utoipa::path(get, path = "/api/v1/audit/export", tag = "audit", params(ExportQuery), responses((status = 200, description = "NDJSON: the events of the array, one per line, in `(ts, event_id)` order.", content_type = "application/x-ndjson", body = Vec<AuditEvent>, headers(("Content-Disposition" = String, description = "`attachment; filename=\"countersign-audit-<from>_to_<to>.ndjson\"`")))))]
 async fn export(
     State(s): State<AppState>,
     Auth(caller): Auth,
@@ -189,6 +216,7 @@ fn ingest_format(headers: &HeaderMap) -> Result<IngestFormat, ApiError> {
     }
 }
 
+#[utoipa::path(post, path = "/api/v1/audit/events", tag = "audit", request_body(description = "At most 1,000 events: NDJSON (the events of the array, one per line) or a JSON array.", content((Vec<AuditEvent> = "application/x-ndjson"), (Vec<AuditEvent> = "application/json"))), responses((status = 200, body = IngestOutcome)))]
 async fn ingest(
     State(s): State<AppState>,
     Auth(caller): Auth,

@@ -94,18 +94,27 @@ pub fn routes(state: &AppState) -> Routes {
         )
 }
 
+#[utoipa::path(get, path = "/api/v1/auth/whoami", tag = "auth", responses((status = 200, body = WhoAmI)))]
 async fn whoami(State(s): State<AppState>, Auth(caller): Auth) -> Json<WhoAmI> {
     Json(s.service.whoami(&caller))
 }
 
 /// `GET /api/v1/auth/keys[?principal_id=&limit=&cursor=]`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct KeyQuery {
     principal_id: Option<PrincipalId>,
+    #[param(minimum = 1, maximum = 500)]
     limit: Option<u32>,
+    /// The `next_cursor` of the previous page (opaque; its form is given for validation).
+    #[param(
+        max_length = 512,
+        pattern = "^76317c(?:2d)?(?:3[0-9]){1,16}7c(?:2[0-9a-f]|[3-6][0-9a-f]|7[0-9a-e])+$"
+    )]
     cursor: Option<String>,
 }
 
+#[utoipa::path(post, path = "/api/v1/auth/principals", tag = "auth", request_body = PrincipalBody, responses((status = 201, body = PrincipalView)))]
 async fn create_principal(
     State(s): State<AppState>,
     Auth(caller): Auth,
@@ -117,6 +126,7 @@ async fn create_principal(
     ))
 }
 
+#[utoipa::path(get, path = "/api/v1/auth/principals", tag = "auth", params(PageQuery), responses((status = 200, body = Listing<PrincipalView>)))]
 async fn list_principals(
     State(s): State<AppState>,
     Auth(caller): Auth,
@@ -125,6 +135,7 @@ async fn list_principals(
     Ok(Json(s.service.list_principals(&caller, &q.params()).await?))
 }
 
+#[utoipa::path(get, path = "/api/v1/auth/principals/{id}", tag = "auth", params(("id" = PrincipalId, Path, description = "The principal.")), responses((status = 200, body = PrincipalView)))]
 async fn get_principal(
     State(s): State<AppState>,
     Auth(caller): Auth,
@@ -133,6 +144,7 @@ async fn get_principal(
     Ok(Json(s.service.get_principal(&caller, id).await?))
 }
 
+#[utoipa::path(post, path = "/api/v1/auth/principals/{id}/disable", tag = "auth", params(("id" = PrincipalId, Path, description = "The principal.")), responses((status = 200, body = PrincipalView)))]
 async fn disable_principal(
     State(s): State<AppState>,
     Auth(caller): Auth,
@@ -141,6 +153,7 @@ async fn disable_principal(
     Ok(Json(s.service.disable_principal(&caller, id).await?))
 }
 
+#[utoipa::path(post, path = "/api/v1/auth/principals/{id}/keys", tag = "auth", params(("id" = PrincipalId, Path, description = "The principal.")), request_body(content = Option<KeyBody>, description = "Optional."), responses((status = 201, body = CreatedKey)))]
 async fn create_key(
     State(s): State<AppState>,
     Auth(caller): Auth,
@@ -159,6 +172,7 @@ async fn create_key(
     ))
 }
 
+#[utoipa::path(get, path = "/api/v1/auth/keys", tag = "auth", params(KeyQuery), responses((status = 200, body = Listing<KeyView>)))]
 async fn list_keys(
     State(s): State<AppState>,
     Auth(caller): Auth,
@@ -175,6 +189,7 @@ async fn list_keys(
     ))
 }
 
+#[utoipa::path(delete, path = "/api/v1/auth/keys/{id}", tag = "auth", params(("id" = KeyId, Path, description = "The key.")), responses((status = 204, description = "Revoked.")))]
 async fn revoke_key(
     State(s): State<AppState>,
     Auth(caller): Auth,
@@ -184,6 +199,7 @@ async fn revoke_key(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(post, path = "/api/v1/auth/principals/{id}/roles", tag = "auth", params(("id" = PrincipalId, Path, description = "The principal.")), request_body = RoleBody, responses((status = 200, body = PrincipalView)))]
 async fn assign_role(
     State(s): State<AppState>,
     Auth(caller): Auth,
@@ -193,6 +209,7 @@ async fn assign_role(
     Ok(Json(s.service.assign_role(&caller, id, &b.role).await?))
 }
 
+#[utoipa::path(delete, path = "/api/v1/auth/principals/{id}/roles/{role}", tag = "auth", params(("id" = PrincipalId, Path, description = "The principal."), ("role" = RoleId, Path, description = "The role.")), responses((status = 200, body = PrincipalView)))]
 async fn unassign_role(
     State(s): State<AppState>,
     Auth(caller): Auth,
@@ -207,6 +224,7 @@ async fn unassign_role(
     Ok(Json(s.service.unassign_role(&caller, id, &role).await?))
 }
 
+#[utoipa::path(get, path = "/api/v1/approvals/{id}/eligible", tag = "approvals", params(("id" = ApprovalId, Path, description = "The approval.")), responses((status = 200, body = Eligibility)))]
 async fn eligible(
     State(s): State<AppState>,
     Auth(caller): Auth,

@@ -52,14 +52,22 @@ pub fn routes(state: &AppState) -> Routes {
         )
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct JobQuery {
     subject_id: Option<SubjectId>,
     status: Option<JobStatus>,
+    #[param(minimum = 1, maximum = 500)]
     limit: Option<u32>,
+    /// The `next_cursor` of the previous page (opaque; its form is given for validation).
+    #[param(
+        max_length = 512,
+        pattern = "^76317c(?:2d)?(?:3[0-9]){1,16}7c(?:2[0-9a-f]|[3-6][0-9a-f]|7[0-9a-e])+$"
+    )]
     cursor: Option<String>,
 }
 
+#[utoipa::path(get, path = "/api/v1/jobs", tag = "jobs", params(JobQuery), responses((status = 200, body = Listing<Job>)))]
 async fn list(
     State(s): State<AppState>,
     Auth(caller): Auth,
@@ -76,6 +84,7 @@ async fn list(
     Ok(Json(s.service.list_jobs(&caller, &filter, &params).await?))
 }
 
+#[utoipa::path(get, path = "/api/v1/jobs/{id}", tag = "jobs", params(("id" = JobId, Path, description = "The job.")), responses((status = 200, body = Job)))]
 async fn get(
     State(s): State<AppState>,
     Auth(caller): Auth,
@@ -84,6 +93,7 @@ async fn get(
     Ok(Json(s.service.get_job(&caller, id).await?))
 }
 
+#[utoipa::path(post, path = "/api/v1/jobs/claim", tag = "jobs", request_body(content = Option<ClaimBody>, description = "Optional."), responses((status = 200, body = Job, description = "The claimed job, now `running`."), (status = 204, description = "No job is pending.")))]
 async fn claim(
     State(s): State<AppState>,
     Auth(caller): Auth,
@@ -99,6 +109,7 @@ async fn claim(
     })
 }
 
+#[utoipa::path(post, path = "/api/v1/jobs/{id}/complete", tag = "jobs", params(("id" = JobId, Path, description = "The job.")), request_body = CompleteBody, responses((status = 200, body = Job)))]
 async fn complete(
     State(s): State<AppState>,
     Auth(caller): Auth,
@@ -112,6 +123,7 @@ async fn complete(
     ))
 }
 
+#[utoipa::path(post, path = "/api/v1/jobs/{id}/cancel", tag = "jobs", params(("id" = JobId, Path, description = "The job.")), request_body(content = Option<CancelBody>, description = "Optional."), responses((status = 200, body = Job)))]
 async fn cancel(
     State(s): State<AppState>,
     Auth(caller): Auth,

@@ -13,8 +13,16 @@ pub mod policies;
 pub mod roles;
 pub mod subjects;
 
-/// Every route of the API, including the public ops endpoints.
+/// Every route of the API, including the public ops endpoints and, ungated, the API's
+/// OpenAPI document and its Swagger UI page (built from the gated routes' table).
 pub fn api(state: &AppState) -> Routes {
+    let gated = gated(state);
+    let doc = crate::openapi::document(gated.table());
+    gated.merge(crate::openapi::routes(state, &doc))
+}
+
+/// Every route behind [`Routes::add`]: the ops endpoints and the API itself.
+fn gated(state: &AppState) -> Routes {
     Routes::new(state.clone())
         .add(Method::GET, "/healthz", Gate::Public, crate::ops::healthz)
         .add(Method::GET, "/readyz", Gate::Public, crate::ops::readyz)

@@ -57,9 +57,16 @@ fn policy_input(b: PolicyBody) -> PolicyInput {
 }
 
 /// The list query: paging only.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PageQuery {
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
+    /// The `next_cursor` of the previous page (opaque; its form is given for validation).
+    #[param(
+        max_length = 512,
+        pattern = "^76317c(?:2d)?(?:3[0-9]){1,16}7c(?:2[0-9a-f]|[3-6][0-9a-f]|7[0-9a-e])+$"
+    )]
     pub cursor: Option<String>,
 }
 
@@ -72,6 +79,7 @@ impl PageQuery {
     }
 }
 
+#[utoipa::path(post, path = "/api/v1/policies", tag = "policies", request_body = PolicyBody, responses((status = 201, body = Policy)))]
 async fn create(
     State(s): State<AppState>,
     Auth(caller): Auth,
@@ -81,6 +89,7 @@ async fn create(
     Ok((StatusCode::CREATED, Json(policy)))
 }
 
+#[utoipa::path(get, path = "/api/v1/policies", tag = "policies", params(PageQuery), responses((status = 200, body = Listing<Policy>)))]
 async fn list(
     State(s): State<AppState>,
     Auth(caller): Auth,
@@ -89,6 +98,7 @@ async fn list(
     Ok(Json(s.service.list_policies(&caller, &q.params()).await?))
 }
 
+#[utoipa::path(get, path = "/api/v1/policies/{id}", tag = "policies", params(("id" = PolicyId, Path, description = "The policy.")), responses((status = 200, body = Policy)))]
 async fn get(
     State(s): State<AppState>,
     Auth(caller): Auth,
@@ -97,6 +107,7 @@ async fn get(
     Ok(Json(s.service.get_policy(&caller, id).await?))
 }
 
+#[utoipa::path(put, path = "/api/v1/policies/{id}", tag = "policies", params(("id" = PolicyId, Path, description = "The policy.")), request_body = PolicyUpdateBody, responses((status = 200, body = Policy)))]
 async fn update(
     State(s): State<AppState>,
     Auth(caller): Auth,

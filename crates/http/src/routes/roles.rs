@@ -82,6 +82,7 @@ fn path_role(path: Result<Path<String>, PathRejection>) -> ApiResult<RoleId> {
     role_id(&raw)
 }
 
+#[utoipa::path(post, path = "/api/v1/auth/roles", tag = "roles", request_body = CreateBody, responses((status = 201, body = Role)))]
 async fn create(
     State(s): State<AppState>,
     Auth(caller): Auth,
@@ -98,6 +99,7 @@ async fn create(
     ))
 }
 
+#[utoipa::path(get, path = "/api/v1/auth/roles", tag = "roles", params(PageQuery), responses((status = 200, body = Listing<Role>)))]
 async fn list(
     State(s): State<AppState>,
     Auth(caller): Auth,
@@ -106,6 +108,7 @@ async fn list(
     Ok(Json(s.service.list_roles(&caller, &q.params()).await?))
 }
 
+#[utoipa::path(get, path = "/api/v1/auth/roles/{id}", tag = "roles", params(("id" = RoleId, Path, description = "The role.")), responses((status = 200, body = Role)))]
 async fn get(
     State(s): State<AppState>,
     Auth(caller): Auth,
@@ -115,6 +118,7 @@ async fn get(
     Ok(Json(s.service.get_role(&caller, &id).await?))
 }
 
+#[utoipa::path(put, path = "/api/v1/auth/roles/{id}", tag = "roles", params(("id" = RoleId, Path, description = "The role.")), request_body = UpdateBody, responses((status = 200, body = Role)))]
 async fn update(
     State(s): State<AppState>,
     Auth(caller): Auth,
@@ -130,6 +134,7 @@ async fn update(
     Ok(Json(s.service.update_role(&caller, &id, edit).await?))
 }
 
+#[utoipa::path(delete, path = "/api/v1/auth/roles/{id}", tag = "roles", params(("id" = RoleId, Path, description = "The role.")), responses((status = 204, description = "Deleted.")))]
 async fn delete(
     State(s): State<AppState>,
     Auth(caller): Auth,
@@ -140,6 +145,7 @@ async fn delete(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(post, path = "/api/v1/auth/roles/{id}/permissions", tag = "roles", params(("id" = RoleId, Path, description = "The role.")), request_body = PermissionBody, responses((status = 200, body = Role)))]
 async fn add_permission(
     State(s): State<AppState>,
     Auth(caller): Auth,
@@ -154,6 +160,7 @@ async fn add_permission(
     ))
 }
 
+#[utoipa::path(delete, path = "/api/v1/auth/roles/{id}/permissions/{perm}", tag = "roles", params(("id" = RoleId, Path, description = "The role."), ("perm" = Permission, Path, description = "The permission.")), responses((status = 200, body = Role)))]
 async fn remove_permission(
     State(s): State<AppState>,
     Auth(caller): Auth,

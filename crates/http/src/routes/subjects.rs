@@ -45,14 +45,22 @@ pub fn routes(state: &AppState) -> Routes {
         )
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct SubjectQuery {
     kind: Option<String>,
     policy_id: Option<PolicyId>,
+    #[param(minimum = 1, maximum = 500)]
     limit: Option<u32>,
+    /// The `next_cursor` of the previous page (opaque; its form is given for validation).
+    #[param(
+        max_length = 512,
+        pattern = "^76317c(?:2d)?(?:3[0-9]){1,16}7c(?:2[0-9a-f]|[3-6][0-9a-f]|7[0-9a-e])+$"
+    )]
     cursor: Option<String>,
 }
 
+#[utoipa::path(post, path = "/api/v1/subjects", tag = "subjects", request_body = SubjectBody, responses((status = 201, body = Subject)))]
 async fn create(
     State(s): State<AppState>,
     Auth(caller): Auth,
@@ -70,6 +78,7 @@ async fn create(
     ))
 }
 
+#[utoipa::path(get, path = "/api/v1/subjects", tag = "subjects", params(SubjectQuery), responses((status = 200, body = Listing<Subject>)))]
 async fn list(
     State(s): State<AppState>,
     Auth(caller): Auth,
@@ -88,6 +97,7 @@ async fn list(
     ))
 }
 
+#[utoipa::path(get, path = "/api/v1/subjects/{id}", tag = "subjects", params(("id" = SubjectId, Path, description = "The subject.")), responses((status = 200, body = Subject)))]
 async fn get(
     State(s): State<AppState>,
     Auth(caller): Auth,
@@ -96,6 +106,7 @@ async fn get(
     Ok(Json(s.service.get_subject(&caller, id).await?))
 }
 
+#[utoipa::path(post, path = "/api/v1/subjects/{id}/jobs", tag = "jobs", params(("id" = SubjectId, Path, description = "The subject."), ("Idempotency-Key" = Option<String>, Header, pattern = "^[\\x21-\\x7e]{1,255}$", description = "A repeat with the same key and body answers the first result, 200.")), request_body = JobBody, responses((status = 201, body = JobRequested), (status = 200, body = JobRequested, description = "A repeat of an earlier request with the same `Idempotency-Key`.")))]
 async fn request_job(
     State(s): State<AppState>,
     Auth(caller): Auth,
