@@ -26,13 +26,9 @@ fn key<D: Dialect>(r: &Cols<'_, D>) -> StoreResult<ApiKey> {
     })
 }
 
-/// Read everything authentication needs about key `id`: the key, its principal, the
-/// principal's roles (sorted) and the union of their permissions (sorted, distinct), in a
-/// single round trip.
-pub(crate) async fn key_auth_record<D: Dialect>(
-    conn: &mut Conn<D>,
-    id: KeyId,
-) -> StoreResult<Option<KeyAuthRecord>> {
+/// The statement of [`key_auth_record`] on dialect `D` (one parameter: the key id). Public so
+/// the benchmark's raw baseline runs exactly the store's statement.
+pub fn key_auth_sql<D: Dialect>() -> String {
     let roles = fill(
         D::ARRAY,
         &[
@@ -56,25 +52,35 @@ pub(crate) async fn key_auth_record<D: Dialect>(
             ("order", "rp.permission"),
         ],
     );
-    Sql::<D>::new(format!(
+    format!(
         "SELECT k.id, k.principal_id, k.secret_hash, k.created_at, k.expires_at, k.revoked_at, \
          p.name AS principal_name, p.kind AS principal_kind, \
          p.disabled AS principal_disabled, p.created_at AS principal_created_at, \
          {roles} AS roles, {permissions} AS permissions \
          FROM api_keys k JOIN principals p ON p.id = k.principal_id WHERE k.id = $1"
-    ))
-    .arg(id.to_string())
-    .fetch_optional(conn, |r| {
-        let permissions: Vec<Permission> = r.list("role_permissions.permissions")?;
-        Ok(KeyAuthRecord {
-            key: key(r)?,
-            secret_hash: r.get("api_keys.secret_hash")?,
-            principal: principal(&r.prefixed("principal_"))?,
-            roles: r.list("principal_roles.roles")?,
-            permissions: permissions.into_iter().collect::<BTreeSet<_>>(),
+    )
+}
+
+/// Read everything authentication needs about key `id`: the key, its principal, the
+/// principal's roles (sorted) and the union of their permissions (sorted, distinct), in a
+/// single round trip.
+pub(crate) async fn key_auth_record<D: Dialect>(
+    conn: &mut Conn<D>,
+    id: KeyId,
+) -> StoreResult<Option<KeyAuthRecord>> {
+    Sql::<D>::new(key_auth_sql::<D>())
+        .arg(id.to_string())
+        .fetch_optional(conn, |r| {
+            let permissions: Vec<Permission> = r.list("role_permissions.permissions")?;
+            Ok(KeyAuthRecord {
+                key: key(r)?,
+                secret_hash: r.get("api_keys.secret_hash")?,
+                principal: principal(&r.prefixed("principal_"))?,
+                roles: r.list("principal_roles.roles")?,
+                permissions: permissions.into_iter().collect::<BTreeSet<_>>(),
+            })
         })
-    })
-    .await
+        .await
 }
 
 #[async_trait]

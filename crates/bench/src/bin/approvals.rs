@@ -113,37 +113,8 @@ struct Statements {
 
 impl Statements {
     fn of<D: Dialect>() -> Self {
-        let roles = fill(
-            D::ARRAY,
-            &[
-                ("expr", "pr.role_id"),
-                (
-                    "from",
-                    "principal_roles pr WHERE pr.principal_id = k.principal_id",
-                ),
-                ("order", "pr.role_id"),
-            ],
-        );
-        let permissions = fill(
-            D::ARRAY,
-            &[
-                ("expr", "DISTINCT rp.permission"),
-                (
-                    "from",
-                    "principal_roles pr JOIN role_permissions rp ON rp.role_id = pr.role_id \
-                     WHERE pr.principal_id = k.principal_id",
-                ),
-                ("order", "rp.permission"),
-            ],
-        );
         Statements {
-            key_auth: format!(
-                "SELECT k.id, k.principal_id, k.secret_hash, k.created_at, k.expires_at, \
-                 k.revoked_at, p.name AS principal_name, p.kind AS principal_kind, \
-                 p.disabled AS principal_disabled, p.created_at AS principal_created_at, \
-                 {roles} AS roles, {permissions} AS permissions \
-                 FROM api_keys k JOIN principals p ON p.id = k.principal_id WHERE k.id = $1"
-            ),
+            key_auth: countersign_sql::keys::key_auth_sql::<D>(),
             lock_approval: format!(
                 "SELECT id, job_id, subject_id, policy_id, requested_by, state, rules, \
                  created_at, expires_at, decided_at, decided_by FROM approvals WHERE id = $1{}",
