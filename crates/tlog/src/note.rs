@@ -71,8 +71,9 @@ impl LogSigner {
         let secret = secret.trim_end_matches(['\n', '\r']);
         let signer = StandardSigner::new(secret)
             .map_err(|e| TlogError::Key(format!("signer key: {e}")))?;
-        // `StandardSigner` checked the format and the id; the seed is the last field.
-        let seed_b64 = secret.rsplit('+').next().unwrap_or_default();
+        // `StandardSigner` checked the format and the id; the seed is the fifth field (the
+        // base64 may hold `+`, the fields before it may not).
+        let seed_b64 = secret.splitn(5, '+').nth(4).unwrap_or_default();
         let encoded = BASE64_STANDARD
             .decode(seed_b64)
             .map_err(|e| TlogError::Key(format!("signer key: {e}")))?;
@@ -205,10 +206,28 @@ impl LogVerifier {
         )
     }
 
-    /// Verify a signed note: it must parse exactly, carry a valid signature by this key,
-    /// and carry no invalid one. Signatures by other keys are ignored. Returns the text.
+    /// Verify a signed note: it must parse exactly and carry exactly one signature by this
+    /// key, a valid one. Signatures by other keys are ignored. Returns the text.
+    ///
+    /// `signed_note` (like Go's `sumdb/note`) verifies only the first signature per key and
+    /// skips repeats; C2SP says every signature by a known key must be verified, so a second
+    /// one is refused here rather than left unchecked.
     pub fn open(&self, note: &[u8]) -> Result<String, TlogError> {
         let parsed = Note::from_bytes(note).map_err(|e| TlogError::Note(e.to_string()))?;
+        let text = std::str::from_utf8(note).map_err(|e| TlogError::Note(e.to_string()))?;
+        let (_, signatures) = text
+            .rsplit_once("\n\n")
+            .ok_or_else(|| TlogError::Note("no signature block".into()))?;
+        let ours = signatures
+            .lines()
+            .filter_map(|line| signed_note::Signature::from_bytes(line.as_bytes()).ok())
+            .filter(|sig| sig.name() == self.name && sig.id() == self.key_id)
+            .count();
+        if ours > 1 {
+            return Err(TlogError::Note(format!(
+                "{ours} signatures by the log's key, expected one"
+            )));
+        }
         let known = VerifierList::new(vec![Box::new(self.verifier.clone())]);
         parsed
             .verify(&known)
