@@ -49,8 +49,7 @@ impl Checkpoint {
         }
         let inner = tlog_tiles::Checkpoint::new(&self.origin, self.size, self.root, &extension)
             .map_err(|_| TlogError::Checkpoint("empty origin or extension line".into()))?;
-        String::from_utf8(inner.to_bytes())
-            .map_err(|_| TlogError::Checkpoint("not UTF-8".into()))
+        String::from_utf8(inner.to_bytes()).map_err(|_| TlogError::Checkpoint("not UTF-8".into()))
     }
 
     /// Parse a body, exactly: nothing before the origin, nothing after the last newline, a

@@ -69,8 +69,8 @@ impl LogSigner {
     /// The signer of a secret key string `PRIVATE+KEY+<name>+<id>+<base64(0x01 || seed)>`.
     pub fn from_secret(secret: &str) -> Result<Self, TlogError> {
         let secret = secret.trim_end_matches(['\n', '\r']);
-        let signer = StandardSigner::new(secret)
-            .map_err(|e| TlogError::Key(format!("signer key: {e}")))?;
+        let signer =
+            StandardSigner::new(secret).map_err(|e| TlogError::Key(format!("signer key: {e}")))?;
         // `StandardSigner` checked the format and the id; the seed is the fifth field (the
         // base64 may hold `+`, the fields before it may not).
         let seed_b64 = secret.splitn(5, '+').nth(4).unwrap_or_default();

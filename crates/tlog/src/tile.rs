@@ -92,7 +92,9 @@ impl EntryBundleId {
     pub fn path(&self) -> String {
         let go = Tile::new(TILE_HEIGHT, 0, self.index, self.width, true).path();
         let rest = strip_go_prefix(&go);
-        let rest = rest.strip_prefix("data/").expect("a data tile path names `data`");
+        let rest = rest
+            .strip_prefix("data/")
+            .expect("a data tile path names `data`");
         format!("tile/entries/{rest}")
     }
 
@@ -161,7 +163,8 @@ fn strip_go_prefix(go: &str) -> &str {
 fn parse_go(go: &str, original: &str) -> Result<Tile, TlogError> {
     let bad = || TlogError::TilePath(original.to_owned());
     if let Some((_, width)) = go.rsplit_once(".p/") {
-        if !width.bytes().all(|b| b.is_ascii_digit()) || width.parse::<u32>().map_or(true, |w| w == 0)
+        if !width.bytes().all(|b| b.is_ascii_digit())
+            || width.parse::<u32>().map_or(true, |w| w == 0)
         {
             return Err(bad());
         }

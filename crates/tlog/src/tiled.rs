@@ -347,7 +347,10 @@ impl<S: TileSource> TileReader for Adapter<'_, S> {
         let ids: Vec<TileId> = tiles.iter().map(TileId::from_go).collect();
         let missing: Vec<TileId> = {
             let cache = self.cache.borrow();
-            ids.iter().copied().filter(|t| !cache.contains_key(t)).collect()
+            ids.iter()
+                .copied()
+                .filter(|t| !cache.contains_key(t))
+                .collect()
         };
         if !missing.is_empty() {
             let data = match self.source.read_tiles(&missing) {

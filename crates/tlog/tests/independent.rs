@@ -69,7 +69,11 @@ fn naive_path(m: usize, leaves: &[Vec<u8>]) -> Vec<[u8; 32]> {
 fn naive_subproof(m: usize, leaves: &[Vec<u8>], b: bool) -> Vec<[u8; 32]> {
     let n = leaves.len();
     if m == n {
-        return if b { Vec::new() } else { vec![naive_root(leaves)] };
+        return if b {
+            Vec::new()
+        } else {
+            vec![naive_root(leaves)]
+        };
     }
     let k = split(n);
     if m <= k {
@@ -136,6 +140,9 @@ fn proofs_agree_with_a_naive_recursive_implementation() {
             }
         }
         verify_consistency(0, n as u64, &Hash(naive_root(&[])), &root, &[]).unwrap();
+        // From the empty tree: only the empty root, only with an empty proof.
+        assert!(verify_consistency(0, n as u64, &root, &root, &[]).is_err());
+        assert!(verify_consistency(0, n as u64, &Hash(naive_root(&[])), &root, &[root]).is_err());
     }
 }
 

@@ -48,7 +48,9 @@ struct ConsistencyVector {
 }
 
 fn vectors<T: for<'de> Deserialize<'de>>(kind: &str) -> Vec<(PathBuf, T)> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/testdata/merkle").join(kind);
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/testdata/merkle")
+        .join(kind);
     let mut out = Vec::new();
     for case in std::fs::read_dir(&dir).unwrap() {
         for file in std::fs::read_dir(case.unwrap().path()).unwrap() {
@@ -156,10 +158,23 @@ fn the_crate_builds_the_vectors_roots_and_proofs() {
             continue;
         }
         let (index, size) = (v.leaf_idx as u64, v.tree_size as u64);
-        assert_eq!(log.root_at(size).unwrap(), parse_hash(&v.root).unwrap(), "{}", path.display());
-        assert_eq!(log.leaf_hash(index).unwrap(), parse_hash(&v.leaf_hash).unwrap());
+        assert_eq!(
+            log.root_at(size).unwrap(),
+            parse_hash(&v.root).unwrap(),
+            "{}",
+            path.display()
+        );
+        assert_eq!(
+            log.leaf_hash(index).unwrap(),
+            parse_hash(&v.leaf_hash).unwrap()
+        );
         let want = decode_proof(v.proof.as_deref().unwrap_or_default()).unwrap();
-        assert_eq!(log.inclusion_proof(index, size).unwrap(), want, "{}", path.display());
+        assert_eq!(
+            log.inclusion_proof(index, size).unwrap(),
+            want,
+            "{}",
+            path.display()
+        );
     }
     for (path, v) in vectors::<ConsistencyVector>("consistency") {
         if v.want_err {
@@ -169,7 +184,12 @@ fn the_crate_builds_the_vectors_roots_and_proofs() {
         assert_eq!(log.root_at(old).unwrap(), parse_hash(&v.root1).unwrap());
         assert_eq!(log.root_at(new).unwrap(), parse_hash(&v.root2).unwrap());
         let want = decode_proof(v.proof.as_deref().unwrap_or_default()).unwrap();
-        assert_eq!(log.consistency_proof(old, new).unwrap(), want, "{}", path.display());
+        assert_eq!(
+            log.consistency_proof(old, new).unwrap(),
+            want,
+            "{}",
+            path.display()
+        );
     }
 }
 
@@ -291,7 +311,10 @@ fn every_derived_corruption_of_an_inclusion_proof_is_refused() {
         let ctx = path.display();
 
         for (what, bad) in corruptions(&proof, &[root, leaf]) {
-            assert!(verify_inclusion(&leaf, index, size, &root, &bad).is_err(), "{ctx}: {what}");
+            assert!(
+                verify_inclusion(&leaf, index, size, &root, &bad).is_err(),
+                "{ctx}: {what}"
+            );
             checked += 1;
         }
         let shape = inclusion_shape(0, size, index);

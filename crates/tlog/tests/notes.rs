@@ -22,7 +22,8 @@ struct Vector {
 }
 
 fn vectors() -> Vec<Vector> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/testdata/signed-note/vectors.json");
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/testdata/signed-note/vectors.json");
     serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
 }
 
@@ -31,20 +32,31 @@ fn published_notes_open_with_their_keys() {
     for v in vectors() {
         let verifier = LogVerifier::new(&v.verifier_key).unwrap();
         assert_eq!(verifier.verifier_key(), v.verifier_key, "{}", v.source);
-        assert_eq!(verifier.open(v.note.as_bytes()).unwrap(), v.text, "{}", v.source);
+        assert_eq!(
+            verifier.open(v.note.as_bytes()).unwrap(),
+            v.text,
+            "{}",
+            v.source
+        );
     }
 }
 
 #[test]
 fn signing_reproduces_go_s_note_byte_for_byte() {
-    let v = vectors().into_iter().find(|v| v.signer_key.is_some()).unwrap();
+    let v = vectors()
+        .into_iter()
+        .find(|v| v.signer_key.is_some())
+        .unwrap();
     let signer = LogSigner::from_secret(v.signer_key.as_deref().unwrap()).unwrap();
     assert_eq!(signer.verifier_key(), v.verifier_key);
     assert_eq!(signer.name(), "PeterNeumann");
     assert_eq!(signer.key_id(), 0xc74f20a3);
     // Ed25519 is deterministic, so the signature is the published one.
     assert_eq!(signer.sign_text(&v.text).unwrap(), v.note);
-    assert!(!format!("{signer:?}").contains("AYEKFALVF"), "Debug shows the key");
+    assert!(
+        !format!("{signer:?}").contains("AYEKFALVF"),
+        "Debug shows the key"
+    );
 }
 
 #[test]
@@ -57,7 +69,12 @@ fn key_id_is_the_first_four_bytes_of_the_spec_hash() {
         h.update(verifier.public_key());
         let digest = h.finalize();
         let want = u32::from_be_bytes(digest[..4].try_into().unwrap());
-        assert_eq!(key_id(verifier.name(), &verifier.public_key()), want, "{}", v.source);
+        assert_eq!(
+            key_id(verifier.name(), &verifier.public_key()),
+            want,
+            "{}",
+            v.source
+        );
         assert_eq!(verifier.key_id(), want, "{}", v.source);
         assert!(v.verifier_key.contains(&format!("+{want:08x}+")));
     }
@@ -65,10 +82,13 @@ fn key_id_is_the_first_four_bytes_of_the_spec_hash() {
 
 #[test]
 fn a_real_checkpoint_parses_and_its_origin_must_be_the_key_name() {
-    let v = vectors().into_iter().find(|v| v.source.starts_with("sum.golang.org")).unwrap();
-    let verifier = LogVerifier::new(&v.verifier_key).unwrap();
-    let checkpoint = Checkpoint::parse_body(verifier.open(v.note.as_bytes()).unwrap().as_bytes())
+    let v = vectors()
+        .into_iter()
+        .find(|v| v.source.starts_with("sum.golang.org"))
         .unwrap();
+    let verifier = LogVerifier::new(&v.verifier_key).unwrap();
+    let checkpoint =
+        Checkpoint::parse_body(verifier.open(v.note.as_bytes()).unwrap().as_bytes()).unwrap();
     assert_eq!(checkpoint.origin, "go.sum database tree");
     assert_eq!(checkpoint.size, 13_485);
     assert_eq!(
@@ -115,11 +135,17 @@ fn a_generated_key_signs_checkpoints_its_verifier_opens() {
     let body = checkpoint.to_body().unwrap();
     assert_eq!(
         body,
-        format!("countersign.example/log\n42\n{}\next one\n— not a signature\n", test_root())
+        format!(
+            "countersign.example/log\n42\n{}\next one\n— not a signature\n",
+            test_root()
+        )
     );
     assert!(note.starts_with(&body));
     let verifier = LogVerifier::new(&vkey).unwrap();
-    assert_eq!(verifier.open_checkpoint(note.as_bytes()).unwrap(), checkpoint);
+    assert_eq!(
+        verifier.open_checkpoint(note.as_bytes()).unwrap(),
+        checkpoint
+    );
 
     // A generic Ed25519 verification of the signature line, given only the served key.
     let sig_line = note.strip_prefix(&format!("{body}\n")).unwrap();
@@ -130,7 +156,9 @@ fn a_generated_key_signs_checkpoints_its_verifier_opens() {
         .unwrap();
     let sig = BASE64_STANDARD.decode(b64).unwrap();
     assert_eq!(&sig[..4], &signer.key_id().to_be_bytes());
-    let pk: [u8; 32] = BASE64_STANDARD.decode(key).unwrap()[1..].try_into().unwrap();
+    let pk: [u8; 32] = BASE64_STANDARD.decode(key).unwrap()[1..]
+        .try_into()
+        .unwrap();
     let sig = Signature::from_bytes(sig[4..].try_into().unwrap());
     VerifyingKey::from_bytes(&pk)
         .unwrap()
@@ -149,18 +177,50 @@ fn corrupted_signed_checkpoints_are_refused() {
 
     let mut cases: Vec<(String, Vec<u8>)> = vec![
         ("empty".into(), Vec::new()),
-        ("garbage before".into(), format!("garbage\n{note}").into_bytes()),
+        (
+            "garbage before".into(),
+            format!("garbage\n{note}").into_bytes(),
+        ),
         ("blank line before".into(), format!("\n{note}").into_bytes()),
-        ("garbage after".into(), format!("{note}garbage\n").into_bytes()),
-        ("garbage after, no newline".into(), format!("{note}x").into_bytes()),
+        (
+            "garbage after".into(),
+            format!("{note}garbage\n").into_bytes(),
+        ),
+        (
+            "garbage after, no newline".into(),
+            format!("{note}x").into_bytes(),
+        ),
         ("blank line after".into(), format!("{note}\n").into_bytes()),
-        ("no final newline".into(), note.trim_end().as_bytes().to_vec()),
-        ("no signature".into(), note[..note.find("\n\n").unwrap() + 2].as_bytes().to_vec()),
-        ("no blank line".into(), note.replacen("\n\n", "\n", 1).into_bytes()),
+        (
+            "no final newline".into(),
+            note.trim_end().as_bytes().to_vec(),
+        ),
+        (
+            "no signature".into(),
+            note.as_bytes()[..note.find("\n\n").unwrap() + 2].to_vec(),
+        ),
+        (
+            "no blank line".into(),
+            note.replacen("\n\n", "\n", 1).into_bytes(),
+        ),
         ("CRLF".into(), note.replace('\n', "\r\n").into_bytes()),
-        ("body only".into(), signed(&signer, 7).split("\n\n").next().unwrap().as_bytes().to_vec()),
-        ("signed by another key".into(), signed(&other, 7).into_bytes()),
-        ("another log's checkpoint".into(), signed(&elsewhere, 7).into_bytes()),
+        (
+            "body only".into(),
+            signed(&signer, 7)
+                .split("\n\n")
+                .next()
+                .unwrap()
+                .as_bytes()
+                .to_vec(),
+        ),
+        (
+            "signed by another key".into(),
+            signed(&other, 7).into_bytes(),
+        ),
+        (
+            "another log's checkpoint".into(),
+            signed(&elsewhere, 7).into_bytes(),
+        ),
         (
             "size changed".into(),
             note.replacen("\n7\n", "\n8\n", 1).into_bytes(),
@@ -180,11 +240,7 @@ fn corrupted_signed_checkpoints_are_refused() {
         ),
         (
             "valid signature, then a bad one by the same key".into(),
-            format!(
-                "{note}{}",
-                signed(&signer, 8).split("\n\n").nth(1).unwrap()
-            )
-            .into_bytes(),
+            format!("{note}{}", signed(&signer, 8).split("\n\n").nth(1).unwrap()).into_bytes(),
         ),
     ];
     // Every bit of every byte.
@@ -197,7 +253,10 @@ fn corrupted_signed_checkpoints_are_refused() {
     }
     // Truncated anywhere.
     for cut in 0..note.len() {
-        cases.push((format!("truncated to {cut}"), note.as_bytes()[..cut].to_vec()));
+        cases.push((
+            format!("truncated to {cut}"),
+            note.as_bytes()[..cut].to_vec(),
+        ));
     }
     for (what, bad) in &cases {
         assert!(verifier.open_checkpoint(bad).is_err(), "{what}: accepted");
@@ -205,7 +264,10 @@ fn corrupted_signed_checkpoints_are_refused() {
 
     // A signature by an unknown key beside a valid one is ignored (C2SP: verifiers MUST
     // ignore signatures from unknown keys).
-    let cosigned = format!("{note}{}", signed(&elsewhere, 7).split("\n\n").nth(1).unwrap());
+    let cosigned = format!(
+        "{note}{}",
+        signed(&elsewhere, 7).split("\n\n").nth(1).unwrap()
+    );
     assert!(verifier.open(cosigned.as_bytes()).is_ok());
 }
 

@@ -16,20 +16,74 @@ use countersign_tlog::{
 #[test]
 fn tile_paths_follow_the_c2sp_encoding() {
     let cases = [
-        (TileId { level: 0, index: 0, width: 256 }, "tile/0/000"),
-        (TileId { level: 0, index: 1, width: 5 }, "tile/0/001.p/5"),
-        (TileId { level: 1, index: 999, width: 256 }, "tile/1/999"),
-        (TileId { level: 2, index: 1000, width: 1 }, "tile/2/x001/000.p/1"),
-        (TileId { level: 0, index: 1_234_067, width: 256 }, "tile/0/x001/x234/067"),
-        (TileId { level: 3, index: 1_234_067, width: 255 }, "tile/3/x001/x234/067.p/255"),
+        (
+            TileId {
+                level: 0,
+                index: 0,
+                width: 256,
+            },
+            "tile/0/000",
+        ),
+        (
+            TileId {
+                level: 0,
+                index: 1,
+                width: 5,
+            },
+            "tile/0/001.p/5",
+        ),
+        (
+            TileId {
+                level: 1,
+                index: 999,
+                width: 256,
+            },
+            "tile/1/999",
+        ),
+        (
+            TileId {
+                level: 2,
+                index: 1000,
+                width: 1,
+            },
+            "tile/2/x001/000.p/1",
+        ),
+        (
+            TileId {
+                level: 0,
+                index: 1_234_067,
+                width: 256,
+            },
+            "tile/0/x001/x234/067",
+        ),
+        (
+            TileId {
+                level: 3,
+                index: 1_234_067,
+                width: 255,
+            },
+            "tile/3/x001/x234/067.p/255",
+        ),
     ];
     for (tile, path) in cases {
         assert_eq!(tile.path(), path);
         assert_eq!(TileId::parse(path).unwrap(), tile, "{path}");
     }
     let bundles = [
-        (EntryBundleId { index: 0, width: 256 }, "tile/entries/000"),
-        (EntryBundleId { index: 1_234_067, width: 3 }, "tile/entries/x001/x234/067.p/3"),
+        (
+            EntryBundleId {
+                index: 0,
+                width: 256,
+            },
+            "tile/entries/000",
+        ),
+        (
+            EntryBundleId {
+                index: 1_234_067,
+                width: 3,
+            },
+            "tile/entries/x001/x234/067.p/3",
+        ),
     ];
     for (bundle, path) in bundles {
         assert_eq!(bundle.path(), path);
@@ -97,7 +151,11 @@ fn malformed_tile_paths_are_refused_without_panicking() {
 
 #[test]
 fn growth_publishes_new_and_wider_tiles() {
-    let t = |level, index, width| TileId { level, index, width };
+    let t = |level, index, width| TileId {
+        level,
+        index,
+        width,
+    };
     assert_eq!(tiles_for_growth(0, 0), vec![]);
     assert_eq!(tiles_for_growth(5, 5), vec![]);
     assert_eq!(tiles_for_growth(0, 1), vec![t(0, 0, 1)]);
@@ -107,17 +165,41 @@ fn growth_publishes_new_and_wider_tiles() {
         tiles_for_growth(100, 700),
         vec![t(0, 0, 256), t(0, 1, 256), t(0, 2, 188), t(1, 0, 2)]
     );
-    assert_eq!(tiles_for_growth(65_535, 65_536), vec![t(0, 255, 256), t(1, 0, 256), t(2, 0, 1)]);
+    assert_eq!(
+        tiles_for_growth(65_535, 65_536),
+        vec![t(0, 255, 256), t(1, 0, 256), t(2, 0, 1)]
+    );
     assert_eq!(
         entry_bundles_for_growth(100, 700),
         vec![
-            EntryBundleId { index: 0, width: 256 },
-            EntryBundleId { index: 1, width: 256 },
-            EntryBundleId { index: 2, width: 188 },
+            EntryBundleId {
+                index: 0,
+                width: 256
+            },
+            EntryBundleId {
+                index: 1,
+                width: 256
+            },
+            EntryBundleId {
+                index: 2,
+                width: 188
+            },
         ]
     );
-    assert_eq!(entry_bundle_for_leaf(600, 700).unwrap(), EntryBundleId { index: 2, width: 188 });
-    assert_eq!(entry_bundle_for_leaf(3, 700).unwrap(), EntryBundleId { index: 0, width: 256 });
+    assert_eq!(
+        entry_bundle_for_leaf(600, 700).unwrap(),
+        EntryBundleId {
+            index: 2,
+            width: 188
+        }
+    );
+    assert_eq!(
+        entry_bundle_for_leaf(3, 700).unwrap(),
+        EntryBundleId {
+            index: 0,
+            width: 256
+        }
+    );
     assert!(entry_bundle_for_leaf(700, 700).is_err());
 }
 
@@ -141,25 +223,64 @@ fn tile_contents_are_the_level_hashes() {
     let leaf_hashes: Vec<Hash> = all.iter().map(|l| leaf_hash(l)).collect();
 
     // Level 0: the leaf hashes themselves.
-    let tile = log.tile_data(TileId { level: 0, index: 3, width: 256 }).unwrap();
+    let tile = log
+        .tile_data(TileId {
+            level: 0,
+            index: 3,
+            width: 256,
+        })
+        .unwrap();
     let want: Vec<u8> = leaf_hashes[768..1024].iter().flat_map(|h| h.0).collect();
     assert_eq!(tile, want);
-    let partial = log.tile_data(TileId { level: 0, index: 273, width: 112 }).unwrap();
-    let want: Vec<u8> = leaf_hashes[69_888..70_000].iter().flat_map(|h| h.0).collect();
+    let partial = log
+        .tile_data(TileId {
+            level: 0,
+            index: 273,
+            width: 112,
+        })
+        .unwrap();
+    let want: Vec<u8> = leaf_hashes[69_888..70_000]
+        .iter()
+        .flat_map(|h| h.0)
+        .collect();
     assert_eq!(partial, want);
 
     // Level 1: the roots of each run of 256 leaves.
-    let level1 = log.tile_data(TileId { level: 1, index: 0, width: 256 }).unwrap();
+    let level1 = log
+        .tile_data(TileId {
+            level: 1,
+            index: 0,
+            width: 256,
+        })
+        .unwrap();
     for (i, chunk) in level1.chunks(32).enumerate() {
         let want = perfect_root(&leaf_hashes[i * 256..(i + 1) * 256]);
         assert_eq!(chunk, want.0, "level-1 hash {i}");
     }
     // Level 2: one hash per 65,536 leaves.
-    let level2 = log.tile_data(TileId { level: 2, index: 0, width: 1 }).unwrap();
+    let level2 = log
+        .tile_data(TileId {
+            level: 2,
+            index: 0,
+            width: 1,
+        })
+        .unwrap();
     assert_eq!(level2, perfect_root(&leaf_hashes[..65_536]).0);
 
-    assert!(log.tile_data(TileId { level: 0, index: 274, width: 1 }).is_err());
-    assert!(log.tile_data(TileId { level: 2, index: 0, width: 2 }).is_err());
+    assert!(log
+        .tile_data(TileId {
+            level: 0,
+            index: 274,
+            width: 1
+        })
+        .is_err());
+    assert!(log
+        .tile_data(TileId {
+            level: 2,
+            index: 0,
+            width: 2
+        })
+        .is_err());
 }
 
 /// Tiles in a map, as a store would keep them; it counts reads.
@@ -174,7 +295,8 @@ impl MapSource {
     /// keeps one row per tile and widens it).
     fn store(&mut self, tiles: Vec<(TileId, Vec<u8>)>) {
         for (t, d) in tiles {
-            self.tiles.retain(|k, _| !(k.level == t.level && k.index == t.index));
+            self.tiles
+                .retain(|k, _| !(k.level == t.level && k.index == t.index));
             self.tiles.insert(t, d);
         }
     }
@@ -207,11 +329,18 @@ fn integrating_in_batches_builds_the_same_tree_and_tiles() {
     // Uneven batches, across tile boundaries and a full level-1 hash.
     for batch in [1usize, 2, 253, 1, 300, 467, 0, 1, 475].iter().copied() {
         let start = usize::try_from(size).unwrap();
-        let batch_hashes: Vec<Hash> =
-            all[start..start + batch].iter().map(|l| leaf_hash(l)).collect();
+        let batch_hashes: Vec<Hash> = all[start..start + batch]
+            .iter()
+            .map(|l| leaf_hash(l))
+            .collect();
         let out = integrate(&source, size, root, &batch_hashes).unwrap();
         assert_eq!(out.size, size + batch as u64);
-        assert_eq!(out.root, reference.root_at(out.size).unwrap(), "size {}", out.size);
+        assert_eq!(
+            out.root,
+            reference.root_at(out.size).unwrap(),
+            "size {}",
+            out.size
+        );
         assert_eq!(
             out.tiles.iter().map(|(t, _)| *t).collect::<Vec<_>>(),
             tiles_for_growth(size, out.size)
@@ -230,7 +359,10 @@ fn integrating_in_batches_builds_the_same_tree_and_tiles() {
         let proof = tree.inclusion_proof(index).unwrap();
         assert_eq!(proof, reference.inclusion_proof(index, size).unwrap());
         verify_inclusion(&leaf_hash(&all[index as usize]), index, size, &root, &proof).unwrap();
-        assert_eq!(tree.leaf_hash(index).unwrap(), leaf_hash(&all[index as usize]));
+        assert_eq!(
+            tree.leaf_hash(index).unwrap(),
+            leaf_hash(&all[index as usize])
+        );
     }
     for old in [1, 3, 256, 257, 1_024, 1_499, 1_500] {
         let proof = tree.consistency_proof(old).unwrap();
@@ -257,8 +389,16 @@ fn an_edited_stored_tile_is_caught_not_served() {
     let honest_next = integrate(&source, 600, root, &next).unwrap();
     // The tiles that hold the root's subtrees: 1/000.p/2 ([0, 512)) and 0/002.p/88.
     let root_tiles = [
-        TileId { level: 1, index: 0, width: 2 },
-        TileId { level: 0, index: 2, width: 88 },
+        TileId {
+            level: 1,
+            index: 0,
+            width: 2,
+        },
+        TileId {
+            level: 0,
+            index: 2,
+            width: 88,
+        },
     ];
 
     // Every tile, and a byte anywhere in it: proofs must refuse, never return a wrong answer.
@@ -274,7 +414,11 @@ fn an_edited_stored_tile_is_caught_not_served() {
             source.tiles.get_mut(&id).unwrap()[byte] ^= 0x01;
             let tree = TiledTree::new(&source, 600, root);
             // The proof for a leaf whose hashes come from the edited tile must fail.
-            let leaf = if id.level == 0 { id.index * 256 + (byte as u64 / 32) } else { 0 };
+            let leaf = if id.level == 0 {
+                id.index * 256 + (byte as u64 / 32)
+            } else {
+                0
+            };
             let got = tree.inclusion_proof(leaf);
             assert!(
                 matches!(got, Err(TlogError::Tiles(_))),
@@ -284,22 +428,34 @@ fn an_edited_stored_tile_is_caught_not_served() {
             // Building on an edited tile is refused; a lower full tile is not read at all.
             let more = integrate(&source, 600, root, &next);
             if root_tiles.contains(&id) {
-                assert!(more.is_err(), "{} byte {byte}: built on an edited tile", id.path());
+                assert!(
+                    more.is_err(),
+                    "{} byte {byte}: built on an edited tile",
+                    id.path()
+                );
             } else {
                 let more = more.unwrap();
-                assert_eq!((more.root, more.tiles), (honest_next.root, honest_next.tiles.clone()));
+                assert_eq!(
+                    (more.root, more.tiles),
+                    (honest_next.root, honest_next.tiles.clone())
+                );
             }
             source.tiles.insert(id, original);
         }
     }
     // Unedited, the same reads answer.
     let tree = TiledTree::new(&source, 600, root);
-    assert_eq!(tree.inclusion_proof(599).unwrap(), reference.inclusion_proof(599, 600).unwrap());
+    assert_eq!(
+        tree.inclusion_proof(599).unwrap(),
+        reference.inclusion_proof(599, 600).unwrap()
+    );
 
     // A wrong trusted root refuses every tile.
     let mut wrong = root;
     wrong.0[0] ^= 1;
-    assert!(TiledTree::new(&source, 600, wrong).inclusion_proof(5).is_err());
+    assert!(TiledTree::new(&source, 600, wrong)
+        .inclusion_proof(5)
+        .is_err());
     assert!(integrate(&source, 600, wrong, &[leaf_hash(b"x")]).is_err());
 }
 
@@ -312,7 +468,11 @@ fn a_missing_or_short_tile_is_an_error() {
     let root = out.root;
     source.store(out.tiles);
 
-    let partial = TileId { level: 0, index: 1, width: 44 };
+    let partial = TileId {
+        level: 0,
+        index: 1,
+        width: 44,
+    };
     let kept = source.tiles.remove(&partial).unwrap();
     let got = TiledTree::new(&source, 300, root).inclusion_proof(299);
     assert!(matches!(got, Err(TlogError::Source(_))), "{got:?}");
@@ -333,7 +493,10 @@ fn entry_bundles_round_trip_and_refuse_truncation() {
     let bundle = encode_entry_bundle(&leaves).unwrap();
     assert_eq!(&bundle[..5], &[0, 0, 0, 1, b'a']);
     assert_eq!(&bundle[5..7], &[0x01, 0x2c]);
-    assert_eq!(bundle.len(), leaves.iter().map(|l| 2 + l.len()).sum::<usize>());
+    assert_eq!(
+        bundle.len(),
+        leaves.iter().map(|l| 2 + l.len()).sum::<usize>()
+    );
     assert_eq!(decode_entry_bundle(&bundle).unwrap(), leaves);
     assert_eq!(decode_entry_bundle(&[]).unwrap(), Vec::<Vec<u8>>::new());
 
