@@ -12,6 +12,8 @@
 //! - [`checkpoint`] — the C2SP `tlog-checkpoint` body.
 //! - [`note`] — C2SP `signed-note` with Ed25519: signer and verifier keys, signing and opening
 //!   checkpoints.
+//! - [`tlog_proof`] — C2SP `tlog-proof`: index, inclusion proof and signed checkpoint in one
+//!   text, verified offline with only the verifier key.
 //! - [`leaf`] — the leaf of an audit event: its RFC 8785 canonical JSON.
 //!
 //! Hashing, proofs and tiles are those of `tlog_tiles` (a port of Go's `sumdb/tlog`); notes are
@@ -28,6 +30,7 @@ pub mod note;
 pub mod proof;
 pub mod tile;
 pub mod tiled;
+pub mod tlog_proof;
 
 pub use checkpoint::Checkpoint;
 pub use error::TlogError;
@@ -36,4 +39,5 @@ pub use memory::MemoryLog;
 pub use note::{LogSigner, LogVerifier};
 pub use proof::{verify_consistency, verify_inclusion};
 pub use tile::{EntryBundleId, TileId, TILE_HEIGHT, TILE_WIDTH};
+pub use tlog_proof::TlogProof;
 pub use tlog_tiles::HashReader;
