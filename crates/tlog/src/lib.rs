@@ -4,6 +4,7 @@
 //! - [`hash`] — RFC 6962 / RFC 9162 leaf and node hashes, tree roots ([`RootBuilder`]).
 //! - [`proof`] — inclusion and consistency proofs: verification, and generation from any
 //!   [`HashReader`].
+//! - [`range`] — range proofs: a run of leaves is exactly the log's content there.
 //! - [`memory`] — [`MemoryLog`], a whole log's stored hashes in memory (tests, offline checks).
 //! - [`tile`] — C2SP `tlog-tiles` coordinates (height 8) and their index paths.
 //! - [`bundle`] — entry bundles: each leaf as a 2-byte big-endian length and its bytes.
@@ -28,6 +29,7 @@ pub mod leaf;
 pub mod memory;
 pub mod note;
 pub mod proof;
+pub mod range;
 pub mod tile;
 pub mod tiled;
 pub mod tlog_proof;

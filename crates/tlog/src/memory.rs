@@ -85,6 +85,17 @@ impl MemoryLog {
         proof::consistency_proof(self, old_size, new_size)
     }
 
+    /// The range proof for leaves `[start, end)` in the tree of the first `size` leaves.
+    pub fn range_proof(
+        &self,
+        start: u64,
+        end: u64,
+        size: u64,
+    ) -> Result<crate::range::RangeProof, TlogError> {
+        self.check_size(size)?;
+        crate::range::range_proof(self, start, end, size)
+    }
+
     /// The bytes of hash tile `tile` (32 bytes per hash), if the log is large enough to hold it.
     pub fn tile_data(&self, tile: TileId) -> Result<Vec<u8>, TlogError> {
         let last = (tile.index << TILE_HEIGHT) + u64::from(tile.width);

@@ -94,6 +94,20 @@ impl<'a, S: TileSource> TiledTree<'a, S> {
         self.with_reader(|r| proof::tree_root(r, size))
     }
 
+    /// The range proof for leaves `[start, end)` of this tree.
+    pub fn range_proof(&self, start: u64, end: u64) -> Result<crate::range::RangeProof, TlogError> {
+        if start > end || end > self.size {
+            return Err(TlogError::SizeOutOfRange {
+                size: end,
+                reason: "a range needs start <= end <= size",
+            });
+        }
+        if start == 0 && end == self.size {
+            return Ok(crate::range::RangeProof::default());
+        }
+        self.with_reader(|r| crate::range::range_proof(r, start, end, self.size))
+    }
+
     /// The leaf hash at `index`, authenticated against the root.
     pub fn leaf_hash(&self, index: u64) -> Result<Hash, TlogError> {
         if index >= self.size {
