@@ -1,0 +1,32 @@
+//! The leaf of an audit event: the RFC 8785 canonical JSON of the event exactly as `GET
+//! /api/v1/audit/{event_id}` serves it. An export line carries `leaf_index` beside the event;
+//! the leaf excludes it.
+
+use countersign_domain::audit::AuditEvent;
+use countersign_domain::canonical::to_canonical_string;
+
+use crate::hash::{leaf_hash, Hash};
+
+/// The member an export line adds to a sequenced event, not part of its leaf.
+pub const LEAF_INDEX_FIELD: &str = "leaf_index";
+
+/// The leaf bytes of `event`.
+pub fn event_leaf(event: &AuditEvent) -> Vec<u8> {
+    let value = serde_json::to_value(event).expect("an audit event always serializes");
+    to_canonical_string(&value).into_bytes()
+}
+
+/// The leaf bytes of an event as JSON (an API answer or an export line): its canonical JSON,
+/// without `leaf_index`. Whatever else the object holds is hashed as it is, so a changed,
+/// added or removed member changes the leaf.
+pub fn json_leaf(mut event: serde_json::Value) -> Vec<u8> {
+    if let Some(object) = event.as_object_mut() {
+        object.remove(LEAF_INDEX_FIELD);
+    }
+    to_canonical_string(&event).into_bytes()
+}
+
+/// The leaf hash of `event`.
+pub fn event_leaf_hash(event: &AuditEvent) -> Hash {
+    leaf_hash(&event_leaf(event))
+}
