@@ -1,4 +1,5 @@
-//! The scheduler's steps and its loop.
+//! The scheduler's steps and its loop: approval expiry, lease reclaim, and webhook delivery
+//! (`webhook_delivery`).
 //!
 //! Each step locks a batch of due rows (`COUNTERSIGN_SCHEDULER_BATCH`, `SKIP LOCKED` where the
 //! backend has it), handles them in one transaction with their audit events, commits, and
@@ -21,6 +22,7 @@ use serde_json::json;
 use crate::error::ServiceResult;
 use crate::metrics;
 use crate::service::Service;
+use crate::webhook_delivery::DeliveryReport;
 
 /// What one pass of every loop did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -167,6 +169,24 @@ impl Service {
         metrics::scheduler_run("approval_expiry", expired.is_ok());
         let reclaimed = self.reclaim_expired_leases().await;
         metrics::scheduler_run("lease_reclaim", reclaimed.is_ok());
+        // Webhooks last, so that the notifications of this pass's expiries go out with it.
+        match self.deliver_webhooks().await {
+            Ok(report) => {
+                metrics::scheduler_run("webhook_delivery", true);
+                if report != DeliveryReport::default() {
+                    tracing::info!(
+                        scheduler.messages_dispatched = report.messages_dispatched,
+                        scheduler.delivery_attempts = report.attempts,
+                        scheduler.delivered = report.delivered,
+                        "webhook delivery pass"
+                    );
+                }
+            }
+            Err(e) => {
+                metrics::scheduler_run("webhook_delivery", false);
+                tracing::warn!(error = %e, "webhook delivery pass failed; retrying next tick");
+            }
+        }
         let approvals_expired = expired?;
         let (leases_reclaimed, jobs_failed) = reclaimed?;
         Ok(SchedulerReport {

@@ -52,13 +52,14 @@ impl Service {
         Ok(self.store.begin().await?)
     }
 
-    /// Append `events` through `tx` and commit: the state change and its audit trail land
-    /// together or not at all.
+    /// Write the outbox messages `events` announce, append `events` through `tx` and commit:
+    /// the state change, its audit trail and its notifications land together or not at all.
     pub(crate) async fn commit_with(
         &self,
         mut tx: Box<dyn Transaction>,
         events: &[AuditEvent],
     ) -> ServiceResult<()> {
+        self.write_outbox(tx.as_mut(), events).await?;
         if !events.is_empty() {
             if let Err(e) = tx.append_audit(events).await {
                 metrics::audit_writes(events.len(), false);
