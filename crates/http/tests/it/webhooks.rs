@@ -630,3 +630,77 @@ async fn a_message_exists_exactly_when_its_change_committed(db: Db) {
         ["approval.requested", "approval.voted", "approval.approved"]
     );
 }
+
+both_backends!(delivery_metrics_follow_the_outbox, alone);
+async fn delivery_metrics_follow_the_outbox(db: Db) {
+    use countersign_service::metrics as m;
+    let app = app_with(db, config(1)).await;
+    let (rx, url) = Receiver::start().await;
+    create_webhook(&app, &url, None).await;
+    let (requester, _, subject) = setup(&app).await;
+    let delivered_before = app
+        .metric(m::WEBHOOK_ATTEMPTS_TOTAL, &[("outcome", "delivered")])
+        .await;
+    let retried_before = app
+        .metric(m::WEBHOOK_ATTEMPTS_TOTAL, &[("outcome", "retry")])
+        .await;
+    let latency_before = app
+        .metric(&format!("{}_count", m::WEBHOOK_DELIVERY_LATENCY_SECONDS), &[])
+        .await;
+
+    app.request_job(&requester, &subject, json!({"a": 1})).await;
+    app.request_job(&requester, &subject, json!({"a": 2})).await;
+    // Two messages written, none fanned out yet.
+    assert_eq!(app.metric(m::OUTBOX_DEPTH, &[]).await, 2.0);
+    app.service.fan_out_messages().await.unwrap();
+    assert_eq!(app.metric(m::OUTBOX_DEPTH, &[]).await, 0.0);
+    assert_eq!(
+        app.metric(m::WEBHOOK_DELIVERIES, &[("status", "pending")])
+            .await,
+        2.0
+    );
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert!(
+        app.metric(m::OUTBOX_OLDEST_UNDELIVERED_AGE_SECONDS, &[])
+            .await
+            >= 1.0
+    );
+
+    rx.answer(&[500]);
+    pass(&app.service).await;
+    pass(&app.service).await;
+    assert_eq!(rx.got().len(), 3);
+    assert_eq!(
+        app.metric(m::WEBHOOK_DELIVERIES, &[("status", "delivered")])
+            .await,
+        2.0
+    );
+    assert_eq!(
+        app.metric(m::WEBHOOK_DELIVERIES, &[("status", "pending")])
+            .await,
+        0.0
+    );
+    assert_eq!(
+        app.metric(m::OUTBOX_OLDEST_UNDELIVERED_AGE_SECONDS, &[])
+            .await,
+        0.0
+    );
+    assert_eq!(
+        app.metric(m::WEBHOOK_ATTEMPTS_TOTAL, &[("outcome", "delivered")])
+            .await
+            - delivered_before,
+        2.0
+    );
+    assert_eq!(
+        app.metric(m::WEBHOOK_ATTEMPTS_TOTAL, &[("outcome", "retry")])
+            .await
+            - retried_before,
+        1.0
+    );
+    assert_eq!(
+        app.metric(&format!("{}_count", m::WEBHOOK_DELIVERY_LATENCY_SECONDS), &[])
+            .await
+            - latency_before,
+        2.0
+    );
+}
