@@ -562,7 +562,7 @@ mod tests {
             assert_eq!(c.as_str().parse::<Category>().unwrap(), c);
         }
         assert!("misc".parse::<Category>().is_err());
-        assert_eq!(actions::ALL.len(), 27);
+        assert_eq!(actions::ALL.len(), 33);
         let sample = sample();
         for a in actions::ALL {
             let mut e = sample.clone();
