@@ -211,9 +211,12 @@ impl ServerConfig {
 /// `COUNTERSIGN_PUBLIC_URL`, when set, is an `http://` or `https://` URL with a host.
 pub(crate) fn validate_public_url(url: Option<&str>) -> Result<(), ConfigError> {
     match url {
-        Some(u) if countersign_service::webhooks::validate_base_url(u).is_err() => Err(
-            ConfigError::new("COUNTERSIGN_PUBLIC_URL", "must be an http:// or https:// URL"),
-        ),
+        Some(u) if countersign_service::webhooks::validate_base_url(u).is_err() => {
+            Err(ConfigError::new(
+                "COUNTERSIGN_PUBLIC_URL",
+                "must be an http:// or https:// URL",
+            ))
+        }
         _ => Ok(()),
     }
 }

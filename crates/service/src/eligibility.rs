@@ -191,92 +191,6 @@ fn caller_verdict(
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use countersign_domain::{clock, ApprovalRule, JobId, PolicyId, SubjectId, Vote};
-
-    fn role(s: &str) -> RoleId {
-        RoleId::parse(s).unwrap()
-    }
-
-    fn request(rules: &[(&str, u32)], votes: Vec<Vote>) -> ApprovalRequest {
-        let now = clock::now();
-        ApprovalRequest {
-            id: ApprovalId::new(),
-            job_id: JobId::new(),
-            subject_id: SubjectId::new(),
-            policy_id: PolicyId::new(),
-            requested_by: PrincipalId::new(),
-            state: ApprovalState::Pending,
-            rules: rules
-                .iter()
-                .map(|(r, c)| ApprovalRule {
-                    role: role(r),
-                    count: *c,
-                })
-                .collect(),
-            votes,
-            created_at: now,
-            expires_at: now + time::Duration::hours(1),
-            decided_at: None,
-            decided_by: None,
-        }
-    }
-
-    fn approve(roles: &[&str]) -> Vote {
-        Vote {
-            principal_id: PrincipalId::new(),
-            decision: VoteDecision::Approve,
-            note: None,
-            at: clock::now(),
-            roles: roles.iter().map(|r| role(r)).collect(),
-        }
-    }
-
-    #[test]
-    fn direct_holders_fill_open_rules_only() {
-        let a = request(
-            &[("security", 1), ("platform", 1)],
-            vec![approve(&["security"])],
-        );
-        let m = Matching::new(&a);
-        assert_eq!(m.remaining(0), 0);
-        assert_eq!(m.remaining(1), 1);
-        assert_eq!(m.fillable(&[role("platform")]), vec![1]);
-        assert!(
-            m.fillable(&[role("security")]).is_empty(),
-            "security is full"
-        );
-        assert!(m.fillable(&[role("other")]).is_empty());
-    }
-
-    #[test]
-    fn an_earlier_voter_holding_both_roles_can_move_over() {
-        // The first voter holds both roles and sits in `security`; a `security`-only voter can
-        // take that place while the first moves to `platform`.
-        let a = request(
-            &[("security", 1), ("platform", 1)],
-            vec![approve(&["platform", "security"])],
-        );
-        let m = Matching::new(&a);
-        let open: Vec<usize> = (0..2).filter(|i| m.remaining(*i) > 0).collect();
-        assert_eq!(open.len(), 1);
-        let holder_of_full = if open == [1] { "security" } else { "platform" };
-        assert_eq!(m.fillable(&[role(holder_of_full)]), open);
-    }
-
-    #[test]
-    fn rejects_do_not_occupy_places() {
-        let mut reject = approve(&["security"]);
-        reject.decision = VoteDecision::Reject;
-        let a = request(&[("security", 1)], vec![reject]);
-        let m = Matching::new(&a);
-        assert_eq!(m.remaining(0), 1);
-        assert_eq!(m.fillable(&[role("security")]), vec![0]);
-    }
-}
-
 /// Fill each rule's `candidates` for a pending `approval`: enabled holders of any rule's role
 /// who hold `approval.approve` and whose vote would fill an open place, minus the requester
 /// and those who voted, sorted by name.
@@ -366,4 +280,90 @@ pub(crate) async fn waiting_on(
         .flat_map(|r| r.candidates.into_iter().map(|c| c.name))
         .collect();
     Ok(names.into_iter().collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use countersign_domain::{clock, ApprovalRule, JobId, PolicyId, SubjectId, Vote};
+
+    fn role(s: &str) -> RoleId {
+        RoleId::parse(s).unwrap()
+    }
+
+    fn request(rules: &[(&str, u32)], votes: Vec<Vote>) -> ApprovalRequest {
+        let now = clock::now();
+        ApprovalRequest {
+            id: ApprovalId::new(),
+            job_id: JobId::new(),
+            subject_id: SubjectId::new(),
+            policy_id: PolicyId::new(),
+            requested_by: PrincipalId::new(),
+            state: ApprovalState::Pending,
+            rules: rules
+                .iter()
+                .map(|(r, c)| ApprovalRule {
+                    role: role(r),
+                    count: *c,
+                })
+                .collect(),
+            votes,
+            created_at: now,
+            expires_at: now + time::Duration::hours(1),
+            decided_at: None,
+            decided_by: None,
+        }
+    }
+
+    fn approve(roles: &[&str]) -> Vote {
+        Vote {
+            principal_id: PrincipalId::new(),
+            decision: VoteDecision::Approve,
+            note: None,
+            at: clock::now(),
+            roles: roles.iter().map(|r| role(r)).collect(),
+        }
+    }
+
+    #[test]
+    fn direct_holders_fill_open_rules_only() {
+        let a = request(
+            &[("security", 1), ("platform", 1)],
+            vec![approve(&["security"])],
+        );
+        let m = Matching::new(&a);
+        assert_eq!(m.remaining(0), 0);
+        assert_eq!(m.remaining(1), 1);
+        assert_eq!(m.fillable(&[role("platform")]), vec![1]);
+        assert!(
+            m.fillable(&[role("security")]).is_empty(),
+            "security is full"
+        );
+        assert!(m.fillable(&[role("other")]).is_empty());
+    }
+
+    #[test]
+    fn an_earlier_voter_holding_both_roles_can_move_over() {
+        // The first voter holds both roles and sits in `security`; a `security`-only voter can
+        // take that place while the first moves to `platform`.
+        let a = request(
+            &[("security", 1), ("platform", 1)],
+            vec![approve(&["platform", "security"])],
+        );
+        let m = Matching::new(&a);
+        let open: Vec<usize> = (0..2).filter(|i| m.remaining(*i) > 0).collect();
+        assert_eq!(open.len(), 1);
+        let holder_of_full = if open == [1] { "security" } else { "platform" };
+        assert_eq!(m.fillable(&[role(holder_of_full)]), open);
+    }
+
+    #[test]
+    fn rejects_do_not_occupy_places() {
+        let mut reject = approve(&["security"]);
+        reject.decision = VoteDecision::Reject;
+        let a = request(&[("security", 1)], vec![reject]);
+        let m = Matching::new(&a);
+        assert_eq!(m.remaining(0), 1);
+        assert_eq!(m.fillable(&[role("security")]), vec![0]);
+    }
 }

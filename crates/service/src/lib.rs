@@ -51,6 +51,7 @@ mod escalation;
 pub mod jobs;
 pub mod keys;
 pub mod metrics;
+mod outbox;
 pub mod paging;
 pub mod policies;
 pub mod principals;
@@ -59,7 +60,6 @@ pub mod scheduler;
 pub mod subjects;
 pub mod webhook_delivery;
 pub mod webhooks;
-mod outbox;
 
 mod service;
 

@@ -55,7 +55,10 @@ impl Service {
                         continue;
                     };
                     let job = self.job_of(tx, approval.job_id).await?;
-                    (id.to_string(), self.approval_data(tx, approval, &job, None).await?)
+                    (
+                        id.to_string(),
+                        self.approval_data(tx, approval, &job, None).await?,
+                    )
                 }
                 "job" => {
                     let Ok(id) = event.resource.id.parse::<JobId>() else {
@@ -100,16 +103,22 @@ impl Service {
         with_job: Option<&Job>,
     ) -> ServiceResult<Value> {
         let waiting = waiting_on(tx, &approval.clone().as_of(clock::now())).await?;
-        let console_url = self
-            .config
-            .public_url
-            .as_deref()
-            .map(|base| format!("{}/ui/approvals/{}", base.trim_end_matches('/'), approval.id));
+        let console_url = self.config.public_url.as_deref().map(|base| {
+            format!(
+                "{}/ui/approvals/{}",
+                base.trim_end_matches('/'),
+                approval.id
+            )
+        });
         let requested_by = approval.requested_by;
         let view = ApprovalView::new(approval, job, clock::now());
         let mut data = match serde_json::to_value(&view) {
             Ok(Value::Object(m)) => m,
-            _ => return Err(ServiceError::Internal("an approval view is not an object".into())),
+            _ => {
+                return Err(ServiceError::Internal(
+                    "an approval view is not an object".into(),
+                ))
+            }
         };
         self.add_people(tx, &mut data, job, requested_by).await?;
         data.insert("waiting_on".into(), json!(waiting));
@@ -124,7 +133,8 @@ impl Service {
     async fn job_data(&self, tx: &mut dyn Transaction, job: &Job) -> ServiceResult<Value> {
         let mut data = Map::new();
         data.insert("job".into(), json!(job));
-        self.add_people(tx, &mut data, job, job.requested_by).await?;
+        self.add_people(tx, &mut data, job, job.requested_by)
+            .await?;
         data.insert("waiting_on".into(), json!([]));
         data.insert("console_url".into(), Value::Null);
         Ok(Value::Object(data))
@@ -140,7 +150,10 @@ impl Service {
         let subject = tx.get_subject(job.subject_id).await?;
         data.insert(
             "subject".into(),
-            subject.map_or(Value::Null, |s| json!({"id": s.id, "kind": s.kind, "name": s.name})),
+            subject.map_or(
+                Value::Null,
+                |s| json!({"id": s.id, "kind": s.kind, "name": s.name}),
+            ),
         );
         let person = tx.get_principal(requester).await?;
         data.insert(

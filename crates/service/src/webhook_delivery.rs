@@ -121,7 +121,11 @@ impl Service {
         let now = clock::now();
         let mut tx = self.begin().await?;
         let claimed = tx
-            .claim_deliveries(now, now + self.config.webhook_lease, self.config.scheduler_batch)
+            .claim_deliveries(
+                now,
+                now + self.config.webhook_lease,
+                self.config.scheduler_batch,
+            )
             .await?;
         tx.commit().await?;
         Ok(claimed)
@@ -200,13 +204,16 @@ impl Service {
             (DeliveryStatus::Failed, None, "gone")
         } else {
             match retry_delay(&self.config.webhook_retry_schedule, d.attempt) {
-                Some(delay) => (DeliveryStatus::Pending, Some(now + jittered(delay)), "retry"),
+                Some(delay) => (
+                    DeliveryStatus::Pending,
+                    Some(now + jittered(delay)),
+                    "retry",
+                ),
                 None => (DeliveryStatus::Failed, None, "failed"),
             }
         };
-        let error = error.or_else(|| {
-            (!delivered).then(|| format!("answered {}", code.unwrap_or_default()))
-        });
+        let error = error
+            .or_else(|| (!delivered).then(|| format!("answered {}", code.unwrap_or_default())));
         let mut tx = self.begin().await?;
         let recorded = tx
             .record_attempt(

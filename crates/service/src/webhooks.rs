@@ -126,8 +126,12 @@ impl Service {
         caller: &Caller,
         params: &ListParams,
     ) -> ServiceResult<Listing<WebhookView>> {
-        self.require(caller, Permission::WebhookRead, Resource::new("webhook", "*"))
-            .await?;
+        self.require(
+            caller,
+            Permission::WebhookRead,
+            Resource::new("webhook", "*"),
+        )
+        .await?;
         let page = params.to_page()?;
         let mut tx = self.begin().await?;
         let webhooks = tx.list_webhooks(&page).await?;

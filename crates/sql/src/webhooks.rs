@@ -6,9 +6,7 @@
 //! the end of its lease in the same transaction.
 
 use async_trait::async_trait;
-use countersign_domain::{
-    Delivery, DeliveryId, DeliveryStatus, Webhook, WebhookEvent, WebhookId,
-};
+use countersign_domain::{Delivery, DeliveryId, DeliveryStatus, Webhook, WebhookEvent, WebhookId};
 use countersign_store::decode::parse_all;
 use countersign_store::{
     AttemptRecord, ClaimedDelivery, DeliveryStats, NewMessage, Page, PageRequest, PendingMessage,
@@ -69,9 +67,7 @@ impl<D: Dialect> WebhookRepo for SqlTransaction<D> {
         let events = w
             .events
             .as_ref()
-            .map(|list| {
-                serde_json::to_string(&list.iter().map(|e| e.as_str()).collect::<Vec<_>>())
-            })
+            .map(|list| serde_json::to_string(&list.iter().map(|e| e.as_str()).collect::<Vec<_>>()))
             .transpose()
             .map_err(StoreError::other)?;
         Sql::<D>::new(
@@ -92,10 +88,12 @@ impl<D: Dialect> WebhookRepo for SqlTransaction<D> {
     }
 
     async fn get_webhook(&mut self, id: WebhookId) -> StoreResult<Option<Webhook>> {
-        Sql::<D>::new(format!("SELECT {WEBHOOK_COLUMNS} FROM webhooks WHERE id = $1"))
-            .arg(id.to_string())
-            .fetch_optional(self.conn(), webhook)
-            .await
+        Sql::<D>::new(format!(
+            "SELECT {WEBHOOK_COLUMNS} FROM webhooks WHERE id = $1"
+        ))
+        .arg(id.to_string())
+        .fetch_optional(self.conn(), webhook)
+        .await
     }
 
     async fn list_webhooks(&mut self, page: &PageRequest) -> StoreResult<Page<Webhook>> {
@@ -133,10 +131,11 @@ impl<D: Dialect> WebhookRepo for SqlTransaction<D> {
     }
 
     async fn disable_webhook(&mut self, id: WebhookId) -> StoreResult<bool> {
-        let n = Sql::<D>::new("UPDATE webhooks SET disabled = true WHERE id = $1 AND disabled = false")
-            .arg(id.to_string())
-            .execute(self.conn())
-            .await?;
+        let n =
+            Sql::<D>::new("UPDATE webhooks SET disabled = true WHERE id = $1 AND disabled = false")
+                .arg(id.to_string())
+                .execute(self.conn())
+                .await?;
         Ok(n == 1)
     }
 
@@ -156,10 +155,7 @@ impl<D: Dialect> WebhookRepo for SqlTransaction<D> {
         Ok(())
     }
 
-    async fn lock_undispatched_messages(
-        &mut self,
-        limit: u32,
-    ) -> StoreResult<Vec<PendingMessage>> {
+    async fn lock_undispatched_messages(&mut self, limit: u32) -> StoreResult<Vec<PendingMessage>> {
         Sql::<D>::new(format!(
             "SELECT seq, event, ordering_key, webhook_id FROM outbox_messages \
              WHERE dispatched_at IS NULL ORDER BY seq LIMIT $1{}",
@@ -283,7 +279,8 @@ impl<D: Dialect> WebhookRepo for SqlTransaction<D> {
         attempt: i32,
         rec: &AttemptRecord,
     ) -> StoreResult<bool> {
-        let delivered_at = (rec.status == DeliveryStatus::Delivered).then(|| D::encode_time(rec.at));
+        let delivered_at =
+            (rec.status == DeliveryStatus::Delivered).then(|| D::encode_time(rec.at));
         let n = Sql::<D>::new(
             "UPDATE webhook_deliveries SET status = $3, last_status_code = $4, last_error = $5, \
              next_attempt_at = $6, delivered_at = $7 \
@@ -310,9 +307,7 @@ impl<D: Dialect> WebhookRepo for SqlTransaction<D> {
             "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries d \
              JOIN outbox_messages m ON m.seq = d.message_seq"
         ));
-        q.and()
-            .push("d.webhook_id = ")
-            .bind(webhook_id.to_string());
+        q.and().push("d.webhook_id = ").bind(webhook_id.to_string());
         q.page("d.created_at", "d.id", page);
         let rows = q.fetch_all(self.conn(), delivery).await?;
         Ok(Page::from_rows(rows, page.limit, |d| {
@@ -359,12 +354,11 @@ impl<D: Dialect> WebhookRepo for SqlTransaction<D> {
             ))
         })
         .await?;
-        let depth: i64 = Sql::<D>::new(
-            "SELECT COUNT(*) AS n FROM outbox_messages WHERE dispatched_at IS NULL",
-        )
-        .fetch_optional(self.conn(), |r| r.get("outbox_messages.n"))
-        .await?
-        .unwrap_or(0);
+        let depth: i64 =
+            Sql::<D>::new("SELECT COUNT(*) AS n FROM outbox_messages WHERE dispatched_at IS NULL")
+                .fetch_optional(self.conn(), |r| r.get("outbox_messages.n"))
+                .await?
+                .unwrap_or(0);
         let oldest = Sql::<D>::new(
             "SELECT MIN(m.created_at) AS oldest FROM outbox_messages m \
              WHERE m.dispatched_at IS NULL OR EXISTS (SELECT 1 FROM webhook_deliveries d \

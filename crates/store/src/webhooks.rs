@@ -117,8 +117,7 @@ pub trait WebhookRepo {
 
     /// Lock up to `limit` messages not yet fanned out, oldest first, skipping those another
     /// transaction holds.
-    async fn lock_undispatched_messages(&mut self, limit: u32)
-        -> StoreResult<Vec<PendingMessage>>;
+    async fn lock_undispatched_messages(&mut self, limit: u32) -> StoreResult<Vec<PendingMessage>>;
 
     /// Create the delivery of message `seq` to `webhook`, due at `now`, and mark nothing else.
     async fn insert_delivery(

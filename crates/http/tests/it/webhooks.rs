@@ -327,7 +327,13 @@ async fn deliveries_are_signed_and_carry_the_approval(db: Db) {
     let shown = app
         .get(&format!("/api/v1/approvals/{approval}"), &app.admin)
         .await;
-    for field in ["job_id", "rules", "payload_sha256", "expires_at", "remaining"] {
+    for field in [
+        "job_id",
+        "rules",
+        "payload_sha256",
+        "expires_at",
+        "remaining",
+    ] {
         assert_eq!(data[field], shown.json[field], "{field}");
     }
 
@@ -335,7 +341,11 @@ async fn deliveries_are_signed_and_carry_the_approval(db: Db) {
     let webhooks = app.get("/api/v1/webhooks", &app.admin).await;
     let id = s(&webhooks.json["data"][0]["id"]);
     let t = app
-        .post(&format!("/api/v1/webhooks/{id}/test"), &app.admin, json!({}))
+        .post(
+            &format!("/api/v1/webhooks/{id}/test"),
+            &app.admin,
+            json!({}),
+        )
         .await;
     assert_eq!(t.status, StatusCode::ACCEPTED, "{}", t.text);
     pass(&app.service).await;
@@ -439,7 +449,12 @@ async fn gone_disables_the_webhook(db: Db) {
     let list = app
         .get(&format!("/api/v1/webhooks/{id}/deliveries"), &app.admin)
         .await;
-    let first = list.json["data"].as_array().unwrap().last().unwrap().clone();
+    let first = list.json["data"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone();
     assert_eq!(first["status"], "failed");
     assert_eq!(first["last_status_code"], 410);
     let disabled = app.events("webhook.disabled").await;
@@ -545,7 +560,10 @@ async fn a_crashed_senders_claim_is_sent_again_with_the_same_id(db: Db) {
     pass(&app.service).await;
     let got = rx.got();
     assert_eq!(got.len(), 1);
-    assert_eq!(got[0].header("webhook-id"), claimed[0].message_id.to_string());
+    assert_eq!(
+        got[0].header("webhook-id"),
+        claimed[0].message_id.to_string()
+    );
     // The dead sender's late record is refused: the attempt was taken over.
     assert!(!app.service.send_claimed(&claimed[0]).await.unwrap());
     assert_eq!(
@@ -608,7 +626,12 @@ async fn a_message_exists_exactly_when_its_change_committed(db: Db) {
             json!({}),
         )
         .await;
-    assert_eq!(failed.status, StatusCode::INTERNAL_SERVER_ERROR, "{}", failed.text);
+    assert_eq!(
+        failed.status,
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "{}",
+        failed.text
+    );
     assert_eq!(events(&app).await, ["approval.requested"]);
     assert_eq!(app.db.count("votes").await, 0);
 
@@ -645,7 +668,10 @@ async fn delivery_metrics_follow_the_outbox(db: Db) {
         .metric(m::WEBHOOK_ATTEMPTS_TOTAL, &[("outcome", "retry")])
         .await;
     let latency_before = app
-        .metric(&format!("{}_count", m::WEBHOOK_DELIVERY_LATENCY_SECONDS), &[])
+        .metric(
+            &format!("{}_count", m::WEBHOOK_DELIVERY_LATENCY_SECONDS),
+            &[],
+        )
         .await;
 
     app.request_job(&requester, &subject, json!({"a": 1})).await;
@@ -698,8 +724,11 @@ async fn delivery_metrics_follow_the_outbox(db: Db) {
         1.0
     );
     assert_eq!(
-        app.metric(&format!("{}_count", m::WEBHOOK_DELIVERY_LATENCY_SECONDS), &[])
-            .await
+        app.metric(
+            &format!("{}_count", m::WEBHOOK_DELIVERY_LATENCY_SECONDS),
+            &[]
+        )
+        .await
             - latency_before,
         2.0
     );
