@@ -163,13 +163,31 @@ impl Service {
         }
     }
 
-    /// Run every loop once.
+    /// Run every loop once: approval expiry, lease reclaim, then webhook delivery (last, so
+    /// that the notifications of this pass's expiries go out with it).
     pub async fn run_scheduler_once(&self) -> ServiceResult<SchedulerReport> {
+        let report = self.run_state_loops_once().await;
+        self.run_delivery_once().await;
+        report
+    }
+
+    /// Approval expiry and lease reclaim, once.
+    async fn run_state_loops_once(&self) -> ServiceResult<SchedulerReport> {
         let expired = self.expire_due_approvals().await;
         metrics::scheduler_run("approval_expiry", expired.is_ok());
         let reclaimed = self.reclaim_expired_leases().await;
         metrics::scheduler_run("lease_reclaim", reclaimed.is_ok());
-        // Webhooks last, so that the notifications of this pass's expiries go out with it.
+        let approvals_expired = expired?;
+        let (leases_reclaimed, jobs_failed) = reclaimed?;
+        Ok(SchedulerReport {
+            approvals_expired,
+            leases_reclaimed,
+            jobs_failed,
+        })
+    }
+
+    /// One webhook delivery pass, logged and counted; a failure is retried next tick.
+    async fn run_delivery_once(&self) {
         match self.deliver_webhooks().await {
             Ok(report) => {
                 metrics::scheduler_run("webhook_delivery", true);
@@ -187,42 +205,53 @@ impl Service {
                 tracing::warn!(error = %e, "webhook delivery pass failed; retrying next tick");
             }
         }
-        let approvals_expired = expired?;
-        let (leases_reclaimed, jobs_failed) = reclaimed?;
-        Ok(SchedulerReport {
-            approvals_expired,
-            leases_reclaimed,
-            jobs_failed,
-        })
     }
 
-    /// Run every loop each `tick` until `shutdown` resolves. A failed pass is logged and
-    /// retried on the next tick; an in-flight pass finishes before the loop returns.
+    /// Run the loops until `shutdown` resolves: approval expiry and lease reclaim each `tick`,
+    /// and, beside them (so that a slow webhook endpoint never delays an expiry), webhook
+    /// delivery each `tick` or each second, whichever is shorter. A failed pass is logged
+    /// and retried on the next tick; an in-flight pass finishes before its loop returns.
     pub async fn run_scheduler(&self, tick: Duration, shutdown: impl Future<Output = ()>) {
-        let mut interval = tokio::time::interval(tick);
-        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        tokio::pin!(shutdown);
-        loop {
-            tokio::select! {
-                _ = &mut shutdown => {
-                    tracing::info!("scheduler stopping");
-                    return;
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let state_loop = every(tick, stopped.clone(), || async {
+            match self.run_state_loops_once().await {
+                Ok(report) if report != SchedulerReport::default() => {
+                    tracing::info!(
+                        scheduler.approvals_expired = report.approvals_expired,
+                        scheduler.leases_reclaimed = report.leases_reclaimed,
+                        scheduler.jobs_failed = report.jobs_failed,
+                        "scheduler pass"
+                    );
                 }
-                _ = interval.tick() => {
-                    match self.run_scheduler_once().await {
-                        Ok(report) if report != SchedulerReport::default() => {
-                            tracing::info!(
-                                scheduler.approvals_expired = report.approvals_expired,
-                                scheduler.leases_reclaimed = report.leases_reclaimed,
-                                scheduler.jobs_failed = report.jobs_failed,
-                                "scheduler pass"
-                            );
-                        }
-                        Ok(_) => {}
-                        Err(e) => tracing::warn!(error = %e, "scheduler pass failed; retrying next tick"),
-                    }
-                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "scheduler pass failed; retrying next tick"),
             }
+        });
+        let delivery_loop = every(tick.min(Duration::from_secs(1)), stopped, || {
+            self.run_delivery_once()
+        });
+        let signal = async {
+            shutdown.await;
+            tracing::info!("scheduler stopping");
+            let _ = stop.send(true);
+        };
+        tokio::join!(signal, state_loop, delivery_loop);
+    }
+}
+
+/// Run `pass` each `tick` until `stopped` turns true; a pass in flight finishes first.
+async fn every<F, Fut>(tick: Duration, mut stopped: tokio::sync::watch::Receiver<bool>, pass: F)
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let mut interval = tokio::time::interval(tick);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            // The guard `wait_for` answers is dropped inside, so the loop stays `Send`.
+            _ = async { drop(stopped.wait_for(|s| *s).await) } => return,
+            _ = interval.tick() => pass().await,
         }
     }
 }

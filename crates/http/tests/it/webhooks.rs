@@ -733,3 +733,34 @@ async fn delivery_metrics_follow_the_outbox(db: Db) {
         2.0
     );
 }
+
+both_backends!(the_running_scheduler_delivers_between_its_ticks_and_stops);
+async fn the_running_scheduler_delivers_between_its_ticks_and_stops(db: Db) {
+    let app = app_with(db, config(1)).await;
+    let (rx, url) = Receiver::start().await;
+    create_webhook(&app, &url, None).await;
+    let (requester, _, subject) = setup(&app).await;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let service = app.service.clone();
+    // A long tick for expiry and reclaim; deliveries run each second beside them.
+    let running = tokio::spawn(async move {
+        service
+            .run_scheduler(Duration::from_secs(3600), async {
+                let _ = stopped.await;
+            })
+            .await
+    });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    app.request_job(&requester, &subject, json!({})).await;
+    let mut waited = Duration::ZERO;
+    while rx.got().is_empty() && waited < Duration::from_secs(10) {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        waited += Duration::from_millis(100);
+    }
+    assert_eq!(rx.got().len(), 1, "not delivered while the scheduler ran");
+    stop.send(()).unwrap();
+    tokio::time::timeout(Duration::from_secs(10), running)
+        .await
+        .expect("the scheduler stops on shutdown")
+        .unwrap();
+}
