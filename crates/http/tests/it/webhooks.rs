@@ -764,3 +764,101 @@ async fn the_running_scheduler_delivers_between_its_ticks_and_stops(db: Db) {
         .expect("the scheduler stops on shutdown")
         .unwrap();
 }
+
+/// `(event, approval state in data)` of every outbox message, oldest first.
+async fn outbox(app: &TestApp) -> Vec<(String, String)> {
+    let bodies: Vec<String> = app
+        .db
+        .column("SELECT body FROM outbox_messages ORDER BY seq", &[])
+        .await;
+    bodies
+        .iter()
+        .map(|b| {
+            let v: Value = serde_json::from_str(b).unwrap();
+            let state = v["data"]["state"].as_str().unwrap_or("-").to_owned();
+            (s(&v["type"]), state)
+        })
+        .collect()
+}
+
+both_backends!(every_event_of_the_list_writes_its_message);
+async fn every_event_of_the_list_writes_its_message(db: Db) {
+    let app = app_with(db, config(1)).await;
+    let (requester, approver, subject) = setup(&app).await;
+    let (_, worker) = app.principal("wendy", &["worker"]).await;
+    let short = app
+        .policy("short", json!([{"role": "security", "count": 1}]), Some(1))
+        .await;
+    let due = app.subject("due.example.com", &short).await;
+    let pair = |a: &str, b: &str| (a.to_owned(), b.to_owned());
+
+    // Approved, then completed by a worker.
+    let r = app.request_job(&requester, &subject, json!({"n": 1})).await;
+    let (job, approval) = (s(&r.json["job"]["id"]), s(&r.json["approval"]["id"]));
+    app.post(
+        &format!("/api/v1/approvals/{approval}/approve"),
+        &approver,
+        json!({}),
+    )
+    .await;
+    let claimed = app
+        .post("/api/v1/jobs/claim", &worker, json!({"lease_secs": 60}))
+        .await;
+    assert_eq!(s(&claimed.json["id"]), job);
+    let done = app
+        .post(
+            &format!("/api/v1/jobs/{job}/complete"),
+            &worker,
+            json!({"outcome": "succeeded"}),
+        )
+        .await;
+    assert_eq!(done.status, StatusCode::OK, "{}", done.text);
+    // Rejected.
+    let r = app.request_job(&requester, &subject, json!({"n": 2})).await;
+    let approval = s(&r.json["approval"]["id"]);
+    app.post(
+        &format!("/api/v1/approvals/{approval}/reject"),
+        &approver,
+        json!({}),
+    )
+    .await;
+    // Cancelled with its job.
+    let r = app.request_job(&requester, &subject, json!({"n": 3})).await;
+    let job = s(&r.json["job"]["id"]);
+    let c = app
+        .post(&format!("/api/v1/jobs/{job}/cancel"), &requester, json!({}))
+        .await;
+    assert_eq!(c.status, StatusCode::OK, "{}", c.text);
+    // Expired by the scheduler.
+    app.request_job(&requester, &due, json!({"n": 4})).await;
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    app.service.expire_due_approvals().await.unwrap();
+
+    assert_eq!(
+        outbox(&app).await,
+        [
+            pair("approval.requested", "pending"),
+            pair("approval.voted", "approved"),
+            pair("approval.approved", "approved"),
+            pair("job.completed", "approved"),
+            pair("approval.requested", "pending"),
+            pair("approval.voted", "rejected"),
+            pair("approval.rejected", "rejected"),
+            pair("approval.requested", "pending"),
+            pair("approval.cancelled", "cancelled"),
+            pair("approval.requested", "pending"),
+            pair("approval.expired", "expired"),
+        ]
+    );
+    // Each message says who asked; the completion carries the job.
+    let bodies: Vec<String> = app
+        .db
+        .column("SELECT body FROM outbox_messages ORDER BY seq", &[])
+        .await;
+    let completed: Value = serde_json::from_str(&bodies[3]).unwrap();
+    assert_eq!(completed["data"]["job"]["status"], "succeeded");
+    for b in &bodies {
+        let v: Value = serde_json::from_str(b).unwrap();
+        assert_eq!(v["data"]["requester"]["name"], "rita", "{b}");
+    }
+}
