@@ -53,6 +53,13 @@ pub struct SchedulerConfig {
         value_parser = parse_duration
     )]
     pub webhook_retry_schedule: Vec<Duration>,
+    /// How long one webhook delivery attempt may take.
+    #[arg(long, env = "COUNTERSIGN_WEBHOOK_TIMEOUT", default_value = "15s", value_parser = parse_duration)]
+    pub webhook_timeout: Duration,
+    /// How long a claimed delivery is held for its scheduler; longer than the timeout. A
+    /// scheduler that dies mid-attempt leaves the delivery to the others after this.
+    #[arg(long, env = "COUNTERSIGN_WEBHOOK_LEASE", default_value = "60s", value_parser = parse_duration)]
+    pub webhook_lease: Duration,
 }
 
 impl SchedulerConfig {
@@ -83,6 +90,18 @@ impl SchedulerConfig {
                 "at most 100 delays",
             ));
         }
+        if self.webhook_timeout.is_zero() {
+            return Err(ConfigError::new(
+                "COUNTERSIGN_WEBHOOK_TIMEOUT",
+                "must be more than 0",
+            ));
+        }
+        if self.webhook_lease <= self.webhook_timeout {
+            return Err(ConfigError::new(
+                "COUNTERSIGN_WEBHOOK_LEASE",
+                "must be longer than COUNTERSIGN_WEBHOOK_TIMEOUT",
+            ));
+        }
         if !matches!(self.log_format.as_str(), "text" | "json") {
             return Err(ConfigError::new(
                 "COUNTERSIGN_LOG_FORMAT",
@@ -98,6 +117,8 @@ impl SchedulerConfig {
             scheduler_batch: self.batch,
             public_url: self.public_url.clone(),
             webhook_retry_schedule: self.webhook_retry_schedule.clone(),
+            webhook_timeout: self.webhook_timeout,
+            webhook_lease: self.webhook_lease,
             ..ServiceConfig::default()
         }
     }
