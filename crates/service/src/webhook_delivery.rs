@@ -18,10 +18,15 @@
 //!   retried after the schedule's next delay with ±10 % jitter, or `failed` when the schedule
 //!   has run out.
 //!
+//! The POST itself goes through a [`WebhookTransport`] the process provides
+//! ([`Service::with_webhook_transport`]; the scheduler binary gives the HTTP crate's client),
+//! so this crate names no HTTP client. A service without one fans messages out but sends
+//! nothing (the API server: deliveries are the scheduler's).
+//!
 //! Logs name the webhook, delivery and message ids, never the URL (a Slack URL is itself a
 //! secret) nor the signing secret.
 
-use std::sync::OnceLock;
+use std::fmt::Debug;
 use std::time::Duration;
 
 use countersign_domain::audit::actions;
@@ -30,6 +35,7 @@ use countersign_domain::{
     clock, Actor, AuditEvent, Category, DeliveryId, DeliveryStatus, Resource, SystemActor,
 };
 use countersign_store::{AttemptRecord, ClaimedDelivery};
+use futures::future::BoxFuture;
 use rand::Rng;
 use serde_json::json;
 use time::OffsetDateTime;
@@ -55,17 +61,20 @@ enum Outcome {
     Error(String),
 }
 
-/// The HTTP client all deliveries share: no redirects (a webhook answers where it is told to
-/// be), rustls.
-fn client() -> &'static reqwest::Client {
-    static CLIENT: OnceLock<reqwest::Client> = OnceLock::new();
-    CLIENT.get_or_init(|| {
-        reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("countersign/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .unwrap_or_default()
-    })
+/// One signed delivery request, as the transport sends it: a POST of `body` to `url` with
+/// `headers` (the Standard Webhooks headers and `content-type`), within `timeout`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookRequest {
+    pub url: String,
+    pub headers: Vec<(&'static str, String)>,
+    pub body: String,
+    pub timeout: Duration,
+}
+
+/// Sends webhook requests. `Ok(status)` for any HTTP answer; `Err(reason)` when none came
+/// (refused, reset, timed out). The reason must not contain the URL.
+pub trait WebhookTransport: Debug + Send + Sync + 'static {
+    fn post<'a>(&'a self, request: &'a WebhookRequest) -> BoxFuture<'a, Result<u16, String>>;
 }
 
 /// `delay` stretched or shrunk by up to 10 %, so retries of many deliveries spread out.
@@ -137,12 +146,16 @@ impl Service {
         self.record(d, outcome).await
     }
 
-    /// Fan out, then claim, send and record due deliveries until none is due.
+    /// Fan out, then claim, send and record due deliveries until none is due (without a
+    /// transport: fan out only).
     pub async fn deliver_webhooks(&self) -> ServiceResult<DeliveryReport> {
         let mut report = DeliveryReport {
             messages_dispatched: self.fan_out_messages().await?,
             ..DeliveryReport::default()
         };
+        if self.webhook_transport.is_none() {
+            return Ok(report);
+        }
         loop {
             let claimed = self.claim_due_deliveries().await?;
             if claimed.is_empty() {
@@ -173,20 +186,23 @@ impl Service {
             Ok(s) => s,
             Err(e) => return Outcome::Error(format!("signing failed: {e}")),
         };
-        let sent = client()
-            .post(&d.url)
-            .timeout(self.config.webhook_timeout)
-            .header(standardwebhooks::HEADER_WEBHOOK_ID, msg_id)
-            .header(standardwebhooks::HEADER_WEBHOOK_TIMESTAMP, ts.to_string())
-            .header(standardwebhooks::HEADER_WEBHOOK_SIGNATURE, signature)
-            .header("content-type", "application/json")
-            .body(d.body.clone())
-            .send()
-            .await;
-        match sent {
-            Ok(resp) => Outcome::Status(resp.status().as_u16()),
-            // Without the URL: it may carry a token of its own.
-            Err(e) => Outcome::Error(e.without_url().to_string()),
+        let Some(transport) = self.webhook_transport.as_deref() else {
+            return Outcome::Error("no webhook transport is configured".into());
+        };
+        let request = WebhookRequest {
+            url: d.url.clone(),
+            headers: vec![
+                (standardwebhooks::HEADER_WEBHOOK_ID, msg_id),
+                (standardwebhooks::HEADER_WEBHOOK_TIMESTAMP, ts.to_string()),
+                (standardwebhooks::HEADER_WEBHOOK_SIGNATURE, signature),
+                ("content-type", "application/json".to_owned()),
+            ],
+            body: d.body.clone(),
+            timeout: self.config.webhook_timeout,
+        };
+        match transport.post(&request).await {
+            Ok(status) => Outcome::Status(status),
+            Err(e) => Outcome::Error(e),
         }
     }
 

@@ -14,7 +14,6 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use axum::Router;
 use base64::Engine;
-use countersign_http::HttpConfig;
 use countersign_service::{Service, ServiceConfig};
 use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
@@ -94,8 +93,11 @@ fn config(retries: usize) -> ServiceConfig {
     }
 }
 
+/// The real router over a service that delivers through the HTTP crate's webhook client.
 async fn app_with(db: Db, cfg: ServiceConfig) -> TestApp {
-    TestApp::with_config(db, cfg, HttpConfig::default()).await
+    let service = Service::new(db.store(), cfg)
+        .with_webhook_transport(countersign_http::webhook_transport().unwrap());
+    TestApp::over(db, service).await
 }
 
 /// A requester, an approver (`sam`, role `security`), a one-vote policy and a subject.
