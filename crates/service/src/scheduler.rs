@@ -209,7 +209,8 @@ impl Service {
 
     /// Run the loops until `shutdown` resolves: approval expiry and lease reclaim each `tick`,
     /// and, beside them (so that a slow webhook endpoint never delays an expiry), webhook
-    /// delivery each `tick` or each second, whichever is shorter. A failed pass is logged
+    /// delivery each `tick` or each second, whichever is shorter, each attempt in a task of
+    /// its own. A failed pass is logged
     /// and retried on the next tick; an in-flight pass finishes before its loop returns.
     pub async fn run_scheduler(&self, tick: Duration, shutdown: impl Future<Output = ()>) {
         let (stop, stopped) = tokio::sync::watch::channel(false);
@@ -227,8 +228,29 @@ impl Service {
                 Err(e) => tracing::warn!(error = %e, "scheduler pass failed; retrying next tick"),
             }
         });
+        // Attempts run as tasks of their own (see `start_due_deliveries`); on shutdown the
+        // ones in flight finish (within the webhook timeout) before this returns.
+        let in_flight = tokio::sync::Mutex::new(tokio::task::JoinSet::new());
         let delivery_loop = every(tick.min(Duration::from_secs(1)), stopped, || {
-            self.run_delivery_once()
+            let in_flight = &in_flight;
+            async move {
+                let mut set = in_flight.lock().await;
+                match self.start_due_deliveries(&mut set).await {
+                    Ok(started) => {
+                        metrics::scheduler_run("webhook_delivery", true);
+                        if started > 0 {
+                            tracing::debug!(
+                                scheduler.delivery_attempts = started,
+                                "webhook attempts started"
+                            );
+                        }
+                    }
+                    Err(e) => {
+                        metrics::scheduler_run("webhook_delivery", false);
+                        tracing::warn!(error = %e, "webhook delivery pass failed; retrying next tick");
+                    }
+                }
+            }
         });
         let signal = async {
             shutdown.await;
@@ -236,6 +258,8 @@ impl Service {
             let _ = stop.send(true);
         };
         tokio::join!(signal, state_loop, delivery_loop);
+        let mut set = in_flight.into_inner();
+        while set.join_next().await.is_some() {}
     }
 }
 

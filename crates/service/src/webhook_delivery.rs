@@ -127,14 +127,14 @@ impl Service {
 
     /// Claim due deliveries for one attempt each and commit the claim; nothing is sent here.
     pub async fn claim_due_deliveries(&self) -> ServiceResult<Vec<ClaimedDelivery>> {
+        self.claim_up_to(self.config.scheduler_batch).await
+    }
+
+    async fn claim_up_to(&self, limit: u32) -> ServiceResult<Vec<ClaimedDelivery>> {
         let now = clock::now();
         let mut tx = self.begin().await?;
         let claimed = tx
-            .claim_deliveries(
-                now,
-                now + self.config.webhook_lease,
-                self.config.scheduler_batch,
-            )
+            .claim_deliveries(now, now + self.config.webhook_lease, limit)
             .await?;
         tx.commit().await?;
         Ok(claimed)
@@ -146,8 +146,48 @@ impl Service {
         self.record(d, outcome).await
     }
 
+    /// One tick of the running scheduler's delivery loop: fan out, reap finished attempts,
+    /// claim up to the free room (`COUNTERSIGN_SCHEDULER_BATCH` attempts in flight at most) and
+    /// start each claimed attempt as a task of its own, without waiting for it — so one slow
+    /// endpoint holds only its own attempts, never the others'. Answers how many started.
+    pub(crate) async fn start_due_deliveries(
+        &self,
+        in_flight: &mut tokio::task::JoinSet<()>,
+    ) -> ServiceResult<usize> {
+        self.fan_out_messages().await?;
+        while let Some(done) = in_flight.try_join_next() {
+            if let Err(e) = done {
+                tracing::error!(error = %e, "a webhook delivery task failed");
+            }
+        }
+        if self.webhook_transport.is_none() {
+            return Ok(0);
+        }
+        let room = self
+            .config
+            .scheduler_batch
+            .saturating_sub(u32::try_from(in_flight.len()).unwrap_or(u32::MAX));
+        if room == 0 {
+            return Ok(0);
+        }
+        let claimed = self.claim_up_to(room).await?;
+        let started = claimed.len();
+        for d in claimed {
+            let service = self.clone();
+            in_flight.spawn(async move {
+                if let Err(e) = service.send_claimed(&d).await {
+                    tracing::warn!(
+                        webhook.id = %d.webhook_id, delivery.id = %d.id, error = %e,
+                        "recording a webhook delivery attempt failed; its lease will run out"
+                    );
+                }
+            });
+        }
+        Ok(started)
+    }
+
     /// Fan out, then claim, send and record due deliveries until none is due (without a
-    /// transport: fan out only).
+    /// transport: fan out only). Waits for every attempt it starts.
     pub async fn deliver_webhooks(&self) -> ServiceResult<DeliveryReport> {
         let mut report = DeliveryReport {
             messages_dispatched: self.fan_out_messages().await?,

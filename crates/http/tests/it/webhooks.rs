@@ -49,6 +49,8 @@ impl Received {
 struct Receiver {
     got: Arc<Mutex<Vec<Received>>>,
     script: Arc<Mutex<VecDeque<u16>>>,
+    /// How long it takes before answering (recording happens on arrival).
+    delay: Arc<Mutex<Duration>>,
 }
 
 impl Receiver {
@@ -81,6 +83,8 @@ async fn receive(State(r): State<Receiver>, headers: HeaderMap, body: String) ->
         body,
         answered: status,
     });
+    let delay = *r.delay.lock().unwrap();
+    tokio::time::sleep(delay).await;
     StatusCode::from_u16(status).unwrap()
 }
 
@@ -863,4 +867,53 @@ async fn every_event_of_the_list_writes_its_message(db: Db) {
         let v: Value = serde_json::from_str(b).unwrap();
         assert_eq!(v["data"]["requester"]["name"], "rita", "{b}");
     }
+}
+
+both_backends!(a_slow_endpoint_never_holds_back_another);
+async fn a_slow_endpoint_never_holds_back_another(db: Db) {
+    let app = app_with(db, config(1)).await;
+    let (slow, slow_url) = Receiver::start().await;
+    let (fast, fast_url) = Receiver::start().await;
+    *slow.delay.lock().unwrap() = Duration::from_secs(6);
+    create_webhook(&app, &slow_url, None).await;
+    create_webhook(&app, &fast_url, None).await;
+    let (requester, _, subject) = setup(&app).await;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let service = app.service.clone();
+    let running = tokio::spawn(async move {
+        service
+            .run_scheduler(Duration::from_secs(3600), async {
+                let _ = stopped.await;
+            })
+            .await
+    });
+    let wait_until = |rx: Receiver, n: usize| async move {
+        let started = std::time::Instant::now();
+        while rx.got().len() < n && started.elapsed() < Duration::from_secs(5) {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        rx.got().len()
+    };
+    app.request_job(&requester, &subject, json!({"n": 1})).await;
+    assert_eq!(wait_until(slow.clone(), 1).await, 1);
+    // While the slow endpoint still holds its first request, the fast one gets a second
+    // message of another approval.
+    app.request_job(&requester, &subject, json!({"n": 2})).await;
+    let started = std::time::Instant::now();
+    assert_eq!(wait_until(fast.clone(), 2).await, 2);
+    assert!(started.elapsed() < Duration::from_secs(5));
+    stop.send(()).unwrap();
+    // Shutdown lets the slow attempt finish and record it.
+    tokio::time::timeout(Duration::from_secs(20), running)
+        .await
+        .expect("the scheduler stops")
+        .unwrap();
+    let delivered: i64 = app
+        .db
+        .scalar(
+            "SELECT COUNT(*) FROM webhook_deliveries WHERE status = 'delivered'",
+            &[],
+        )
+        .await;
+    assert!(delivered >= 3, "{delivered}");
 }
