@@ -44,7 +44,9 @@ async fn main() -> anyhow::Result<()> {
     let db = Database::open_lazy(&url, cli.config.database.database_max_connections.min(4))
         .await
         .with_context(|| format!("opening {url}"))?;
-    let service = Service::new(db.store(), cli.config.service());
+    let transport =
+        countersign_http::webhook_transport().context("building the webhook HTTP client")?;
+    let service = Service::new(db.store(), cli.config.service()).with_webhook_transport(transport);
     // `--once` (a cron job) fails at once on an unreachable database; the long-running
     // scheduler waits for it.
     let prepare = {

@@ -10,6 +10,7 @@
 //! - [`error`] — the error body [`ErrorBody`] (`{error: {code, message, request_id}}`).
 //! - [`views`] — what reads answer: approvals, eligibility, jobs, principals, keys, whoami.
 //! - [`requests`] — the bodies of `POST`/`PUT` requests.
+//! - [`webhooks`] — webhook bodies and views, and the answers that show a secret once.
 //! - `schema` (feature `openapi`, off by default) — OpenAPI schemas of validated request
 //!   values; every body derives `ToSchema` under the same feature.
 
@@ -19,6 +20,7 @@ pub mod requests;
 #[cfg(feature = "openapi")]
 pub mod schema;
 pub mod views;
+pub mod webhooks;
 
 pub use error::{ErrorBody, ErrorDetail};
 pub use list::ListPage;
@@ -28,4 +30,8 @@ pub use views::{
 };
 
 /// The domain types the bodies are made of (ids, names, states), for clients.
+pub use webhooks::{
+    CreateWebhookBody, DeliveryView, WebhookTestQueued, WebhookView, WebhookWithSecret,
+};
+
 pub use countersign_domain as domain;

@@ -149,4 +149,57 @@ mod tests {
         let s = Scheduler::try_parse_from(["countersign-scheduler", "--once"]).unwrap();
         assert!(s.config.auto_migrate && s.config.once);
     }
+
+    /// The webhook retry schedule: the contract's default, a custom list, a bad duration; and
+    /// the public URL the notifications link to.
+    #[test]
+    fn webhook_settings() {
+        use clap::Parser;
+        use std::time::Duration;
+        let s = Scheduler::try_parse_from(["countersign-scheduler"]).unwrap();
+        assert_eq!(
+            s.config.service().webhook_retry_schedule,
+            countersign_service::ServiceConfig::default().webhook_retry_schedule
+        );
+        assert_eq!(s.config.webhook_retry_schedule.len(), 9);
+        assert_eq!(
+            s.config.webhook_retry_schedule[8],
+            Duration::from_secs(24 * 3600)
+        );
+        let s = Scheduler::try_parse_from([
+            "countersign-scheduler",
+            "--webhook-retry-schedule=1s,2m",
+            "--public-url=https://cs.example.com",
+        ])
+        .unwrap();
+        let service = s.config.service();
+        assert_eq!(
+            service.webhook_retry_schedule,
+            [Duration::from_secs(1), Duration::from_secs(120)]
+        );
+        assert_eq!(
+            service.public_url.as_deref(),
+            Some("https://cs.example.com")
+        );
+        assert!(Scheduler::try_parse_from([
+            "countersign-scheduler",
+            "--webhook-retry-schedule=1s,soon"
+        ])
+        .is_err());
+        let s = Scheduler::try_parse_from([
+            "countersign-scheduler",
+            "--database-url=sqlite://x.db",
+            "--public-url=ftp://x",
+        ])
+        .unwrap();
+        let err = s.config.validate().unwrap_err().to_string();
+        assert!(err.contains("COUNTERSIGN_PUBLIC_URL"), "{err}");
+        let s =
+            Server::try_parse_from(["countersign-server", "--public-url=https://cs.example.com"])
+                .unwrap();
+        assert_eq!(
+            s.config.service().public_url.as_deref(),
+            Some("https://cs.example.com")
+        );
+    }
 }

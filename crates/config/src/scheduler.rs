@@ -40,6 +40,26 @@ pub struct SchedulerConfig {
     /// `text` or `json` logs.
     #[arg(long, env = "COUNTERSIGN_LOG_FORMAT", default_value = "text")]
     pub log_format: String,
+    /// The console's public base URL; notifications link to `{url}/ui/approvals/{id}`.
+    #[arg(long, env = "COUNTERSIGN_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// Delays before each webhook delivery retry, comma-separated (jittered ±10 %); after
+    /// the last one a delivery is `failed`.
+    #[arg(
+        long,
+        env = "COUNTERSIGN_WEBHOOK_RETRY_SCHEDULE",
+        default_value = "5s,5m,30m,2h,5h,10h,14h,20h,24h",
+        value_delimiter = ',',
+        value_parser = parse_duration
+    )]
+    pub webhook_retry_schedule: Vec<Duration>,
+    /// How long one webhook delivery attempt may take.
+    #[arg(long, env = "COUNTERSIGN_WEBHOOK_TIMEOUT", default_value = "15s", value_parser = parse_duration)]
+    pub webhook_timeout: Duration,
+    /// How long a claimed delivery is held for its scheduler; longer than the timeout. A
+    /// scheduler that dies mid-attempt leaves the delivery to the others after this.
+    #[arg(long, env = "COUNTERSIGN_WEBHOOK_LEASE", default_value = "60s", value_parser = parse_duration)]
+    pub webhook_lease: Duration,
 }
 
 impl SchedulerConfig {
@@ -63,6 +83,25 @@ impl SchedulerConfig {
                 "must be between 1 and 10000",
             ));
         }
+        crate::server::validate_public_url(self.public_url.as_deref())?;
+        if self.webhook_retry_schedule.len() > 100 {
+            return Err(ConfigError::new(
+                "COUNTERSIGN_WEBHOOK_RETRY_SCHEDULE",
+                "at most 100 delays",
+            ));
+        }
+        if self.webhook_timeout.is_zero() {
+            return Err(ConfigError::new(
+                "COUNTERSIGN_WEBHOOK_TIMEOUT",
+                "must be more than 0",
+            ));
+        }
+        if self.webhook_lease <= self.webhook_timeout {
+            return Err(ConfigError::new(
+                "COUNTERSIGN_WEBHOOK_LEASE",
+                "must be longer than COUNTERSIGN_WEBHOOK_TIMEOUT",
+            ));
+        }
         if !matches!(self.log_format.as_str(), "text" | "json") {
             return Err(ConfigError::new(
                 "COUNTERSIGN_LOG_FORMAT",
@@ -76,6 +115,10 @@ impl SchedulerConfig {
         ServiceConfig {
             max_attempts: self.max_attempts,
             scheduler_batch: self.batch,
+            public_url: self.public_url.clone(),
+            webhook_retry_schedule: self.webhook_retry_schedule.clone(),
+            webhook_timeout: self.webhook_timeout,
+            webhook_lease: self.webhook_lease,
             ..ServiceConfig::default()
         }
     }

@@ -138,12 +138,16 @@ pub struct ServerConfig {
     /// `text` or `json` logs.
     #[arg(long, env = "COUNTERSIGN_LOG_FORMAT", default_value = "text")]
     pub log_format: String,
+    /// The console's public base URL; notifications link to `{url}/ui/approvals/{id}`.
+    #[arg(long, env = "COUNTERSIGN_PUBLIC_URL")]
+    pub public_url: Option<String>,
 }
 
 impl ServerConfig {
     /// Check every rule the types cannot.
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.database.url()?;
+        validate_public_url(self.public_url.as_deref())?;
         if self.database.database_max_connections == 0 {
             return Err(ConfigError::new(
                 "COUNTERSIGN_DATABASE_MAX_CONNECTIONS",
@@ -188,6 +192,7 @@ impl ServerConfig {
             approval_bypass: self.approval_bypass,
             default_approval_timeout: self.approval_timeout,
             export_max_window: self.export_max_window,
+            public_url: self.public_url.clone(),
             ..ServiceConfig::default()
         }
     }
@@ -200,5 +205,18 @@ impl ServerConfig {
             anon_rate_limit_per_min: self.anon_rate_limit_per_min,
             ..HttpConfig::default()
         }
+    }
+}
+
+/// `COUNTERSIGN_PUBLIC_URL`, when set, is an `http://` or `https://` URL with a host.
+pub(crate) fn validate_public_url(url: Option<&str>) -> Result<(), ConfigError> {
+    match url {
+        Some(u) if countersign_service::webhooks::validate_base_url(u).is_err() => {
+            Err(ConfigError::new(
+                "COUNTERSIGN_PUBLIC_URL",
+                "must be an http:// or https:// URL",
+            ))
+        }
+        _ => Ok(()),
     }
 }

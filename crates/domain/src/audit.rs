@@ -132,6 +132,12 @@ pub mod actions {
     pub const AUDIT_EXPORTED: &str = "audit.exported";
     pub const AUDIT_LOSS: &str = "audit.loss";
     pub const AUTH_DENIED: &str = "auth.denied";
+    pub const WEBHOOK_CREATED: &str = "webhook.created";
+    pub const WEBHOOK_DELETED: &str = "webhook.deleted";
+    pub const WEBHOOK_SECRET_ROTATED: &str = "webhook.secret_rotated";
+    pub const WEBHOOK_TESTED: &str = "webhook.tested";
+    pub const WEBHOOK_REDELIVERED: &str = "webhook.redelivered";
+    pub const WEBHOOK_DISABLED: &str = "webhook.disabled";
 
     /// Every action the service writes.
     pub const ALL: &[&str] = &[
@@ -162,6 +168,12 @@ pub mod actions {
         AUDIT_EXPORTED,
         AUDIT_LOSS,
         AUTH_DENIED,
+        WEBHOOK_CREATED,
+        WEBHOOK_DELETED,
+        WEBHOOK_SECRET_ROTATED,
+        WEBHOOK_TESTED,
+        WEBHOOK_REDELIVERED,
+        WEBHOOK_DISABLED,
     ];
 }
 
@@ -550,7 +562,7 @@ mod tests {
             assert_eq!(c.as_str().parse::<Category>().unwrap(), c);
         }
         assert!("misc".parse::<Category>().is_err());
-        assert_eq!(actions::ALL.len(), 27);
+        assert_eq!(actions::ALL.len(), 33);
         let sample = sample();
         for a in actions::ALL {
             let mut e = sample.clone();

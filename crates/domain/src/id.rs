@@ -126,6 +126,18 @@ prefixed_id!(
     /// An audit event (`evt_…`).
     EventId, "evt"
 );
+prefixed_id!(
+    /// A webhook (`whk_…`).
+    WebhookId, "whk"
+);
+prefixed_id!(
+    /// An outbox message (`msg_…`): the `webhook-id` of every delivery of it.
+    MessageId, "msg"
+);
+prefixed_id!(
+    /// One message's delivery to one webhook (`dlv_…`).
+    DeliveryId, "dlv"
+);
 
 #[cfg(test)]
 mod tests {

@@ -14,6 +14,7 @@
 //! - [`canonical`] — RFC 8785 canonical JSON and `payload_sha256`.
 //! - [`validation`] — the one error type for values that break a rule; [`text`] — the
 //!   no-NUL rule for every string a client sends.
+//! - [`webhook`] — webhooks, their event types, outbox deliveries and the retry schedule.
 //! - [`clock`] — timestamps at the precision the stores keep (microseconds).
 //! - `openapi` (feature `openapi`, off by default) — OpenAPI schemas of the validated string
 //!   types; the other types derive theirs.
@@ -36,11 +37,15 @@ pub mod role;
 pub mod subject;
 pub mod text;
 pub mod validation;
+pub mod webhook;
 
 pub use actor::{Actor, ActorKind, SystemActor};
 pub use approval::{ApprovalRequest, ApprovalState, DecisionOutcome, Vote, VoteDecision};
 pub use audit::{AuditEvent, AuditResult, Authorization, Category, Decision, Resource};
-pub use id::{ApprovalId, EventId, IdError, JobId, KeyId, PolicyId, PrincipalId, SubjectId};
+pub use id::{
+    ApprovalId, DeliveryId, EventId, IdError, JobId, KeyId, MessageId, PolicyId, PrincipalId,
+    SubjectId, WebhookId,
+};
 pub use job::{Job, JobStatus};
 pub use key::{ApiKey, ApiKeyToken, KeyStatus};
 pub use permission::Permission;
@@ -49,3 +54,4 @@ pub use principal::{Principal, PrincipalKind, PrincipalName};
 pub use role::{Role, RoleId};
 pub use subject::Subject;
 pub use validation::ValidationError;
+pub use webhook::{Delivery, DeliveryStatus, Webhook, WebhookEvent, WebhookFormat};

@@ -10,7 +10,10 @@ use utoipa::openapi::RefOr;
 use utoipa::{PartialSchema, ToSchema};
 
 use crate::audit::{SchemaV1, SCHEMA_V1};
-use crate::id::{ApprovalId, EventId, JobId, KeyId, PolicyId, PrincipalId, SubjectId};
+use crate::id::{
+    ApprovalId, DeliveryId, EventId, JobId, KeyId, MessageId, PolicyId, PrincipalId, SubjectId,
+    WebhookId,
+};
 use crate::permission::Permission;
 use crate::principal::PrincipalName;
 use crate::role::RoleId;
@@ -68,6 +71,15 @@ macro_rules! stringify_prefix {
     (EventId) => {
         "evt"
     };
+    (WebhookId) => {
+        "whk"
+    };
+    (MessageId) => {
+        "msg"
+    };
+    (DeliveryId) => {
+        "dlv"
+    };
 }
 
 id_schema!(
@@ -77,7 +89,10 @@ id_schema!(
     SubjectId,
     JobId,
     ApprovalId,
-    EventId
+    EventId,
+    WebhookId,
+    MessageId,
+    DeliveryId
 );
 
 impl PartialSchema for RoleId {

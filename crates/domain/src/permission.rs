@@ -73,6 +73,8 @@ permissions! {
     AuthRoleDelete => "auth.role.delete",
     AuthRoleAssign => "auth.role.assign",
     AuthRoleRevoke => "auth.role.revoke",
+    WebhookRead => "webhook.read",
+    WebhookWrite => "webhook.write",
 }
 
 impl Permission {
@@ -107,7 +109,7 @@ mod tests {
 
     #[test]
     fn every_permission_round_trips() {
-        assert_eq!(Permission::ALL.len(), 26);
+        assert_eq!(Permission::ALL.len(), 28);
         for p in Permission::ALL {
             assert_eq!(p.as_str().parse::<Permission>().unwrap(), *p);
             let json = serde_json::to_string(p).unwrap();

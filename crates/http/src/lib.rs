@@ -1,5 +1,6 @@
-//! Countersign's HTTP API: the only crate that serves HTTP. (The CLI and the audit crate's
-//! `HttpSink` are HTTP clients, on reqwest; neither depends on this crate.)
+//! Countersign's HTTP API: the only crate that serves HTTP, and the one that holds the
+//! scheduler's webhook client. (The CLI and the audit crate's `HttpSink` are HTTP clients,
+//! on reqwest; neither depends on this crate.)
 //!
 //! - [`app`] — [`router`] builds the whole API; [`serve`] runs it on an injected listener
 //!   until an injected shutdown future resolves.
@@ -17,6 +18,7 @@
 //!   ungated.
 //! - [`ops`] — `/healthz`, `/readyz`, `/metrics`, also served by the scheduler.
 //! - [`routes`] — one module per resource.
+//! - [`webhook_client`] — the reqwest transport the scheduler delivers webhooks through.
 //!
 //! # Error policy
 //!
@@ -35,9 +37,11 @@ pub mod ops;
 pub mod request_id;
 pub mod routes;
 pub mod telemetry;
+pub mod webhook_client;
 
 mod state;
 
 pub use app::{router, serve, serve_ops, HttpConfig};
 pub use error::ApiError;
 pub use state::AppState;
+pub use webhook_client::webhook_transport;

@@ -27,7 +27,7 @@ use utoipa::OpenApi;
 
 use crate::error::ApiError;
 use crate::gate::{Gate, RouteEntry, Routes};
-use crate::routes::{approvals, audit, auth, jobs, policies, roles, subjects};
+use crate::routes::{approvals, audit, auth, jobs, policies, roles, subjects, webhooks};
 use crate::state::AppState;
 
 /// The document's path.
@@ -89,6 +89,14 @@ pub const BEARER: &str = "bearer";
         audit::get,
         audit::export,
         audit::ingest,
+        webhooks::create,
+        webhooks::list,
+        webhooks::get,
+        webhooks::delete,
+        webhooks::rotate_secret,
+        webhooks::test,
+        webhooks::deliveries,
+        webhooks::redeliver,
     ),
     components(schemas(ErrorBody))
 )]

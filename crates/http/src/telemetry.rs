@@ -32,6 +32,14 @@ pub fn prometheus() -> &'static PrometheusHandle {
             )
             .and_then(|b| {
                 b.set_buckets_for_metric(
+                    Matcher::Full(
+                        countersign_service::metrics::WEBHOOK_DELIVERY_LATENCY_SECONDS.to_owned(),
+                    ),
+                    countersign_service::metrics::DELIVERY_LATENCY_BUCKETS,
+                )
+            })
+            .and_then(|b| {
+                b.set_buckets_for_metric(
                     Matcher::Full(HTTP_REQUEST_DURATION_SECONDS.to_owned()),
                     &[0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0],
                 )

@@ -20,6 +20,17 @@ pub struct ServiceConfig {
     pub max_attempts: i32,
     /// How many rows one scheduler step locks and handles per transaction.
     pub scheduler_batch: u32,
+    /// `COUNTERSIGN_PUBLIC_URL`: where the console is reached; notifications link to
+    /// `{public_url}/ui/approvals/{id}` (`console_url`, null when unset).
+    pub public_url: Option<String>,
+    /// `COUNTERSIGN_WEBHOOK_RETRY_SCHEDULE`: the delay after each failed delivery attempt
+    /// (jittered); after the last one the delivery is `failed`.
+    pub webhook_retry_schedule: Vec<Duration>,
+    /// How long one delivery attempt may take (the contract's 15 s).
+    pub webhook_timeout: Duration,
+    /// How long a claimed delivery is held for its sender; a sender that dies mid-attempt
+    /// leaves the delivery due again after this (the same `webhook-id` is sent again).
+    pub webhook_lease: Duration,
 }
 
 impl Default for ServiceConfig {
@@ -32,6 +43,10 @@ impl Default for ServiceConfig {
             max_lease: Duration::from_secs(3600),
             max_attempts: 3,
             scheduler_batch: 100,
+            public_url: None,
+            webhook_retry_schedule: countersign_domain::webhook::DEFAULT_RETRY_SCHEDULE.to_vec(),
+            webhook_timeout: Duration::from_secs(15),
+            webhook_lease: Duration::from_secs(60),
         }
     }
 }

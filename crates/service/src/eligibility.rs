@@ -25,6 +25,7 @@ use countersign_domain::{
 use crate::caller::Caller;
 use crate::error::{ServiceError, ServiceResult};
 use crate::service::Service;
+use countersign_store::Transaction;
 
 pub use countersign_api::{CallerEligibility, Candidate, Eligibility, RuleEligibility};
 
@@ -119,7 +120,6 @@ impl Service {
             .as_of(clock::now());
         let matching = Matching::new(&approval);
         let pending = approval.state == ApprovalState::Pending;
-        let rule_roles: BTreeSet<&RoleId> = approval.rules.iter().map(|r| &r.role).collect();
 
         let mut rules: Vec<RuleEligibility> = approval
             .rules
@@ -139,54 +139,7 @@ impl Service {
             .collect();
 
         if pending {
-            // Enabled holders of any rule's role, minus the requester and those who voted.
-            let mut people: Vec<(PrincipalId, String)> = Vec::new();
-            for role in &rule_roles {
-                for p in tx.active_principals_with_role(role).await? {
-                    if p.id != approval.requested_by
-                        && !approval.has_voted(p.id)
-                        && !people.iter().any(|(id, _)| *id == p.id)
-                    {
-                        people.push((p.id, p.name.to_string()));
-                    }
-                }
-            }
-            let ids: Vec<PrincipalId> = people.iter().map(|(id, _)| *id).collect();
-            let roles_of = tx.roles_of_many(&ids).await?;
-            let mut can_approve: HashMap<RoleId, bool> = HashMap::new();
-            people.sort_by(|a, b| a.1.cmp(&b.1));
-            for (pid, name) in people {
-                let held = roles_of.get(&pid).cloned().unwrap_or_default();
-                let mut approves = false;
-                for role in &held {
-                    let grants = match can_approve.get(role) {
-                        Some(g) => *g,
-                        None => {
-                            let g = tx.get_role(role).await?.is_some_and(|r| {
-                                r.permissions.contains(&Permission::ApprovalApprove)
-                            });
-                            can_approve.insert(role.clone(), g);
-                            g
-                        }
-                    };
-                    approves |= grants;
-                }
-                if !approves {
-                    continue;
-                }
-                let roles_matching: Vec<RoleId> = held
-                    .iter()
-                    .filter(|r| rule_roles.contains(r))
-                    .cloned()
-                    .collect();
-                for i in matching.fillable(&held) {
-                    rules[i].candidates.push(Candidate {
-                        principal_id: pid,
-                        name: name.clone(),
-                        roles_matching: roles_matching.clone(),
-                    });
-                }
-            }
+            fill_candidates(tx.as_mut(), &approval, &matching, &mut rules).await?;
         }
         tx.commit().await?;
 
@@ -236,6 +189,97 @@ fn caller_verdict(
             "every rule the caller's roles match is already filled".into(),
         ),
     }
+}
+
+/// Fill each rule's `candidates` for a pending `approval`: enabled holders of any rule's role
+/// who hold `approval.approve` and whose vote would fill an open place, minus the requester
+/// and those who voted, sorted by name.
+async fn fill_candidates(
+    tx: &mut dyn Transaction,
+    approval: &ApprovalRequest,
+    matching: &Matching<'_>,
+    rules: &mut [RuleEligibility],
+) -> ServiceResult<()> {
+    let rule_roles: BTreeSet<&RoleId> = approval.rules.iter().map(|r| &r.role).collect();
+    let mut people: Vec<(PrincipalId, String)> = Vec::new();
+    for role in &rule_roles {
+        for p in tx.active_principals_with_role(role).await? {
+            if p.id != approval.requested_by
+                && !approval.has_voted(p.id)
+                && !people.iter().any(|(id, _)| *id == p.id)
+            {
+                people.push((p.id, p.name.to_string()));
+            }
+        }
+    }
+    let ids: Vec<PrincipalId> = people.iter().map(|(id, _)| *id).collect();
+    let roles_of = tx.roles_of_many(&ids).await?;
+    let mut can_approve: HashMap<RoleId, bool> = HashMap::new();
+    people.sort_by(|a, b| a.1.cmp(&b.1));
+    for (pid, name) in people {
+        let held = roles_of.get(&pid).cloned().unwrap_or_default();
+        let mut approves = false;
+        for role in &held {
+            let grants = match can_approve.get(role) {
+                Some(g) => *g,
+                None => {
+                    let g = tx
+                        .get_role(role)
+                        .await?
+                        .is_some_and(|r| r.permissions.contains(&Permission::ApprovalApprove));
+                    can_approve.insert(role.clone(), g);
+                    g
+                }
+            };
+            approves |= grants;
+        }
+        if !approves {
+            continue;
+        }
+        let roles_matching: Vec<RoleId> = held
+            .iter()
+            .filter(|r| rule_roles.contains(r))
+            .cloned()
+            .collect();
+        for i in matching.fillable(&held) {
+            rules[i].candidates.push(Candidate {
+                principal_id: pid,
+                name: name.clone(),
+                roles_matching: roles_matching.clone(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The names of the principals who can still vote on `approval` (sorted, distinct): the
+/// candidates of its rules while it is pending, nobody once it is decided. Notifications
+/// carry this as `waiting_on`.
+pub(crate) async fn waiting_on(
+    tx: &mut dyn Transaction,
+    approval: &ApprovalRequest,
+) -> ServiceResult<Vec<String>> {
+    if approval.state != ApprovalState::Pending {
+        return Ok(Vec::new());
+    }
+    let matching = Matching::new(approval);
+    let mut rules: Vec<RuleEligibility> = approval
+        .rules
+        .iter()
+        .enumerate()
+        .map(|(i, r)| RuleEligibility {
+            role: r.role.clone(),
+            count: r.count,
+            remaining: matching.remaining(i),
+            candidates: Vec::new(),
+        })
+        .collect();
+    fill_candidates(tx, approval, &matching, &mut rules).await?;
+    let names: BTreeSet<String> = rules
+        .into_iter()
+        .flat_map(|r| r.candidates.into_iter().map(|c| c.name))
+        .collect();
+    Ok(names.into_iter().collect())
 }
 
 #[cfg(test)]

@@ -30,7 +30,11 @@
 //! - [`eligibility`] — "who can approve this?" for one approval request.
 //! - [`audit_export`] — the streaming NDJSON export and its `audit.exported` self-audit;
 //!   [`audit_ingest`] — batch ingestion from embedding services.
-//! - [`scheduler`] — the background steps (approval expiry, lease reclaim) and their loop.
+//! - [`scheduler`] — the background steps (approval expiry, lease reclaim, webhook delivery)
+//!   and their loop.
+//! - [`webhooks`] — the webhook use cases; `outbox` — the notification messages
+//!   `commit_with` writes with each change; [`webhook_delivery`] — fan-out, claim, signed send
+//!   and retries.
 //! - [`metrics`] — metric names and the helpers that record them.
 //! - [`paging`] — turning `limit`/`cursor` query values into a page request.
 
@@ -47,12 +51,15 @@ mod escalation;
 pub mod jobs;
 pub mod keys;
 pub mod metrics;
+mod outbox;
 pub mod paging;
 pub mod policies;
 pub mod principals;
 pub mod roles;
 pub mod scheduler;
 pub mod subjects;
+pub mod webhook_delivery;
+pub mod webhooks;
 
 mod service;
 

@@ -10,7 +10,8 @@
 use std::collections::BTreeSet;
 use std::sync::Mutex;
 
-use countersign_domain::DecisionOutcome;
+use countersign_domain::{clock, DecisionOutcome, DeliveryStatus};
+use countersign_store::DeliveryStats;
 use time::OffsetDateTime;
 
 use crate::{Service, ServiceResult};
@@ -32,6 +33,25 @@ pub const APPROVALS_PENDING: &str = "countersign_approvals_pending";
 /// `countersign_database_role_unsafe`: 1 when the connecting role could switch off the audit
 /// trail's protection (a superuser, or the owner of `audit_events`).
 pub const DATABASE_ROLE_UNSAFE: &str = "countersign_database_role_unsafe";
+
+/// `countersign_webhook_attempts_total{outcome}`: delivery attempts by how they ended
+/// (`delivered`, `retry`, `failed`, `gone`).
+pub const WEBHOOK_ATTEMPTS_TOTAL: &str = "countersign_webhook_attempts_total";
+/// `countersign_webhook_deliveries{status}`: deliveries now, by status.
+pub const WEBHOOK_DELIVERIES: &str = "countersign_webhook_deliveries";
+/// `countersign_webhook_delivery_latency_seconds`: from the commit that wrote the message to
+/// the 2xx answer.
+pub const WEBHOOK_DELIVERY_LATENCY_SECONDS: &str = "countersign_webhook_delivery_latency_seconds";
+/// The buckets of [`WEBHOOK_DELIVERY_LATENCY_SECONDS`].
+pub const DELIVERY_LATENCY_BUCKETS: &[f64] = &[
+    0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 3600.0,
+];
+/// `countersign_outbox_depth`: outbox messages not yet fanned out to webhooks.
+pub const OUTBOX_DEPTH: &str = "countersign_outbox_depth";
+/// `countersign_outbox_oldest_undelivered_age_seconds`: age of the oldest message with a
+/// delivery still pending (0 when none).
+pub const OUTBOX_OLDEST_UNDELIVERED_AGE_SECONDS: &str =
+    "countersign_outbox_oldest_undelivered_age_seconds";
 
 /// Every outcome the decisions counter reports, each exported at 0 from start so a rate over
 /// it exists before the first decision. `cancelled` is the outcome of an approval whose job
@@ -72,6 +92,25 @@ pub fn describe() {
         DATABASE_ROLE_UNSAFE,
         "1 when the database role the service connects as is a superuser or owns the audit table (it could disable the append-only triggers); 0 otherwise."
     );
+    describe_counter!(
+        WEBHOOK_ATTEMPTS_TOTAL,
+        "Webhook delivery attempts, by outcome: delivered, retry, failed, gone (410)."
+    );
+    describe_gauge!(WEBHOOK_DELIVERIES, "Webhook deliveries now, by status.");
+    describe_histogram!(
+        WEBHOOK_DELIVERY_LATENCY_SECONDS,
+        Unit::Seconds,
+        "From the commit that wrote a notification to its delivery's 2xx answer."
+    );
+    describe_gauge!(
+        OUTBOX_DEPTH,
+        "Outbox messages not yet fanned out to webhooks."
+    );
+    describe_gauge!(
+        OUTBOX_OLDEST_UNDELIVERED_AGE_SECONDS,
+        Unit::Seconds,
+        "Age of the oldest outbox message not yet delivered everywhere (0 when none)."
+    );
     for outcome in DECISION_OUTCOMES {
         metrics::counter!(APPROVAL_DECISIONS_TOTAL, "outcome" => *outcome).absolute(0);
     }
@@ -103,14 +142,19 @@ pub fn database_role_unsafe(is_unsafe: bool) {
 }
 
 impl Service {
-    /// Refresh the gauges of the current state: approvals pending by policy (one `GROUP BY`)
-    /// and, where the backend has roles, whether the database role is unsafe.
+    /// Refresh the gauges of the current state: approvals pending by policy (one `GROUP BY`),
+    /// where the backend has roles whether the database role is unsafe, and the webhook
+    /// deliveries by status, outbox depth and oldest undelivered message.
     pub async fn refresh_gauges(&self) -> ServiceResult<()> {
         let pending = self.store().pending_approvals_by_policy().await?;
         approvals_pending(&pending);
         if let Some(posture) = self.store().role_posture().await? {
             database_role_unsafe(posture.is_unsafe());
         }
+        let mut tx = self.begin().await?;
+        let stats = tx.delivery_stats().await?;
+        tx.commit().await?;
+        delivery_stats(&stats, clock::now());
         Ok(())
     }
 }
@@ -158,4 +202,32 @@ pub fn scheduler_run(name: &'static str, ok: bool) {
         "status" => if ok { "ok" } else { "error" }
     )
     .increment(1);
+}
+
+/// Set the delivery gauges from `stats`, as of `now`.
+pub fn delivery_stats(stats: &DeliveryStats, now: OffsetDateTime) {
+    for status in DeliveryStatus::ALL {
+        let n = stats
+            .by_status
+            .iter()
+            .find(|(s, _)| *s == status)
+            .map_or(0, |(_, n)| *n);
+        metrics::gauge!(WEBHOOK_DELIVERIES, "status" => status.as_str()).set(n as f64);
+    }
+    metrics::gauge!(OUTBOX_DEPTH).set(stats.outbox_depth as f64);
+    let age = stats
+        .oldest_undelivered
+        .map_or(0.0, |t| (now - t).as_seconds_f64().max(0.0));
+    metrics::gauge!(OUTBOX_OLDEST_UNDELIVERED_AGE_SECONDS).set(age);
+}
+
+/// Record how one delivery attempt ended (`delivered`, `retry`, `failed`, `gone`).
+pub fn webhook_attempt(outcome: &'static str) {
+    metrics::counter!(WEBHOOK_ATTEMPTS_TOTAL, "outcome" => outcome).increment(1);
+}
+
+/// Record a delivered message's latency from the commit that wrote it.
+pub fn webhook_delivered(written_at: OffsetDateTime, delivered_at: OffsetDateTime) {
+    let s = (delivered_at - written_at).as_seconds_f64().max(0.0);
+    metrics::histogram!(WEBHOOK_DELIVERY_LATENCY_SECONDS).record(s);
 }

@@ -1,4 +1,5 @@
-//! The scheduler's steps and its loop.
+//! The scheduler's steps and its loop: approval expiry, lease reclaim, and webhook delivery
+//! (`webhook_delivery`).
 //!
 //! Each step locks a batch of due rows (`COUNTERSIGN_SCHEDULER_BATCH`, `SKIP LOCKED` where the
 //! backend has it), handles them in one transaction with their audit events, commits, and
@@ -21,6 +22,7 @@ use serde_json::json;
 use crate::error::ServiceResult;
 use crate::metrics;
 use crate::service::Service;
+use crate::webhook_delivery::DeliveryReport;
 
 /// What one pass of every loop did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -161,8 +163,16 @@ impl Service {
         }
     }
 
-    /// Run every loop once.
+    /// Run every loop once: approval expiry, lease reclaim, then webhook delivery (last, so
+    /// that the notifications of this pass's expiries go out with it).
     pub async fn run_scheduler_once(&self) -> ServiceResult<SchedulerReport> {
+        let report = self.run_state_loops_once().await;
+        self.run_delivery_once().await;
+        report
+    }
+
+    /// Approval expiry and lease reclaim, once.
+    async fn run_state_loops_once(&self) -> ServiceResult<SchedulerReport> {
         let expired = self.expire_due_approvals().await;
         metrics::scheduler_run("approval_expiry", expired.is_ok());
         let reclaimed = self.reclaim_expired_leases().await;
@@ -176,33 +186,96 @@ impl Service {
         })
     }
 
-    /// Run every loop each `tick` until `shutdown` resolves. A failed pass is logged and
-    /// retried on the next tick; an in-flight pass finishes before the loop returns.
-    pub async fn run_scheduler(&self, tick: Duration, shutdown: impl Future<Output = ()>) {
-        let mut interval = tokio::time::interval(tick);
-        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        tokio::pin!(shutdown);
-        loop {
-            tokio::select! {
-                _ = &mut shutdown => {
-                    tracing::info!("scheduler stopping");
-                    return;
+    /// One webhook delivery pass, logged and counted; a failure is retried next tick.
+    async fn run_delivery_once(&self) {
+        match self.deliver_webhooks().await {
+            Ok(report) => {
+                metrics::scheduler_run("webhook_delivery", true);
+                if report != DeliveryReport::default() {
+                    tracing::info!(
+                        scheduler.messages_dispatched = report.messages_dispatched,
+                        scheduler.delivery_attempts = report.attempts,
+                        scheduler.delivered = report.delivered,
+                        "webhook delivery pass"
+                    );
                 }
-                _ = interval.tick() => {
-                    match self.run_scheduler_once().await {
-                        Ok(report) if report != SchedulerReport::default() => {
-                            tracing::info!(
-                                scheduler.approvals_expired = report.approvals_expired,
-                                scheduler.leases_reclaimed = report.leases_reclaimed,
-                                scheduler.jobs_failed = report.jobs_failed,
-                                "scheduler pass"
+            }
+            Err(e) => {
+                metrics::scheduler_run("webhook_delivery", false);
+                tracing::warn!(error = %e, "webhook delivery pass failed; retrying next tick");
+            }
+        }
+    }
+
+    /// Run the loops until `shutdown` resolves: approval expiry and lease reclaim each `tick`,
+    /// and, beside them (so that a slow webhook endpoint never delays an expiry), webhook
+    /// delivery each `tick` or each second, whichever is shorter, each attempt in a task of
+    /// its own. A failed pass is logged
+    /// and retried on the next tick; an in-flight pass finishes before its loop returns.
+    pub async fn run_scheduler(&self, tick: Duration, shutdown: impl Future<Output = ()>) {
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let state_loop = every(tick, stopped.clone(), || async {
+            match self.run_state_loops_once().await {
+                Ok(report) if report != SchedulerReport::default() => {
+                    tracing::info!(
+                        scheduler.approvals_expired = report.approvals_expired,
+                        scheduler.leases_reclaimed = report.leases_reclaimed,
+                        scheduler.jobs_failed = report.jobs_failed,
+                        "scheduler pass"
+                    );
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "scheduler pass failed; retrying next tick"),
+            }
+        });
+        // Attempts run as tasks of their own (see `start_due_deliveries`); on shutdown the
+        // ones in flight finish (within the webhook timeout) before this returns.
+        let in_flight = tokio::sync::Mutex::new(tokio::task::JoinSet::new());
+        let delivery_loop = every(tick.min(Duration::from_secs(1)), stopped, || {
+            let in_flight = &in_flight;
+            async move {
+                let mut set = in_flight.lock().await;
+                match self.start_due_deliveries(&mut set).await {
+                    Ok(started) => {
+                        metrics::scheduler_run("webhook_delivery", true);
+                        if started > 0 {
+                            tracing::debug!(
+                                scheduler.delivery_attempts = started,
+                                "webhook attempts started"
                             );
                         }
-                        Ok(_) => {}
-                        Err(e) => tracing::warn!(error = %e, "scheduler pass failed; retrying next tick"),
+                    }
+                    Err(e) => {
+                        metrics::scheduler_run("webhook_delivery", false);
+                        tracing::warn!(error = %e, "webhook delivery pass failed; retrying next tick");
                     }
                 }
             }
+        });
+        let signal = async {
+            shutdown.await;
+            tracing::info!("scheduler stopping");
+            let _ = stop.send(true);
+        };
+        tokio::join!(signal, state_loop, delivery_loop);
+        let mut set = in_flight.into_inner();
+        while set.join_next().await.is_some() {}
+    }
+}
+
+/// Run `pass` each `tick` until `stopped` turns true; a pass in flight finishes first.
+async fn every<F, Fut>(tick: Duration, mut stopped: tokio::sync::watch::Receiver<bool>, pass: F)
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let mut interval = tokio::time::interval(tick);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            // The guard `wait_for` answers is dropped inside, so the loop stays `Send`.
+            _ = async { drop(stopped.wait_for(|s| *s).await) } => return,
+            _ = interval.tick() => pass().await,
         }
     }
 }

@@ -9,12 +9,15 @@ use countersign_store::{Store, Transaction};
 use crate::config::ServiceConfig;
 use crate::error::ServiceResult;
 use crate::metrics;
+use crate::webhook_delivery::WebhookTransport;
 
-/// Every use case hangs off this handle. Clone it freely; it is two `Arc`s.
+/// Every use case hangs off this handle. Clone it freely; it is a few `Arc`s.
 #[derive(Clone)]
 pub struct Service {
     pub(crate) store: Arc<dyn Store>,
     pub(crate) config: Arc<ServiceConfig>,
+    /// Sends webhook deliveries; `None` in a process that delivers none (the API server).
+    pub(crate) webhook_transport: Option<Arc<dyn WebhookTransport>>,
 }
 
 impl fmt::Debug for Service {
@@ -22,6 +25,7 @@ impl fmt::Debug for Service {
         f.debug_struct("Service")
             .field("backend", &self.store.backend())
             .field("config", &self.config)
+            .field("webhook_transport", &self.webhook_transport)
             .finish()
     }
 }
@@ -31,7 +35,14 @@ impl Service {
         Self {
             store,
             config: Arc::new(config),
+            webhook_transport: None,
         }
+    }
+
+    /// This service, delivering webhooks through `transport` (the scheduler's).
+    pub fn with_webhook_transport(mut self, transport: Arc<dyn WebhookTransport>) -> Self {
+        self.webhook_transport = Some(transport);
+        self
     }
 
     pub fn config(&self) -> &ServiceConfig {
@@ -52,13 +63,14 @@ impl Service {
         Ok(self.store.begin().await?)
     }
 
-    /// Append `events` through `tx` and commit: the state change and its audit trail land
-    /// together or not at all.
+    /// Write the outbox messages `events` announce, append `events` through `tx` and commit:
+    /// the state change, its audit trail and its notifications land together or not at all.
     pub(crate) async fn commit_with(
         &self,
         mut tx: Box<dyn Transaction>,
         events: &[AuditEvent],
     ) -> ServiceResult<()> {
+        self.write_outbox(tx.as_mut(), events).await?;
         if !events.is_empty() {
             if let Err(e) = tx.append_audit(events).await {
                 metrics::audit_writes(events.len(), false);

@@ -14,7 +14,7 @@
 //! - [`store`] — [`SqlStore`]: the pool, transactions, key authentication.
 //! - [`tx`] — [`SqlTransaction`], the unit of work.
 //! - one module per aggregate: [`principals`], [`keys`], [`roles`], [`policies`],
-//!   [`subjects`], [`jobs`], [`approvals`], [`audit`].
+//!   [`subjects`], [`jobs`], [`approvals`], [`audit`], [`webhooks`].
 
 pub mod approvals;
 pub mod audit;
@@ -31,6 +31,7 @@ pub mod sql;
 pub mod store;
 pub mod subjects;
 pub mod tx;
+pub mod webhooks;
 
 pub use cols::Cols;
 pub use dialect::{Dialect, ExportAudit};

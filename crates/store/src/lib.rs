@@ -7,7 +7,8 @@
 //! - [`uow`] — [`Store`] (begin a transaction, authenticate a key, readiness, streaming export)
 //!   and [`Transaction`], which is every repository at once plus `commit`.
 //! - One module per aggregate: [`principals`], [`keys`], [`roles`], [`policies`],
-//!   [`subjects`], [`jobs`], [`approvals`], [`audit`].
+//!   [`subjects`], [`jobs`], [`approvals`], [`audit`], [`webhooks`] (webhooks, the
+//!   notification outbox and deliveries).
 //! - [`page`] — keyset pagination (`limit` + opaque cursor; no OFFSET anywhere).
 //! - [`error`] — [`StoreError`]; database facts become these variants at the backend.
 //! - [`decode`] — parsing stored values into domain types, shared by the backends.
@@ -29,6 +30,7 @@ pub mod principals;
 pub mod roles;
 pub mod subjects;
 pub mod uow;
+pub mod webhooks;
 
 #[cfg(feature = "conformance")]
 pub mod conformance;
@@ -44,3 +46,6 @@ pub use principals::PrincipalRepo;
 pub use roles::RoleRepo;
 pub use subjects::{SubjectFilter, SubjectRepo};
 pub use uow::{RolePosture, Store, Transaction};
+pub use webhooks::{
+    AttemptRecord, ClaimedDelivery, DeliveryStats, NewMessage, PendingMessage, WebhookRepo,
+};

@@ -17,6 +17,7 @@ use crate::policies::PolicyRepo;
 use crate::principals::PrincipalRepo;
 use crate::roles::RoleRepo;
 use crate::subjects::SubjectRepo;
+use crate::webhooks::WebhookRepo;
 
 /// A database transaction exposing every repository.
 #[async_trait]
@@ -29,6 +30,7 @@ pub trait Transaction:
     + JobRepo
     + ApprovalRepo
     + AuditRepo
+    + WebhookRepo
     + Send
 {
     /// Make every write of this transaction durable, or none of them.

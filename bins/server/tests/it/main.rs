@@ -5,3 +5,4 @@ mod support;
 mod e2e;
 mod ops;
 mod runtime_role;
+mod webhook_crash;

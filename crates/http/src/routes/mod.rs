@@ -12,6 +12,7 @@ pub mod jobs;
 pub mod policies;
 pub mod roles;
 pub mod subjects;
+pub mod webhooks;
 
 /// Every route of the API, including the public ops endpoints and, ungated, the API's
 /// OpenAPI document and its Swagger UI page (built from the gated routes' table).
@@ -34,4 +35,5 @@ fn gated(state: &AppState) -> Routes {
         .merge(jobs::routes(state))
         .merge(approvals::routes(state))
         .merge(audit::routes(state))
+        .merge(webhooks::routes(state))
 }

@@ -7,7 +7,9 @@
 
 use axum::body::Body;
 use axum::http::{Method, StatusCode};
-use countersign_domain::{ApprovalId, EventId, JobId, KeyId, PolicyId, PrincipalId, SubjectId};
+use countersign_domain::{
+    ApprovalId, DeliveryId, EventId, JobId, KeyId, PolicyId, PrincipalId, SubjectId, WebhookId,
+};
 use countersign_http::gate::{Gate, RouteEntry};
 use countersign_http::HttpConfig;
 use serde_json::Value;
@@ -25,6 +27,7 @@ fn unknown_id_for(collection: &str, path: &str) -> String {
         "audit" | "events" => EventId::new().to_string(),
         "keys" => KeyId::new().to_string(),
         "roles" => "no-such-role".to_owned(),
+        "webhooks" => WebhookId::new().to_string(),
         other => {
             panic!("route {path}: no id type known for `{{id}}` after `{other}`; teach gates.rs")
         }
@@ -45,6 +48,7 @@ fn concrete(path: &str) -> String {
             "role" | "role_id" => "no-such-role".to_owned(),
             "perm" | "permission" => "audit.read".to_owned(),
             "event_id" => EventId::new().to_string(),
+            "delivery_id" => DeliveryId::new().to_string(),
             other => panic!("route {path}: unknown path parameter `{other}`; teach gates.rs"),
         };
         out.push(value);

@@ -25,4 +25,5 @@ mod scheduler;
 mod self_vote;
 mod smoke;
 mod unavailable;
+mod webhooks;
 mod workflow;

@@ -20,6 +20,9 @@ impl TestApp {
             "jobs",
             "approvals",
             "votes",
+            "outbox_messages",
+            "webhooks",
+            "webhook_deliveries",
         ] {
             let n = self.db.count(t).await;
             out.push((t.to_owned(), n));
