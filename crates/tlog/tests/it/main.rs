@@ -1,0 +1,9 @@
+//! The integration tests of `countersign-tlog`, one binary with a module per subject.
+
+mod independent;
+mod leaf;
+mod merkle_vectors;
+mod notes;
+mod range;
+mod tiles;
+mod tlog_proof;
