@@ -10,6 +10,8 @@
 //! `console_url`; `job.completed` adds the `job` (and has no approval fields when the job
 //! needed none).
 
+use std::collections::HashMap;
+
 use countersign_api::ApprovalView;
 use countersign_domain::{
     clock, ApprovalId, ApprovalRequest, AuditEvent, Job, JobId, MessageId, WebhookEvent,
@@ -29,9 +31,30 @@ fn rfc3339(t: OffsetDateTime) -> String {
 }
 
 /// The standard body of a message: `{"type", "timestamp", "data"}`.
-pub(crate) fn standard_body(event: &str, at: OffsetDateTime, data: Value) -> ServiceResult<String> {
+pub(crate) fn standard_body(
+    event: &str,
+    at: OffsetDateTime,
+    data: &Value,
+) -> ServiceResult<String> {
     serde_json::to_string(&json!({"type": event, "timestamp": rfc3339(at), "data": data}))
         .map_err(|e| ServiceError::Internal(Box::new(e)))
+}
+
+/// The outbox message announcing `event` as `kind`, with `data` as its body's `data`.
+fn new_message(
+    kind: WebhookEvent,
+    event: &AuditEvent,
+    ordering_key: String,
+    data: &Value,
+) -> ServiceResult<NewMessage> {
+    Ok(NewMessage {
+        id: MessageId::new(),
+        event: kind.as_str().to_owned(),
+        ordering_key,
+        webhook_id: None,
+        body: standard_body(kind.as_str(), event.ts, data)?,
+        created_at: clock::now(),
+    })
 }
 
 impl Service {
@@ -42,10 +65,20 @@ impl Service {
         tx: &mut dyn Transaction,
         events: &[AuditEvent],
     ) -> ServiceResult<()> {
+        // One change often announces several events about one resource (a deciding vote is
+        // `approval.voted` and `approval.approved`): their data is the same as of this
+        // transaction, so it is read and built once per resource.
+        let mut built: HashMap<(&str, &str), (String, Value)> = HashMap::new();
         for event in events {
             let Some(kind) = WebhookEvent::for_audit_action(&event.action) else {
                 continue;
             };
+            let resource = (event.resource.kind.as_str(), event.resource.id.as_str());
+            if let Some((ordering_key, data)) = built.get(&resource) {
+                let message = new_message(kind, event, ordering_key.clone(), data)?;
+                tx.insert_message(&message).await?;
+                continue;
+            }
             let (ordering_key, data) = match event.resource.kind.as_str() {
                 "approval" => {
                     let Ok(id) = event.resource.id.parse::<ApprovalId>() else {
@@ -75,15 +108,9 @@ impl Service {
                 }
                 _ => continue,
             };
-            let message = NewMessage {
-                id: MessageId::new(),
-                event: kind.as_str().to_owned(),
-                ordering_key,
-                webhook_id: None,
-                body: standard_body(kind.as_str(), event.ts, data)?,
-                created_at: clock::now(),
-            };
+            let message = new_message(kind, event, ordering_key.clone(), &data)?;
             tx.insert_message(&message).await?;
+            built.insert(resource, (ordering_key, data));
         }
         Ok(())
     }
@@ -102,7 +129,8 @@ impl Service {
         job: &Job,
         with_job: Option<&Job>,
     ) -> ServiceResult<Value> {
-        let waiting = waiting_on(tx, &approval.clone().as_of(clock::now())).await?;
+        let now = clock::now();
+        let waiting = waiting_on(tx, &approval.clone().as_of(now)).await?;
         let console_url = self.config.public_url.as_deref().map(|base| {
             format!(
                 "{}/ui/approvals/{}",
@@ -111,7 +139,7 @@ impl Service {
             )
         });
         let requested_by = approval.requested_by;
-        let view = ApprovalView::new(approval, job, clock::now());
+        let view = ApprovalView::new(approval, job, now);
         let mut data = match serde_json::to_value(&view) {
             Ok(Value::Object(m)) => m,
             _ => {

@@ -217,7 +217,7 @@ impl Service {
             body: standard_body(
                 TEST_EVENT,
                 now,
-                json!({"webhook_id": id, "requested_by": caller.id()}),
+                &json!({"webhook_id": id, "requested_by": caller.id()}),
             )?,
             created_at: now,
         };

@@ -863,6 +863,12 @@ async fn every_event_of_the_list_writes_its_message(db: Db) {
         .await;
     let completed: Value = serde_json::from_str(&bodies[3]).unwrap();
     assert_eq!(completed["data"]["job"]["status"], "succeeded");
+    // A deciding vote announces two events about one approval: one data, each its own type.
+    let voted: Value = serde_json::from_str(&bodies[1]).unwrap();
+    let approved: Value = serde_json::from_str(&bodies[2]).unwrap();
+    assert_eq!(voted["data"], approved["data"]);
+    assert_eq!(voted["type"], "approval.voted");
+    assert_eq!(approved["type"], "approval.approved");
     for b in &bodies {
         let v: Value = serde_json::from_str(b).unwrap();
         assert_eq!(v["data"]["requester"]["name"], "rita", "{b}");
