@@ -10,12 +10,3 @@ countersign_store::conformance_tests! {
     #[sqlx::test(migrations = "../../migrations/postgres")]
     |pool: sqlx::PgPool| Arc::new(PgStore::from_pool(pool))
 }
-
-/// The list the macro expands is the suite's own list.
-#[test]
-fn every_conformance_function_is_a_test() {
-    let all = countersign_store::conformance::ALL;
-    assert!(all.len() >= 50, "{}", all.len());
-    let names: std::collections::HashSet<_> = all.iter().map(|(_, n)| n).collect();
-    assert_eq!(names.len(), all.len(), "test names are unique");
-}

@@ -158,3 +158,14 @@ macro_rules! conformance_tests {
         &[$((::core::stringify!($module), ::core::stringify!($name))),*]
     };
 }
+
+#[cfg(test)]
+mod tests {
+    /// The list every backend's `conformance_tests!` expands: the whole suite, each name once.
+    #[test]
+    fn every_conformance_function_is_listed_once() {
+        assert!(super::ALL.len() >= 50, "{}", super::ALL.len());
+        let names: std::collections::HashSet<_> = super::ALL.iter().map(|(_, n)| n).collect();
+        assert_eq!(names.len(), super::ALL.len(), "test names are unique");
+    }
+}
