@@ -117,6 +117,7 @@ macro_rules! conformance_tests {
             policies::policies_unknown_role_is_foreign_key,
             policies::policies_pagination,
             policies::policies_update_generation_cas,
+            policies::policies_reminder_settings_and_their_checks,
             subjects::subjects_insert_get,
             subjects::subjects_conflict_and_unknown_policy,
             subjects::subjects_filter_and_pagination,
