@@ -156,6 +156,18 @@ pub struct CreatePolicyBody {
     pub rules: Vec<ApprovalRule>,
     #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 31622400))]
     pub approval_timeout_secs: Option<i64>,
+    /// Remind the approvers of a request still pending this long after it was made, and again
+    /// every as long after that.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 31622400))]
+    pub remind_after_secs: Option<i64>,
+    /// Escalate a request still pending this long after it was made, once, to the holders of
+    /// `escalate_to_role` (given together).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 31622400))]
+    pub escalate_after_secs: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub escalate_to_role: Option<RoleId>,
 }
 
 /// `PUT /api/v1/policies/{id}`: the whole policy, with the generation it was read at.
@@ -178,6 +190,18 @@ pub struct UpdatePolicyBody {
     pub rules: Vec<ApprovalRule>,
     #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 31622400))]
     pub approval_timeout_secs: Option<i64>,
+    /// Remind the approvers of a request still pending this long after it was made, and again
+    /// every as long after that.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 31622400))]
+    pub remind_after_secs: Option<i64>,
+    /// Escalate a request still pending this long after it was made, once, to the holders of
+    /// `escalate_to_role` (given together).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 31622400))]
+    pub escalate_after_secs: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub escalate_to_role: Option<RoleId>,
     pub generation: i64,
 }
 

@@ -129,6 +129,8 @@ pub mod actions {
     pub const APPROVAL_EXPIRED: &str = "approval.expired";
     pub const APPROVAL_CANCELLED: &str = "approval.cancelled";
     pub const APPROVAL_BYPASSED: &str = "approval.bypassed";
+    pub const APPROVAL_REMINDER: &str = "approval.reminder";
+    pub const APPROVAL_ESCALATED: &str = "approval.escalated";
     pub const AUDIT_EXPORTED: &str = "audit.exported";
     pub const AUDIT_LOSS: &str = "audit.loss";
     pub const AUTH_DENIED: &str = "auth.denied";
@@ -165,6 +167,8 @@ pub mod actions {
         APPROVAL_EXPIRED,
         APPROVAL_CANCELLED,
         APPROVAL_BYPASSED,
+        APPROVAL_REMINDER,
+        APPROVAL_ESCALATED,
         AUDIT_EXPORTED,
         AUDIT_LOSS,
         AUTH_DENIED,
@@ -562,7 +566,7 @@ mod tests {
             assert_eq!(c.as_str().parse::<Category>().unwrap(), c);
         }
         assert!("misc".parse::<Category>().is_err());
-        assert_eq!(actions::ALL.len(), 33);
+        assert_eq!(actions::ALL.len(), 35);
         let sample = sample();
         for a in actions::ALL {
             let mut e = sample.clone();

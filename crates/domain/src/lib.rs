@@ -10,6 +10,7 @@
 //! - [`principal`], [`key`], [`role`], [`permission`] — identity and RBAC.
 //! - [`policy`], [`subject`], [`job`], [`approval`] — the approval workflow's aggregates.
 //! - [`quorum`] — the M-of-N, per-role quorum as a bipartite matching.
+//! - [`reminder`] — when a pending request's reminders and escalation are due.
 //! - [`actor`], [`audit`] — who did something, and the `countersign.audit.v1` event.
 //! - [`canonical`] — RFC 8785 canonical JSON and `payload_sha256`.
 //! - [`validation`] — the one error type for values that break a rule; [`text`] — the
@@ -33,6 +34,7 @@ pub mod permission;
 pub mod policy;
 pub mod principal;
 pub mod quorum;
+pub mod reminder;
 pub mod role;
 pub mod subject;
 pub mod text;
@@ -49,8 +51,9 @@ pub use id::{
 pub use job::{Job, JobStatus};
 pub use key::{ApiKey, ApiKeyToken, KeyStatus};
 pub use permission::Permission;
-pub use policy::{ApprovalRule, Policy};
+pub use policy::{ApprovalRule, NoticeSettings, Policy};
 pub use principal::{Principal, PrincipalKind, PrincipalName};
+pub use reminder::ReminderSchedule;
 pub use role::{Role, RoleId};
 pub use subject::Subject;
 pub use validation::ValidationError;

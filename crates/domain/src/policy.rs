@@ -26,7 +26,8 @@ pub struct ApprovalRule {
     pub count: u32,
 }
 
-/// A policy: `{id, name, requires_approval, rules, approval_timeout_secs, generation, …}`.
+/// A policy: `{id, name, requires_approval, rules, approval_timeout_secs, remind_after_secs,
+/// escalate_after_secs, escalate_to_role, generation, …}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Policy {
@@ -35,6 +36,19 @@ pub struct Policy {
     pub requires_approval: bool,
     pub rules: Vec<ApprovalRule>,
     pub approval_timeout_secs: i64,
+    /// Remind the approvers while a request is still pending this long after it was made,
+    /// and again every as long after that (`approval.reminder`); `null`: no reminders.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 31622400))]
+    pub remind_after_secs: Option<i64>,
+    /// Escalate a request still pending this long after it was made (`approval.escalated`,
+    /// once, naming the holders of `escalate_to_role`); `null`: no escalation.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 31622400))]
+    pub escalate_after_secs: Option<i64>,
+    /// The role whose holders an escalation names; set exactly when `escalate_after_secs` is.
+    #[serde(default)]
+    pub escalate_to_role: Option<RoleId>,
     pub generation: i64,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
@@ -99,6 +113,53 @@ pub fn validate_rules(
     Ok(())
 }
 
+/// A policy's optional reminder and escalation settings.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NoticeSettings {
+    pub remind_after_secs: Option<i64>,
+    pub escalate_after_secs: Option<i64>,
+    pub escalate_to_role: Option<RoleId>,
+}
+
+/// Validate reminder and escalation settings: each delay a positive number of seconds of at
+/// most a year, `escalate_after_secs` and `escalate_to_role` given together, and none of
+/// them on a policy that requires no approval (nothing would ever be pending).
+pub fn validate_notices(
+    requires_approval: bool,
+    notices: &NoticeSettings,
+) -> Result<(), ValidationError> {
+    for (field, value) in [
+        ("remind_after_secs", notices.remind_after_secs),
+        ("escalate_after_secs", notices.escalate_after_secs),
+    ] {
+        if let Some(secs) = value {
+            if !(1..=MAX_TIMEOUT_SECS).contains(&secs) {
+                return Err(ValidationError::new(
+                    field,
+                    format!("must be between 1 and {MAX_TIMEOUT_SECS}"),
+                ));
+            }
+            if !requires_approval {
+                return Err(ValidationError::new(
+                    field,
+                    "only a policy that requires approval has requests to remind or escalate",
+                ));
+            }
+        }
+    }
+    match (&notices.escalate_after_secs, &notices.escalate_to_role) {
+        (Some(_), None) => Err(ValidationError::new(
+            "escalate_to_role",
+            "is required with escalate_after_secs",
+        )),
+        (None, Some(_)) => Err(ValidationError::new(
+            "escalate_after_secs",
+            "is required with escalate_to_role",
+        )),
+        _ => Ok(()),
+    }
+}
+
 impl Policy {
     /// Validate every rule of this policy value.
     pub fn validate(&self) -> Result<(), ValidationError> {
@@ -107,7 +168,17 @@ impl Policy {
             self.requires_approval,
             &self.rules,
             self.approval_timeout_secs,
-        )
+        )?;
+        validate_notices(self.requires_approval, &self.notices())
+    }
+
+    /// Its reminder and escalation settings.
+    pub fn notices(&self) -> NoticeSettings {
+        NoticeSettings {
+            remind_after_secs: self.remind_after_secs,
+            escalate_after_secs: self.escalate_after_secs,
+            escalate_to_role: self.escalate_to_role.clone(),
+        }
     }
 }
 
@@ -141,6 +212,60 @@ mod tests {
         );
         assert!(validate_rules(true, &[rule("a", 1)], 0).is_err());
         assert!(validate_rules(true, &[rule("a", 101)], 10).is_err());
+    }
+
+    #[test]
+    fn notice_validation() {
+        let ok = NoticeSettings {
+            remind_after_secs: Some(3600),
+            escalate_after_secs: Some(7200),
+            escalate_to_role: Some(RoleId::parse("oncall").unwrap()),
+        };
+        assert!(validate_notices(true, &ok).is_ok());
+        assert!(validate_notices(true, &NoticeSettings::default()).is_ok());
+        assert!(validate_notices(false, &NoticeSettings::default()).is_ok());
+        let field = |requires, n: NoticeSettings| validate_notices(requires, &n).unwrap_err().field;
+        assert_eq!(
+            field(
+                true,
+                NoticeSettings {
+                    remind_after_secs: Some(0),
+                    ..ok.clone()
+                }
+            ),
+            "remind_after_secs"
+        );
+        assert_eq!(
+            field(
+                true,
+                NoticeSettings {
+                    escalate_after_secs: Some(MAX_TIMEOUT_SECS + 1),
+                    ..ok.clone()
+                }
+            ),
+            "escalate_after_secs"
+        );
+        assert_eq!(
+            field(
+                true,
+                NoticeSettings {
+                    escalate_to_role: None,
+                    ..ok.clone()
+                }
+            ),
+            "escalate_to_role"
+        );
+        assert_eq!(
+            field(
+                true,
+                NoticeSettings {
+                    escalate_after_secs: None,
+                    ..ok.clone()
+                }
+            ),
+            "escalate_after_secs"
+        );
+        assert_eq!(field(false, ok), "remind_after_secs");
     }
 
     #[test]

@@ -82,6 +82,8 @@ impl WebhookEvent {
             actions::APPROVAL_REJECTED => WebhookEvent::ApprovalRejected,
             actions::APPROVAL_EXPIRED => WebhookEvent::ApprovalExpired,
             actions::APPROVAL_CANCELLED => WebhookEvent::ApprovalCancelled,
+            actions::APPROVAL_REMINDER => WebhookEvent::ApprovalReminder,
+            actions::APPROVAL_ESCALATED => WebhookEvent::ApprovalEscalated,
             actions::JOB_COMPLETED => WebhookEvent::JobCompleted,
             _ => return None,
         })
@@ -306,6 +308,10 @@ mod tests {
         assert_eq!(
             WebhookEvent::for_audit_action("job.completed"),
             Some(WebhookEvent::JobCompleted)
+        );
+        assert_eq!(
+            WebhookEvent::for_audit_action("approval.escalated"),
+            Some(WebhookEvent::ApprovalEscalated)
         );
         assert_eq!(WebhookEvent::for_audit_action("job.claimed"), None);
         assert_eq!(WebhookEvent::for_audit_action("role.created"), None);

@@ -215,6 +215,9 @@ impl Service {
                 decided_by: None,
             };
             tx.insert_approval(&a).await?;
+            if !self.config.approval_bypass {
+                self.schedule_reminders(tx.as_mut(), &a, &policy).await?;
+            }
             events.push(
                 AuditEvent::new(
                     Category::Lifecycle,

@@ -31,10 +31,10 @@
 //! - [`audit_export`] — the streaming NDJSON export and its `audit.exported` self-audit;
 //!   [`audit_ingest`] — batch ingestion from embedding services.
 //! - [`scheduler`] — the background steps (approval expiry, lease reclaim, webhook delivery)
-//!   and their loop.
+//!   and their loop; [`reminders`] — the reminder and escalation step.
 //! - [`webhooks`] — the webhook use cases; `outbox` — the notification messages
 //!   `commit_with` writes with each change; [`webhook_delivery`] — fan-out, claim, signed send
-//!   and retries.
+//!   and retries; [`slack`] — the Slack body rendered from a standard body at send time.
 //! - [`metrics`] — metric names and the helpers that record them.
 //! - [`paging`] — turning `limit`/`cursor` query values into a page request.
 
@@ -55,8 +55,10 @@ mod outbox;
 pub mod paging;
 pub mod policies;
 pub mod principals;
+pub mod reminders;
 pub mod roles;
 pub mod scheduler;
+pub mod slack;
 pub mod subjects;
 pub mod webhook_delivery;
 pub mod webhooks;

@@ -47,6 +47,9 @@ fn new_message(
     ordering_key: String,
     data: &Value,
 ) -> ServiceResult<NewMessage> {
+    // An escalation names the escalation role's holders as `waiting_on`.
+    let escalated = crate::reminders::escalated_data(event, data);
+    let data = escalated.as_ref().unwrap_or(data);
     Ok(NewMessage {
         id: MessageId::new(),
         event: kind.as_str().to_owned(),

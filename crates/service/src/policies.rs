@@ -1,9 +1,10 @@
 //! Policies: create, read, list, and update with optimistic concurrency (`generation`).
 
 use countersign_domain::audit::actions;
-use countersign_domain::policy::{validate_name, validate_rules};
+use countersign_domain::policy::{validate_name, validate_notices, validate_rules};
 use countersign_domain::{
-    clock, ApprovalRule, AuditEvent, Category, Permission, Policy, PolicyId, Resource,
+    clock, ApprovalRule, AuditEvent, Category, NoticeSettings, Permission, Policy, PolicyId,
+    Resource,
 };
 use countersign_store::error::constraints;
 use countersign_store::{StoreError, Transaction};
@@ -21,6 +22,8 @@ pub struct PolicyInput {
     pub requires_approval: bool,
     pub rules: Vec<ApprovalRule>,
     pub approval_timeout_secs: Option<i64>,
+    /// Reminders and escalation (all optional).
+    pub notices: NoticeSettings,
 }
 
 fn resource(id: PolicyId) -> Resource {
@@ -34,6 +37,7 @@ impl Service {
             .approval_timeout_secs
             .unwrap_or(self.config.default_approval_timeout.as_secs() as i64);
         validate_rules(input.requires_approval, &input.rules, timeout)?;
+        validate_notices(input.requires_approval, &input.notices)?;
         Ok(timeout)
     }
 
@@ -57,12 +61,16 @@ impl Service {
             requires_approval: input.requires_approval,
             rules: input.rules,
             approval_timeout_secs: timeout,
+            remind_after_secs: input.notices.remind_after_secs,
+            escalate_after_secs: input.notices.escalate_after_secs,
+            escalate_to_role: input.notices.escalate_to_role,
             generation: 1,
             created_at: now,
             updated_at: now,
         };
         let mut tx = self.begin().await?;
         check_roles_exist(&mut *tx, &policy.rules).await?;
+        check_escalation_role_exists(&mut *tx, &policy.notices()).await?;
         tx.insert_policy(&policy)
             .await
             .map_err(|e| map_write_error(e, &policy.name))?;
@@ -75,12 +83,7 @@ impl Service {
         .allowed_by(Permission::PolicyWrite.as_str())
         .request_id(caller.request_id())
         .generations(None, policy.generation)
-        .details(json!({
-            "name": policy.name,
-            "requires_approval": policy.requires_approval,
-            "rules": policy.rules,
-            "approval_timeout_secs": policy.approval_timeout_secs,
-        }));
+        .details(settings(&policy));
         self.commit_with(tx, &[event]).await?;
         Ok(policy)
     }
@@ -135,12 +138,16 @@ impl Service {
             });
         }
         check_roles_exist(&mut *tx, &input.rules).await?;
+        check_escalation_role_exists(&mut *tx, &input.notices).await?;
         let wanted = Policy {
             id,
             name: input.name,
             requires_approval: input.requires_approval,
             rules: input.rules,
             approval_timeout_secs: timeout,
+            remind_after_secs: input.notices.remind_after_secs,
+            escalate_after_secs: input.notices.escalate_after_secs,
+            escalate_to_role: input.notices.escalate_to_role,
             generation: generation + 1,
             created_at: current.created_at,
             updated_at: clock::now(),
@@ -162,22 +169,51 @@ impl Service {
         .request_id(caller.request_id())
         .generations(Some(generation), updated.generation)
         .details(json!({
-            "previous": {
-                "name": current.name,
-                "requires_approval": current.requires_approval,
-                "rules": current.rules,
-                "approval_timeout_secs": current.approval_timeout_secs,
-            },
-            "new": {
-                "name": updated.name,
-                "requires_approval": updated.requires_approval,
-                "rules": updated.rules,
-                "approval_timeout_secs": updated.approval_timeout_secs,
-            },
+            "previous": settings(&current),
+            "new": settings(&updated),
         }));
         self.commit_with(tx, &[event]).await?;
         Ok(updated)
     }
+}
+
+/// A policy's settings as its audit events record them (reminder and escalation settings only
+/// when set).
+fn settings(policy: &Policy) -> serde_json::Value {
+    let mut v = json!({
+        "name": policy.name,
+        "requires_approval": policy.requires_approval,
+        "rules": policy.rules,
+        "approval_timeout_secs": policy.approval_timeout_secs,
+    });
+    if let Some(secs) = policy.remind_after_secs {
+        v["remind_after_secs"] = json!(secs);
+    }
+    if let (Some(secs), Some(role)) = (policy.escalate_after_secs, &policy.escalate_to_role) {
+        v["escalate_after_secs"] = json!(secs);
+        v["escalate_to_role"] = json!(role);
+    }
+    v
+}
+
+/// The escalation's role must exist (400 naming it, like a rule's role).
+async fn check_escalation_role_exists(
+    tx: &mut dyn Transaction,
+    notices: &NoticeSettings,
+) -> ServiceResult<()> {
+    let Some(role) = &notices.escalate_to_role else {
+        return Ok(());
+    };
+    if !tx
+        .missing_roles(std::slice::from_ref(role))
+        .await?
+        .is_empty()
+    {
+        return Err(ServiceError::invalid(format!(
+            "escalate_to_role: role `{role}` does not exist"
+        )));
+    }
+    Ok(())
 }
 
 async fn check_roles_exist(tx: &mut dyn Transaction, rules: &[ApprovalRule]) -> ServiceResult<()> {
@@ -196,6 +232,11 @@ fn map_write_error(e: StoreError, name: &str) -> ServiceError {
     match e {
         StoreError::Conflict { ref constraint } if constraint == constraints::POLICIES_NAME => {
             ServiceError::Conflict(format!("a policy named `{name}` already exists"))
+        }
+        StoreError::ForeignKey { ref constraint }
+            if constraint == constraints::POLICIES_ESCALATE_TO_ROLE_FK =>
+        {
+            ServiceError::invalid("escalate_to_role: the role does not exist")
         }
         StoreError::ForeignKey { .. } => {
             ServiceError::invalid("rules: a rule names a role that does not exist")

@@ -264,6 +264,13 @@ impl Service {
             .map(|p| p.id.to_string())
             .collect();
         let deleted = tx.delete_role(id).await.map_err(|e| match e {
+            StoreError::ForeignKey { ref constraint }
+                if constraint == constraints::POLICIES_ESCALATE_TO_ROLE_FK =>
+            {
+                ServiceError::Conflict(format!(
+                    "role `{id}` is named by a policy's escalation; change those policies before deleting it"
+                ))
+            }
             StoreError::ForeignKey { .. } => ServiceError::Conflict(format!(
                 "role `{id}` is named by a policy rule; change those policies before deleting it"
             )),

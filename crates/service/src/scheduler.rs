@@ -1,5 +1,5 @@
-//! The scheduler's steps and its loop: approval expiry, lease reclaim, and webhook delivery
-//! (`webhook_delivery`).
+//! The scheduler's steps and its loop: approval expiry, lease reclaim, reminders and
+//! escalation (`reminders`), and webhook delivery (`webhook_delivery`).
 //!
 //! Each step locks a batch of due rows (`COUNTERSIGN_SCHEDULER_BATCH`, `SKIP LOCKED` where the
 //! backend has it), handles them in one transaction with their audit events, commits, and
@@ -171,12 +171,13 @@ impl Service {
         report
     }
 
-    /// Approval expiry and lease reclaim, once.
+    /// Approval expiry, lease reclaim, and reminders and escalation, once.
     async fn run_state_loops_once(&self) -> ServiceResult<SchedulerReport> {
         let expired = self.expire_due_approvals().await;
         metrics::scheduler_run("approval_expiry", expired.is_ok());
         let reclaimed = self.reclaim_expired_leases().await;
         metrics::scheduler_run("lease_reclaim", reclaimed.is_ok());
+        self.run_reminders_once().await;
         let approvals_expired = expired?;
         let (leases_reclaimed, jobs_failed) = reclaimed?;
         Ok(SchedulerReport {

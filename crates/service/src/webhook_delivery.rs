@@ -13,6 +13,8 @@
 //! - **Send** outside any transaction: a Standard Webhooks POST (`webhook-id` is the message
 //!   id, `webhook-timestamp`, `webhook-signature: v1,<base64 HMAC-SHA256>` by the
 //!   `standardwebhooks` crate) with a timeout (15 s); attempts of one batch run concurrently.
+//!   The body is the message's standard body, or for a `slack` webhook the Slack body
+//!   rendered from it ([`crate::slack`]); the signature covers the body sent.
 //! - **Record** each outcome as a compare-and-set on the attempt number: 2xx `delivered`;
 //!   410 `failed` and the webhook disabled (audited `webhook.disabled`); anything else is
 //!   retried after the schedule's next delay with ±10 % jitter, or `failed` when the schedule
@@ -33,6 +35,7 @@ use countersign_domain::audit::actions;
 use countersign_domain::webhook::retry_delay;
 use countersign_domain::{
     clock, Actor, AuditEvent, Category, DeliveryId, DeliveryStatus, Resource, SystemActor,
+    WebhookFormat,
 };
 use countersign_store::{AttemptRecord, ClaimedDelivery};
 use futures::future::BoxFuture;
@@ -220,9 +223,17 @@ impl Service {
             Ok(s) => s,
             Err(_) => return Outcome::Error("the webhook's secret cannot sign".into()),
         };
+        // The body in the webhook's format, signed exactly as sent.
+        let body = match d.format {
+            WebhookFormat::Standard => d.body.clone(),
+            WebhookFormat::Slack => match crate::slack::render(&d.body) {
+                Ok(b) => b,
+                Err(_) => return Outcome::Error("the message cannot be rendered for Slack".into()),
+            },
+        };
         let ts = OffsetDateTime::now_utc().unix_timestamp();
         let msg_id = d.message_id.to_string();
-        let signature = match signer.sign(&msg_id, ts, d.body.as_bytes()) {
+        let signature = match signer.sign(&msg_id, ts, body.as_bytes()) {
             Ok(s) => s,
             Err(e) => return Outcome::Error(format!("signing failed: {e}")),
         };
@@ -237,7 +248,7 @@ impl Service {
                 (standardwebhooks::HEADER_WEBHOOK_SIGNATURE, signature),
                 ("content-type", "application/json".to_owned()),
             ],
-            body: d.body.clone(),
+            body,
             timeout: self.config.webhook_timeout,
         };
         match transport.post(&request).await {
@@ -259,7 +270,11 @@ impl Service {
         } else if gone {
             (DeliveryStatus::Failed, None, "gone")
         } else {
-            match retry_delay(&self.config.webhook_retry_schedule, d.attempt) {
+            // Counted from the last redelivery, which starts the schedule over.
+            match retry_delay(
+                &self.config.webhook_retry_schedule,
+                d.attempt - d.schedule_base,
+            ) {
                 Some(delay) => (
                     DeliveryStatus::Pending,
                     Some(now + jittered(delay)),

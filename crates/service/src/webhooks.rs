@@ -15,8 +15,7 @@ use countersign_domain::audit::actions;
 use countersign_domain::text::reject_nul;
 use countersign_domain::webhook::{validate_url, TEST_EVENT};
 use countersign_domain::{
-    clock, AuditEvent, Category, DeliveryId, MessageId, Permission, Resource, Webhook,
-    WebhookFormat, WebhookId,
+    clock, AuditEvent, Category, DeliveryId, MessageId, Permission, Resource, Webhook, WebhookId,
 };
 use countersign_store::NewMessage;
 use rand::RngCore;
@@ -89,11 +88,6 @@ impl Service {
             None => None,
         };
         let format = body.format.unwrap_or_default();
-        if format == WebhookFormat::Slack {
-            return Err(ServiceError::invalid(
-                "format: `slack` is not available yet; use `standard`",
-            ));
-        }
         let webhook = Webhook {
             id: WebhookId::new(),
             url: body.url,
@@ -250,8 +244,9 @@ impl Service {
     }
 
     /// `POST /api/v1/webhooks/{id}/deliveries/{delivery_id}/redeliver` (`webhook.write`): the
-    /// delivery becomes pending and due now, whatever its status; a failed delivery gets one
-    /// more attempt (the retry schedule does not start over).
+    /// delivery becomes pending and due now, whatever its status, and its retry schedule
+    /// starts over (its attempt count keeps counting). A disabled webhook (it answered 410
+    /// Gone) is refused with 409 `conflict`: nothing would be sent to it.
     pub async fn redeliver(
         &self,
         caller: &Caller,
@@ -261,6 +256,17 @@ impl Service {
         let permission = Permission::WebhookWrite;
         self.require(caller, permission, resource(id)).await?;
         let mut tx = self.begin().await?;
+        let webhook = tx
+            .get_webhook(id)
+            .await?
+            .ok_or(ServiceError::NotFound("webhook"))?;
+        if webhook.disabled {
+            return Err(ServiceError::Conflict(
+                "the webhook is disabled (its endpoint answered 410 Gone), so nothing would be \
+                 sent; create a new webhook for the endpoint to resume deliveries"
+                    .into(),
+            ));
+        }
         let d = tx
             .redeliver(id, delivery, clock::now())
             .await?

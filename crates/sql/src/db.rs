@@ -149,6 +149,7 @@ sql_db!(
     Bind<i32>,
     Bind<Option<i32>>,
     Bind<i64>,
+    Bind<Option<i64>>,
     Bind<Vec<u8>>,
     Get<String>,
     Get<Option<String>>,
@@ -156,6 +157,7 @@ sql_db!(
     Get<i32>,
     Get<Option<i32>>,
     Get<i64>,
+    Get<Option<i64>>,
     Get<Vec<u8>>,
 );
 

@@ -14,7 +14,7 @@
 //! - [`store`] — [`SqlStore`]: the pool, transactions, key authentication.
 //! - [`tx`] — [`SqlTransaction`], the unit of work.
 //! - one module per aggregate: [`principals`], [`keys`], [`roles`], [`policies`],
-//!   [`subjects`], [`jobs`], [`approvals`], [`audit`], [`webhooks`].
+//!   [`subjects`], [`jobs`], [`approvals`], [`audit`], [`webhooks`], [`reminders`].
 
 pub mod approvals;
 pub mod audit;
@@ -26,6 +26,7 @@ pub mod jobs;
 pub mod keys;
 pub mod policies;
 pub mod principals;
+pub mod reminders;
 pub mod roles;
 pub mod sql;
 pub mod store;

@@ -25,8 +25,9 @@ fn policy_columns<D: Dialect>() -> String {
         ],
     );
     format!(
-        "p.id, p.name, p.requires_approval, p.approval_timeout_secs, p.generation, \
-         p.created_at, p.updated_at, {rules} AS rules"
+        "p.id, p.name, p.requires_approval, p.approval_timeout_secs, p.remind_after_secs, \
+         p.escalate_after_secs, p.escalate_to_role, p.generation, p.created_at, p.updated_at, \
+         {rules} AS rules"
     )
 }
 
@@ -37,6 +38,9 @@ fn policy<D: Dialect>(r: &Cols<'_, D>) -> StoreResult<Policy> {
         requires_approval: r.get("policies.requires_approval")?,
         rules: r.json::<Vec<ApprovalRule>>("policy_rules.rules")?,
         approval_timeout_secs: r.get("policies.approval_timeout_secs")?,
+        remind_after_secs: r.get("policies.remind_after_secs")?,
+        escalate_after_secs: r.get("policies.escalate_after_secs")?,
+        escalate_to_role: r.parse_opt("policies.escalate_to_role")?,
         generation: r.get("policies.generation")?,
         created_at: r.time("policies.created_at")?,
         updated_at: r.time("policies.updated_at")?,
@@ -77,7 +81,8 @@ async fn insert_rules<D: Dialect>(conn: &mut Conn<D>, policy: &Policy) -> StoreR
 async fn insert_policy<D: Dialect>(conn: &mut Conn<D>, policy: &Policy) -> StoreResult<()> {
     Sql::<D>::new(
         "INSERT INTO policies (id, name, requires_approval, approval_timeout_secs, \
-         generation, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+         generation, created_at, updated_at, remind_after_secs, escalate_after_secs, \
+         escalate_to_role) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
     )
     .arg(policy.id.to_string())
     .arg(policy.name.clone())
@@ -86,9 +91,19 @@ async fn insert_policy<D: Dialect>(conn: &mut Conn<D>, policy: &Policy) -> Store
     .arg(policy.generation)
     .arg(D::encode_time(policy.created_at))
     .arg(D::encode_time(policy.updated_at))
+    .arg(policy.remind_after_secs)
+    .arg(policy.escalate_after_secs)
+    .arg(escalate_to_role(policy))
     .execute(&mut *conn)
     .await?;
     insert_rules::<D>(conn, policy).await
+}
+
+fn escalate_to_role(policy: &Policy) -> Option<String> {
+    policy
+        .escalate_to_role
+        .as_ref()
+        .map(|r| r.as_str().to_owned())
 }
 
 async fn update_policy<D: Dialect>(
@@ -98,7 +113,8 @@ async fn update_policy<D: Dialect>(
 ) -> StoreResult<Option<Policy>> {
     let updated = Sql::<D>::new(
         "UPDATE policies SET name = $2, requires_approval = $3, approval_timeout_secs = $4, \
-         generation = generation + 1, updated_at = $5 WHERE id = $1 AND generation = $6",
+         generation = generation + 1, updated_at = $5, remind_after_secs = $7, \
+         escalate_after_secs = $8, escalate_to_role = $9 WHERE id = $1 AND generation = $6",
     )
     .arg(policy.id.to_string())
     .arg(policy.name.clone())
@@ -106,6 +122,9 @@ async fn update_policy<D: Dialect>(
     .arg(policy.approval_timeout_secs)
     .arg(D::encode_time(policy.updated_at))
     .arg(expected_generation)
+    .arg(policy.remind_after_secs)
+    .arg(policy.escalate_after_secs)
+    .arg(escalate_to_role(policy))
     .execute(&mut *conn)
     .await?;
     if updated == 0 {

@@ -229,7 +229,8 @@ impl<D: Dialect> WebhookRepo for SqlTransaction<D> {
         for id in ids {
             let row = Sql::<D>::new(
                 "UPDATE webhook_deliveries SET attempts = attempts + 1, next_attempt_at = $2 \
-                 WHERE id = $1 AND status = 'pending' RETURNING id, message_seq, webhook_id, attempts",
+                 WHERE id = $1 AND status = 'pending' \
+                 RETURNING id, message_seq, webhook_id, attempts, schedule_base",
             )
             .arg(id)
             .arg(D::encode_time(lease_until))
@@ -239,14 +240,15 @@ impl<D: Dialect> WebhookRepo for SqlTransaction<D> {
                     r.get::<i64>("webhook_deliveries.message_seq")?,
                     r.text("webhook_deliveries.webhook_id")?,
                     r.get::<i32>("webhook_deliveries.attempts")?,
+                    r.get::<i32>("webhook_deliveries.schedule_base")?,
                 ))
             })
             .await?;
-            let Some((id, seq, webhook_id, attempt)) = row else {
+            let Some((id, seq, webhook_id, attempt, schedule_base)) = row else {
                 continue;
             };
             let c = Sql::<D>::new(
-                "SELECT m.id, m.event, m.body, m.created_at, w.url, w.secret \
+                "SELECT m.id, m.event, m.body, m.created_at, w.url, w.secret, w.format \
                  FROM outbox_messages m, webhooks w WHERE m.seq = $1 AND w.id = $2",
             )
             .arg(seq)
@@ -261,8 +263,10 @@ impl<D: Dialect> WebhookRepo for SqlTransaction<D> {
                     )?,
                     event: r.text("outbox_messages.event")?,
                     attempt,
+                    schedule_base,
                     url: r.text("webhooks.url")?,
                     secret: r.text("webhooks.secret")?,
+                    format: r.parse("webhooks.format")?,
                     body: r.text("outbox_messages.body")?,
                     message_created_at: r.time("outbox_messages.created_at")?,
                 })
@@ -323,7 +327,7 @@ impl<D: Dialect> WebhookRepo for SqlTransaction<D> {
     ) -> StoreResult<Option<Delivery>> {
         let n = Sql::<D>::new(
             "UPDATE webhook_deliveries SET status = 'pending', next_attempt_at = $3, \
-             delivered_at = NULL WHERE id = $1 AND webhook_id = $2",
+             delivered_at = NULL, schedule_base = attempts WHERE id = $1 AND webhook_id = $2",
         )
         .arg(id.to_string())
         .arg(webhook_id.to_string())

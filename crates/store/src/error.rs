@@ -56,4 +56,6 @@ pub mod constraints {
     pub const ROLES_PKEY: &str = "roles_pkey";
     /// A policy rule references an existing role (and a role in use cannot be deleted).
     pub const POLICY_RULES_ROLE_FK: &str = "policy_rules_role_id_fkey";
+    /// A policy's escalation names an existing role (and a role so named cannot be deleted).
+    pub const POLICIES_ESCALATE_TO_ROLE_FK: &str = "policies_escalate_to_role_fkey";
 }

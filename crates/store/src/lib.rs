@@ -8,7 +8,8 @@
 //!   and [`Transaction`], which is every repository at once plus `commit`.
 //! - One module per aggregate: [`principals`], [`keys`], [`roles`], [`policies`],
 //!   [`subjects`], [`jobs`], [`approvals`], [`audit`], [`webhooks`] (webhooks, the
-//!   notification outbox and deliveries).
+//!   notification outbox and deliveries), [`reminders`] (pending requests' reminder and
+//!   escalation schedules).
 //! - [`page`] — keyset pagination (`limit` + opaque cursor; no OFFSET anywhere).
 //! - [`error`] — [`StoreError`]; database facts become these variants at the backend.
 //! - [`decode`] — parsing stored values into domain types, shared by the backends.
@@ -27,6 +28,7 @@ pub mod keys;
 pub mod page;
 pub mod policies;
 pub mod principals;
+pub mod reminders;
 pub mod roles;
 pub mod subjects;
 pub mod uow;
@@ -43,6 +45,7 @@ pub use keys::{KeyAuthRecord, KeyRepo};
 pub use page::{Cursor, CursorError, Page, PageRequest};
 pub use policies::PolicyRepo;
 pub use principals::PrincipalRepo;
+pub use reminders::ReminderRepo;
 pub use roles::RoleRepo;
 pub use subjects::{SubjectFilter, SubjectRepo};
 pub use uow::{RolePosture, Store, Transaction};

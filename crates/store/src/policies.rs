@@ -18,9 +18,10 @@ pub trait PolicyRepo {
     /// Newest first.
     async fn list_policies(&mut self, page: &PageRequest) -> StoreResult<Page<Policy>>;
 
-    /// Compare-and-set on generation: replace name, requires_approval, rules and timeout of
-    /// `policy.id` if its stored generation is `expected_generation`; the stored generation
-    /// becomes `expected_generation + 1` and `updated_at` becomes `policy.updated_at`.
+    /// Compare-and-set on generation: replace name, requires_approval, rules, timeout and the
+    /// reminder and escalation settings of `policy.id` if its stored generation is
+    /// `expected_generation`; the stored generation becomes `expected_generation + 1` and
+    /// `updated_at` becomes `policy.updated_at`.
     /// `None` on a generation mismatch or a missing policy.
     async fn update_policy(
         &mut self,

@@ -15,6 +15,7 @@ use crate::jobs::JobRepo;
 use crate::keys::{KeyAuthRecord, KeyRepo};
 use crate::policies::PolicyRepo;
 use crate::principals::PrincipalRepo;
+use crate::reminders::ReminderRepo;
 use crate::roles::RoleRepo;
 use crate::subjects::SubjectRepo;
 use crate::webhooks::WebhookRepo;
@@ -31,6 +32,7 @@ pub trait Transaction:
     + ApprovalRepo
     + AuditRepo
     + WebhookRepo
+    + ReminderRepo
     + Send
 {
     /// Make every write of this transaction durable, or none of them.

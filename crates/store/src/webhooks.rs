@@ -7,7 +7,9 @@
 //! id) and two live senders never send one attempt.
 
 use async_trait::async_trait;
-use countersign_domain::{Delivery, DeliveryId, DeliveryStatus, MessageId, Webhook, WebhookId};
+use countersign_domain::{
+    Delivery, DeliveryId, DeliveryStatus, MessageId, Webhook, WebhookFormat, WebhookId,
+};
 use time::OffsetDateTime;
 
 use crate::error::StoreResult;
@@ -44,11 +46,17 @@ pub struct ClaimedDelivery {
     pub message_id: MessageId,
     pub webhook_id: WebhookId,
     pub event: String,
-    /// This attempt's number (1 for the first).
+    /// This attempt's number (1 for the first); the compare-and-set key of its record.
     pub attempt: i32,
+    /// Attempts made before the retry schedule last started over (a redelivery restarts it):
+    /// this attempt is number `attempt - schedule_base` of the schedule.
+    pub schedule_base: i32,
     pub url: String,
     /// The webhook's signing secret (`whsec_…`).
     pub secret: String,
+    /// The webhook's body format: the standard `body` is sent as it is, or rendered first.
+    pub format: WebhookFormat,
+    /// The message's standard body.
     pub body: String,
     /// When the message was written (for the latency from commit).
     pub message_created_at: OffsetDateTime,
@@ -159,7 +167,9 @@ pub trait WebhookRepo {
         page: &PageRequest,
     ) -> StoreResult<Page<Delivery>>;
 
-    /// Make a delivery of `webhook` pending and due at `now` again; `None` if there is none.
+    /// Make a delivery of `webhook` pending and due at `now` again, its retry schedule
+    /// starting over from its next attempt (`schedule_base` becomes its attempt count);
+    /// `None` if there is none.
     async fn redeliver(
         &mut self,
         webhook: WebhookId,

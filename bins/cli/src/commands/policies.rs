@@ -24,6 +24,22 @@ pub enum PoliciesCommand {
         /// when absent).
         #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
         timeout: Option<i64>,
+        /// Remind the approvers of a request still pending this long after it was made, and
+        /// again every as long after that (`4h`).
+        #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+        remind_after: Option<i64>,
+        /// Escalate a request still pending this long after it was made, once, to the holders
+        /// of `--escalate-to` (`1d`).
+        #[arg(
+            long,
+            value_name = "DURATION",
+            value_parser = parse_duration,
+            requires = "escalate_to"
+        )]
+        escalate_after: Option<i64>,
+        /// The role whose holders an escalation names.
+        #[arg(long, value_name = "ROLE", value_parser = parse_role, requires = "escalate_after")]
+        escalate_to: Option<RoleId>,
     },
     /// List policies.
     #[command(visible_alias = "ls")]
@@ -49,6 +65,10 @@ fn parse_rule(s: &str) -> Result<ApprovalRule, String> {
     Ok(ApprovalRule { role, count })
 }
 
+fn parse_role(s: &str) -> Result<RoleId, String> {
+    RoleId::parse(s).map_err(|e| e.to_string())
+}
+
 fn parse_duration(s: &str) -> Result<i64, String> {
     let d = humantime::parse_duration(s).map_err(|e| format!("`{s}`: {e}"))?;
     i64::try_from(d.as_secs()).map_err(|_| format!("`{s}` is too long"))
@@ -60,12 +80,18 @@ pub async fn run(ctx: &Ctx, command: PoliciesCommand) -> Result<(), CliError> {
             name,
             rules,
             timeout,
+            remind_after,
+            escalate_after,
+            escalate_to,
         } => {
             let b = body(&CreatePolicyBody {
                 name,
                 requires_approval: !rules.is_empty(),
                 rules,
                 approval_timeout_secs: timeout,
+                remind_after_secs: remind_after,
+                escalate_after_secs: escalate_after,
+                escalate_to_role: escalate_to,
             });
             let answer = ctx.client.post("/api/v1/policies", &b).await?;
             print_answer(ctx, &answer, |p: &Policy| {
@@ -134,6 +160,18 @@ fn render(p: &Policy) -> String {
         )
         .add("rules", rules(&p.rules))
         .add("timeout", timeout(p.approval_timeout_secs))
+        .add(
+            "reminders",
+            p.remind_after_secs
+                .map_or_else(|| "none".to_owned(), |s| format!("every {}", timeout(s))),
+        )
+        .add(
+            "escalation",
+            match (p.escalate_after_secs, &p.escalate_to_role) {
+                (Some(s), Some(role)) => format!("to {role} after {}", timeout(s)),
+                _ => "none".to_owned(),
+            },
+        )
         .add("generation", p.generation.to_string());
     f.render()
 }

@@ -353,6 +353,32 @@ fn administration(url: &str, admin: &str, bob: &str, home: &Path, scratch: &Path
             .any(|l| l.contains("prod-tls") && l.contains("required") && l.contains("approver×1")),
         "{policies:#?}"
     );
+    // Reminders and escalation: sent as seconds, shown in words.
+    let reminding = as_admin(&[
+        "policies",
+        "create",
+        "--name",
+        "prod-db",
+        "--rule",
+        "approver:1",
+        "--remind-after",
+        "4h",
+        "--escalate-after",
+        "1d",
+        "--escalate-to",
+        "admin",
+    ]);
+    let text = reminding.ok();
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("reminders") && l.ends_with("every 4h")),
+        "{text}"
+    );
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("escalation") && l.ends_with("to admin after 1day")),
+        "{text}"
+    );
     let subjects = as_admin(&["subjects", "list", "--kind", "certificate"]);
     assert!(subjects.ok().contains("api.example.com"), "{subjects:#?}");
 
@@ -573,6 +599,28 @@ fn usage_errors_exit_2_before_any_request() {
         ],
     );
     assert_eq!(both.code, 2, "{both:#?}");
+    // An escalation needs its role, and the role its delay.
+    for args in [
+        &[
+            "policies",
+            "create",
+            "--name",
+            "p",
+            "--escalate-after",
+            "1h",
+        ][..],
+        &[
+            "policies",
+            "create",
+            "--name",
+            "p",
+            "--escalate-to",
+            "admin",
+        ][..],
+    ] {
+        let half = cs(url, "k", home, args);
+        assert_eq!(half.code, 2, "{half:#?}");
+    }
     // No key anywhere.
     let no_key = Run::from(
         cs_command(home)

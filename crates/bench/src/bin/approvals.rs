@@ -480,6 +480,7 @@ async fn setup(service: &Service) -> anyhow::Result<Fixture> {
                 requires_approval: true,
                 rules: vec![ApprovalRule { role, count: 1 }],
                 approval_timeout_secs: None,
+                notices: Default::default(),
             },
         )
         .await?;

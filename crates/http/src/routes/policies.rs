@@ -4,7 +4,7 @@ use axum::extract::State;
 use axum::http::{Method, StatusCode};
 use axum::Json;
 use countersign_api::ListPage as Listing;
-use countersign_domain::{Permission, Policy, PolicyId};
+use countersign_domain::{NoticeSettings, Permission, Policy, PolicyId};
 use countersign_service::paging::ListParams;
 use countersign_service::policies::PolicyInput;
 use serde::Deserialize;
@@ -53,6 +53,11 @@ fn policy_input(b: PolicyBody) -> PolicyInput {
         requires_approval: b.requires_approval,
         rules: b.rules,
         approval_timeout_secs: b.approval_timeout_secs,
+        notices: NoticeSettings {
+            remind_after_secs: b.remind_after_secs,
+            escalate_after_secs: b.escalate_after_secs,
+            escalate_to_role: b.escalate_to_role,
+        },
     }
 }
 
@@ -119,6 +124,11 @@ async fn update(
         requires_approval: body.requires_approval,
         rules: body.rules,
         approval_timeout_secs: body.approval_timeout_secs,
+        notices: NoticeSettings {
+            remind_after_secs: body.remind_after_secs,
+            escalate_after_secs: body.escalate_after_secs,
+            escalate_to_role: body.escalate_to_role,
+        },
     };
     Ok(Json(
         s.service

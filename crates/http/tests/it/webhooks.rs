@@ -3,7 +3,8 @@
 //! scheduler to a real receiver on loopback — Standard Webhooks signatures checked by the
 //! `standardwebhooks` crate, by an independent HMAC-SHA256 and by the Python reference
 //! verifier when installed; retries, 410, ordering per approval, concurrent passes, and a
-//! crashed sender's lease.
+//! crashed sender's lease. The receiver and helpers are shared with the Slack, redelivery and
+//! reminder tests.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -23,22 +24,22 @@ use crate::support::{s, Db, TestApp};
 
 /// One request the receiver got.
 #[derive(Debug, Clone)]
-struct Received {
-    headers: HeaderMap,
-    body: String,
-    answered: u16,
+pub(crate) struct Received {
+    pub(crate) headers: HeaderMap,
+    pub(crate) body: String,
+    pub(crate) answered: u16,
 }
 
 impl Received {
-    fn header(&self, name: &str) -> String {
+    pub(crate) fn header(&self, name: &str) -> String {
         self.headers[name].to_str().unwrap().to_owned()
     }
 
-    fn json(&self) -> Value {
+    pub(crate) fn json(&self) -> Value {
         serde_json::from_str(&self.body).unwrap()
     }
 
-    fn kind(&self) -> String {
+    pub(crate) fn kind(&self) -> String {
         s(&self.json()["type"])
     }
 }
@@ -46,7 +47,7 @@ impl Received {
 /// A webhook endpoint on `127.0.0.1:0`: it records every request and answers the next status
 /// of its script (200 once the script is empty).
 #[derive(Clone, Default)]
-struct Receiver {
+pub(crate) struct Receiver {
     got: Arc<Mutex<Vec<Received>>>,
     script: Arc<Mutex<VecDeque<u16>>>,
     /// How long it takes before answering (recording happens on arrival).
@@ -54,7 +55,7 @@ struct Receiver {
 }
 
 impl Receiver {
-    async fn start() -> (Self, String) {
+    pub(crate) async fn start() -> (Self, String) {
         let r = Receiver::default();
         let app = Router::new()
             .route("/hook", post(receive))
@@ -67,11 +68,11 @@ impl Receiver {
         (r, format!("http://{addr}/hook"))
     }
 
-    fn answer(&self, statuses: &[u16]) {
+    pub(crate) fn answer(&self, statuses: &[u16]) {
         self.script.lock().unwrap().extend(statuses);
     }
 
-    fn got(&self) -> Vec<Received> {
+    pub(crate) fn got(&self) -> Vec<Received> {
         self.got.lock().unwrap().clone()
     }
 }
@@ -89,7 +90,7 @@ async fn receive(State(r): State<Receiver>, headers: HeaderMap, body: String) ->
 }
 
 /// Immediate retries, so a test's passes retry at once.
-fn config(retries: usize) -> ServiceConfig {
+pub(crate) fn config(retries: usize) -> ServiceConfig {
     ServiceConfig {
         public_url: Some("https://countersign.example.com/".into()),
         webhook_retry_schedule: vec![Duration::ZERO; retries],
@@ -98,14 +99,14 @@ fn config(retries: usize) -> ServiceConfig {
 }
 
 /// The real router over a service that delivers through the HTTP crate's webhook client.
-async fn app_with(db: Db, cfg: ServiceConfig) -> TestApp {
+pub(crate) async fn app_with(db: Db, cfg: ServiceConfig) -> TestApp {
     let service = Service::new(db.store(), cfg)
         .with_webhook_transport(countersign_http::webhook_transport().unwrap());
     TestApp::over(db, service).await
 }
 
 /// A requester, an approver (`sam`, role `security`), a one-vote policy and a subject.
-async fn setup(app: &TestApp) -> (String, String, String) {
+pub(crate) async fn setup(app: &TestApp) -> (String, String, String) {
     let (_, requester) = app.principal("rita", &["requester"]).await;
     let (_, approver) = app.principal("sam", &["security"]).await;
     let policy = app
@@ -115,7 +116,11 @@ async fn setup(app: &TestApp) -> (String, String, String) {
     (requester, approver, subject)
 }
 
-async fn create_webhook(app: &TestApp, url: &str, events: Option<Value>) -> (String, String) {
+pub(crate) async fn create_webhook(
+    app: &TestApp,
+    url: &str,
+    events: Option<Value>,
+) -> (String, String) {
     let mut body = json!({"url": url, "description": "test receiver"});
     if let Some(e) = events {
         body["events"] = e;
@@ -125,11 +130,11 @@ async fn create_webhook(app: &TestApp, url: &str, events: Option<Value>) -> (Str
     (s(&r.json["id"]), s(&r.json["secret"]))
 }
 
-async fn pass(service: &Service) {
+pub(crate) async fn pass(service: &Service) {
     service.deliver_webhooks().await.unwrap();
 }
 
-fn verify_hmac(secret: &str, r: &Received) {
+pub(crate) fn verify_hmac(secret: &str, r: &Received) {
     let key = base64::engine::general_purpose::STANDARD
         .decode(secret.strip_prefix("whsec_").unwrap())
         .unwrap();
@@ -149,7 +154,7 @@ fn verify_hmac(secret: &str, r: &Received) {
 }
 
 /// The Python reference verifier (`pip install standardwebhooks`), when installed.
-fn verify_with_python(secret: &str, r: &Received) {
+pub(crate) fn verify_with_python(secret: &str, r: &Received) {
     let have = std::process::Command::new("python3")
         .args(["-c", "import standardwebhooks"])
         .output()

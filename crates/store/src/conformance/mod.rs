@@ -18,8 +18,8 @@
 //! expression.
 //!
 //! Files: one per aggregate ([`principals`], [`keys`], [`roles`], [`policies`],
-//! [`subjects`], [`jobs`], [`approvals`], [`audit`]), [`uow`] for the unit of work and
-//! [`fixtures`] for shared builders.
+//! [`subjects`], [`jobs`], [`approvals`], [`audit`], [`webhooks`], [`reminders`]), [`uow`]
+//! for the unit of work and [`fixtures`] for shared builders.
 
 pub mod approvals;
 pub mod audit;
@@ -28,9 +28,11 @@ pub mod jobs;
 pub mod keys;
 pub mod policies;
 pub mod principals;
+pub mod reminders;
 pub mod roles;
 pub mod subjects;
 pub mod uow;
+pub mod webhooks;
 
 pub use fixtures::TestStore;
 
@@ -115,6 +117,7 @@ macro_rules! conformance_tests {
             policies::policies_unknown_role_is_foreign_key,
             policies::policies_pagination,
             policies::policies_update_generation_cas,
+            policies::policies_reminder_settings_and_their_checks,
             subjects::subjects_insert_get,
             subjects::subjects_conflict_and_unknown_policy,
             subjects::subjects_filter_and_pagination,
@@ -143,6 +146,13 @@ macro_rules! conformance_tests {
             audit::audit_export_order_and_chunks,
             audit::audit_export_resume_limit_and_category,
             audit::audit_export_empty_window,
+            webhooks::webhooks_insert_get_list_disable_delete,
+            webhooks::webhooks_outbox_claim_and_record,
+            webhooks::webhooks_claim_keeps_order_per_key,
+            webhooks::webhooks_redeliver_restarts_the_schedule,
+            reminders::reminders_insert_get_and_one_per_request,
+            reminders::reminders_due_and_compare_and_set,
+            reminders::reminders_lock_due_skips_locked,
         }
     };
     (@tests [$attr:meta] [$arg:ident : $ty:ty] [$make:expr] ; $($module:ident :: $name:ident),* $(,)?) => {

@@ -1,11 +1,12 @@
 //! Policies and their ordered rules.
 
-use countersign_domain::{Permission, PolicyId};
+use countersign_domain::{Permission, Policy, PolicyId};
 use time::Duration;
 
 use super::fixtures::*;
 use super::walk_pages;
 use crate::error::constraints;
+use crate::StoreError;
 
 /// Insert and read back a policy with its rules in order; one without approval has none.
 pub async fn policies_insert_get_with_ordered_rules(store: TestStore) {
@@ -129,5 +130,69 @@ pub async fn policies_update_generation_cas(store: TestStore) {
     assert_conflict(
         tx.update_policy(&clash, 3).await,
         constraints::POLICIES_NAME,
+    );
+}
+
+/// Reminder and escalation settings read back as written and change with an update; the
+/// database itself refuses an out-of-range delay, a half-given escalation, settings on a
+/// policy that requires no approval, and an escalation to a role that does not exist.
+pub async fn policies_reminder_settings_and_their_checks(store: TestStore) {
+    let mut p = policy(vec![rule("approver", 1)], now());
+    p.remind_after_secs = Some(3600);
+    p.escalate_after_secs = Some(86_400);
+    p.escalate_to_role = Some(role_id("admin"));
+    let mut tx = begin(&store).await;
+    tx.insert_policy(&p).await.unwrap();
+    assert_eq!(tx.get_policy(p.id).await.unwrap().as_ref(), Some(&p));
+    let mut changed = p.clone();
+    changed.remind_after_secs = None;
+    changed.escalate_after_secs = Some(60);
+    changed.escalate_to_role = Some(role_id("approver"));
+    changed.generation = 2;
+    changed.updated_at = now();
+    let updated = tx.update_policy(&changed, 1).await.unwrap();
+    assert_eq!(updated.as_ref(), Some(&changed));
+    commit(tx).await;
+
+    let refused = |edit: fn(&mut Policy)| {
+        let mut bad = policy(vec![rule("approver", 1)], now());
+        edit(&mut bad);
+        bad
+    };
+    for (bad, constraint) in [
+        (
+            refused(|p| p.remind_after_secs = Some(0)),
+            "policies_remind_after_secs_check",
+        ),
+        (
+            refused(|p| p.escalate_after_secs = Some(31_622_401)),
+            "policies_escalate_after_secs_check",
+        ),
+        (
+            refused(|p| p.escalate_after_secs = Some(60)),
+            "policies_escalation_pair_check",
+        ),
+        (
+            refused(|p| {
+                p.requires_approval = false;
+                p.rules.clear();
+                p.remind_after_secs = Some(60);
+            }),
+            "policies_notices_need_approval_check",
+        ),
+    ] {
+        let mut tx = begin(&store).await;
+        match tx.insert_policy(&bad).await {
+            Err(StoreError::Check { constraint: c, .. }) if c == constraint => {}
+            other => panic!("expected Check {{ {constraint} }}, got {other:?}"),
+        }
+    }
+    let mut ghost = policy(vec![rule("approver", 1)], now());
+    ghost.escalate_after_secs = Some(60);
+    ghost.escalate_to_role = Some(role_id(&role_slug("ghost")));
+    let mut tx = begin(&store).await;
+    assert_foreign_key(
+        tx.insert_policy(&ghost).await,
+        Some(constraints::POLICIES_ESCALATE_TO_ROLE_FK),
     );
 }
