@@ -3,8 +3,8 @@
 //! scheduler to a real receiver on loopback — Standard Webhooks signatures checked by the
 //! `standardwebhooks` crate, by an independent HMAC-SHA256 and by the Python reference
 //! verifier when installed; retries, 410, ordering per approval, concurrent passes, and a
-//! crashed sender's lease. The receiver and helpers are shared with the Slack, redelivery and
-//! reminder tests.
+//! crashed sender's lease. The receiver and the setup functions are shared with the Slack,
+//! redelivery and reminder tests.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
