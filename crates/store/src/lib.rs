@@ -9,6 +9,7 @@
 //! - One module per aggregate: [`principals`], [`keys`], [`roles`], [`policies`],
 //!   [`subjects`], [`jobs`], [`approvals`], [`audit`], [`webhooks`] (webhooks, the
 //!   notification outbox and deliveries).
+//! - [`events`] — the live event stream's reads (stream order, settled messages, wake-ups).
 //! - [`page`] — keyset pagination (`limit` + opaque cursor; no OFFSET anywhere).
 //! - [`error`] — [`StoreError`]; database facts become these variants at the backend.
 //! - [`decode`] — parsing stored values into domain types, shared by the backends.
@@ -22,6 +23,7 @@ pub mod approvals;
 pub mod audit;
 pub mod decode;
 pub mod error;
+pub mod events;
 pub mod jobs;
 pub mod keys;
 pub mod page;
@@ -38,6 +40,7 @@ pub mod conformance;
 pub use approvals::{ApprovalFilter, ApprovalRepo};
 pub use audit::{AppendOutcome, AuditFilter, AuditRepo, ExportFilter, ExportRow};
 pub use error::{StoreError, StoreResult};
+pub use events::{StreamBatch, StreamMessage, StreamPosition};
 pub use jobs::{JobFilter, JobRepo};
 pub use keys::{KeyAuthRecord, KeyRepo};
 pub use page::{Cursor, CursorError, Page, PageRequest};
