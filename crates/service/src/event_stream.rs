@@ -2,8 +2,9 @@
 //! commit, for one caller.
 //!
 //! [`Service::event_stream`] checks `approval.read`, finds where to start — just after the
-//! message a reconnecting client names (`Last-Event-ID`), else after everything committed so
-//! far — and answers an [`EventStream`] of [`StreamEvent`]s: the outbox message's id (so a
+//! message a reconnecting client names (`Last-Event-ID`), else after everything settled so far
+//! (so a new stream may begin with an event committed just before it, never miss a later one) —
+//! and answers an [`EventStream`] of [`StreamEvent`]s: the outbox message's id (so a
 //! client that reconnects with it resumes with nothing lost and nothing twice), its type and
 //! its standard body `{"type", "timestamp", "data"}`, byte for byte what a webhook receives.
 //!

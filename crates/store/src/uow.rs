@@ -85,7 +85,9 @@ pub trait Store: Send + Sync + 'static {
     async fn stream_position(&self, id: MessageId) -> StoreResult<Option<StreamPosition>>;
 
     /// The position after every message settled now: where a new reader starts, so that it
-    /// gets every message committed from now on and none before.
+    /// gets every message committed from now on. (A message committed just before, while an
+    /// older transaction still runs, is not settled yet and comes too: a new reader may get a
+    /// few events from just before it started, never miss one from after.)
     async fn stream_head(&self) -> StoreResult<StreamPosition>;
 
     /// A wake-up each time outbox messages commit, where the backend can push them
