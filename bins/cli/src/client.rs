@@ -132,7 +132,19 @@ impl Client {
     /// headers is bounded by the timeout; an error answer is read whole and returned as
     /// [`CliError::Api`].
     pub async fn stream(&self, path: &str, accept: &'static str) -> Result<Response, CliError> {
-        let req = self.request(Method::GET, path, &[("accept", accept.to_owned())])?;
+        self.stream_with(path, accept, &[]).await
+    }
+
+    /// [`Client::stream`] with more request headers (e.g. `Last-Event-ID`).
+    pub async fn stream_with(
+        &self,
+        path: &str,
+        accept: &'static str,
+        headers: &[(&'static str, String)],
+    ) -> Result<Response, CliError> {
+        let mut all = vec![("accept", accept.to_owned())];
+        all.extend_from_slice(headers);
+        let req = self.request(Method::GET, path, &all)?;
         let resp = tokio::time::timeout(self.timeout, req.send())
             .await
             .map_err(|_| self.timed_out())?

@@ -123,6 +123,15 @@ pub async fn serve(
     }
     telemetry::prometheus();
     tracing::info!(listen = %listener.local_addr()?, "countersign server listening");
+    // Open event streams never end by themselves: end them when the shutdown begins, so the
+    // graceful shutdown (which waits for every response to finish) can complete.
+    let shutdown = {
+        let streams = service.clone();
+        async move {
+            shutdown.await;
+            streams.close_event_streams();
+        }
+    };
     let state = AppState::new(service, config);
     let (router, _) = routes::api(&state).into_parts();
     // Write the summaries of rolled flood-control windows even when no new refusal comes.

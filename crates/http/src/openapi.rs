@@ -27,7 +27,7 @@ use utoipa::OpenApi;
 
 use crate::error::ApiError;
 use crate::gate::{Gate, RouteEntry, Routes};
-use crate::routes::{approvals, audit, auth, jobs, policies, roles, subjects, webhooks};
+use crate::routes::{approvals, audit, auth, events, jobs, policies, roles, subjects, webhooks};
 use crate::state::AppState;
 
 /// The document's path.
@@ -97,6 +97,7 @@ pub const BEARER: &str = "bearer";
         webhooks::test,
         webhooks::deliveries,
         webhooks::redeliver,
+        events::stream,
     ),
     components(schemas(ErrorBody))
 )]

@@ -11,6 +11,7 @@ use std::time::Duration;
 use countersign_store::decode::CorruptRow;
 use countersign_store::{RolePosture, StoreError, StoreResult};
 use futures::future::BoxFuture;
+use futures::stream::BoxStream;
 use futures::FutureExt;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -45,6 +46,13 @@ impl Dialect for PgDialect {
             .connect(url)
             .map(|pool| pool.map_err(Self::map_error))
             .boxed()
+    }
+
+    // The oldest transaction still running: every transaction below it has ended.
+    const XACT_HORIZON: &'static str = "(pg_snapshot_xmin(pg_current_snapshot())::text::bigint)";
+
+    fn outbox_wakeups(pool: &PgPool) -> Option<BoxStream<'static, StoreResult<()>>> {
+        Some(crate::listener::outbox_wakeups(pool.clone()))
     }
 
     const NAME: &'static str = "postgres";

@@ -11,6 +11,8 @@
 //! - [`options`] — [`PgOptions`] and opening the pool.
 //! - [`error`] — sqlx errors → [`countersign_store::StoreError`].
 //! - [`export`] — the streaming audit export, which has no shared form.
+//! - [`listener`] — LISTEN on the outbox's notifications: the event stream's and the
+//!   scheduler's wake-up.
 //!
 //! The schema lives in `migrations/postgres` at the workspace root and is embedded in
 //! [`MIGRATOR`].
@@ -18,6 +20,7 @@
 pub mod dialect;
 pub mod error;
 pub mod export;
+pub mod listener;
 pub mod options;
 pub mod privileges;
 

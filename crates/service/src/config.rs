@@ -31,6 +31,12 @@ pub struct ServiceConfig {
     /// How long a claimed delivery is held for its sender; a sender that dies mid-attempt
     /// leaves the delivery due again after this (the same `webhook-id` is sent again).
     pub webhook_lease: Duration,
+    /// How often an event stream reads the outbox when nothing wakes it: on SQLite the only
+    /// way it learns of new events; on PostgreSQL, where NOTIFY wakes it at once, a fallback.
+    pub event_poll: Duration,
+    /// How often the scheduler's delivery loop looks for work at most, when nothing wakes it
+    /// (capped by its tick): on PostgreSQL NOTIFY wakes it when a message commits.
+    pub delivery_poll: Duration,
 }
 
 impl Default for ServiceConfig {
@@ -47,6 +53,8 @@ impl Default for ServiceConfig {
             webhook_retry_schedule: countersign_domain::webhook::DEFAULT_RETRY_SCHEDULE.to_vec(),
             webhook_timeout: Duration::from_secs(15),
             webhook_lease: Duration::from_secs(60),
+            event_poll: Duration::from_millis(250),
+            delivery_poll: Duration::from_secs(1),
         }
     }
 }

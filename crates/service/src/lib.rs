@@ -35,6 +35,8 @@
 //! - [`webhooks`] — the webhook use cases; `outbox` — the notification messages
 //!   `commit_with` writes with each change; [`webhook_delivery`] — fan-out, claim, signed send
 //!   and retries; [`slack`] — the Slack body rendered from a standard body at send time.
+//! - [`event_stream`] — the live event stream (`GET /api/v1/events/stream`); `outbox_signal`
+//!   — the process's wake-up for the outbox's readers (PostgreSQL NOTIFY, else polling).
 //! - [`metrics`] — metric names and the helpers that record them.
 //! - [`paging`] — turning `limit`/`cursor` query values into a page request.
 
@@ -48,10 +50,12 @@ pub mod config;
 pub mod eligibility;
 pub mod error;
 mod escalation;
+pub mod event_stream;
 pub mod jobs;
 pub mod keys;
 pub mod metrics;
 mod outbox;
+mod outbox_signal;
 pub mod paging;
 pub mod policies;
 pub mod principals;

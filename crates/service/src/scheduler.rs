@@ -210,8 +210,9 @@ impl Service {
 
     /// Run the loops until `shutdown` resolves: approval expiry and lease reclaim each `tick`,
     /// and, beside them (so that a slow webhook endpoint never delays an expiry), webhook
-    /// delivery each `tick` or each second, whichever is shorter, each attempt in a task of
-    /// its own. A failed pass is logged
+    /// delivery each `tick` or each `delivery_poll` (a second), whichever is shorter, and at
+    /// once when an outbox message commits on a store that announces commits, each attempt
+    /// in a task of its own. A failed pass is logged
     /// and retried on the next tick; an in-flight pass finishes before its loop returns.
     pub async fn run_scheduler(&self, tick: Duration, shutdown: impl Future<Output = ()>) {
         let (stop, stopped) = tokio::sync::watch::channel(false);
@@ -232,7 +233,11 @@ impl Service {
         // Attempts run as tasks of their own (see `start_due_deliveries`); on shutdown the
         // ones in flight finish (within the webhook timeout) before this returns.
         let in_flight = tokio::sync::Mutex::new(tokio::task::JoinSet::new());
-        let delivery_loop = every(tick.min(Duration::from_secs(1)), stopped, || {
+        // Woken at once when a message commits where the store announces commits
+        // (PostgreSQL NOTIFY); the poll stays as the fallback.
+        let wake = self.signal.subscribe(&self.store);
+        let poll = tick.min(self.config.delivery_poll);
+        let delivery_loop = every_or_woken(poll, stopped, wake, || {
             let in_flight = &in_flight;
             async move {
                 let mut set = in_flight.lock().await;
@@ -278,5 +283,29 @@ where
             _ = async { drop(stopped.wait_for(|s| *s).await) } => return,
             _ = interval.tick() => pass().await,
         }
+    }
+}
+
+/// Like [`every`], and also as soon as `wake` changes; passes never overlap, and wake-ups
+/// that come during a pass are answered by one more pass.
+async fn every_or_woken<F, Fut>(
+    tick: Duration,
+    mut stopped: tokio::sync::watch::Receiver<bool>,
+    mut wake: tokio::sync::watch::Receiver<u64>,
+    pass: F,
+) where
+    F: Fn() -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let mut interval = tokio::time::interval(tick);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = async { drop(stopped.wait_for(|s| *s).await) } => return,
+            _ = interval.tick() => {}
+            Ok(()) = wake.changed() => {}
+        }
+        wake.borrow_and_update();
+        pass().await;
     }
 }

@@ -9,6 +9,7 @@ use countersign_store::{Store, Transaction};
 use crate::config::ServiceConfig;
 use crate::error::ServiceResult;
 use crate::metrics;
+use crate::outbox_signal::OutboxSignal;
 use crate::webhook_delivery::WebhookTransport;
 
 /// Every use case hangs off this handle. Clone it freely; it is a few `Arc`s.
@@ -18,6 +19,8 @@ pub struct Service {
     pub(crate) config: Arc<ServiceConfig>,
     /// Sends webhook deliveries; `None` in a process that delivers none (the API server).
     pub(crate) webhook_transport: Option<Arc<dyn WebhookTransport>>,
+    /// Wakes the outbox's readers (event streams, the delivery loop) when messages commit.
+    pub(crate) signal: Arc<OutboxSignal>,
 }
 
 impl fmt::Debug for Service {
@@ -36,6 +39,7 @@ impl Service {
             store,
             config: Arc::new(config),
             webhook_transport: None,
+            signal: Arc::new(OutboxSignal::new()),
         }
     }
 

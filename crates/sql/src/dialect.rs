@@ -84,6 +84,12 @@ pub trait Dialect: DriverResults + Debug + Clone + Send + Sync + Sized + 'static
     /// …`) per row `FROM {from}`, ordered by `{order}`; `[]` for none.
     const JSON_OBJECTS: &'static str;
 
+    /// `XACT_HORIZON`: an SQL expression, the transaction position below which every
+    /// transaction has ended (PostgreSQL: the oldest running transaction id). An outbox
+    /// message whose `xact_id` is below it is settled: nothing can still commit before it in
+    /// stream order (see [`crate::event_stream`]).
+    const XACT_HORIZON: &'static str;
+
     /// Open a pool on `url`.
     fn connect(url: &str, options: Self::Options) -> BoxFuture<'_, StoreResult<Pool<Self::DB>>>;
 
@@ -91,6 +97,12 @@ pub trait Dialect: DriverResults + Debug + Clone + Send + Sync + Sized + 'static
     /// backend without roles.
     fn role_posture(_pool: &Pool<Self::DB>) -> BoxFuture<'_, StoreResult<Option<RolePosture>>> {
         Box::pin(async { Ok(None) })
+    }
+
+    /// A wake-up each time outbox messages commit, where the backend pushes notifications
+    /// (see `countersign_store::Store::outbox_wakeups`); `None`: readers poll.
+    fn outbox_wakeups(_pool: &Pool<Self::DB>) -> Option<BoxStream<'static, StoreResult<()>>> {
+        None
     }
 }
 

@@ -13,6 +13,7 @@
 //! - [`cols`] — [`Cols`], reading a result row as domain values.
 //! - [`store`] — [`SqlStore`]: the pool, transactions, key authentication.
 //! - [`tx`] — [`SqlTransaction`], the unit of work.
+//! - [`event_stream`] — the live event stream's reads over the outbox, outside transactions.
 //! - one module per aggregate: [`principals`], [`keys`], [`roles`], [`policies`],
 //!   [`subjects`], [`jobs`], [`approvals`], [`audit`], [`webhooks`], [`reminders`].
 
@@ -22,6 +23,7 @@ pub mod cols;
 pub mod db;
 pub mod dialect;
 pub mod error;
+pub mod event_stream;
 pub mod jobs;
 pub mod keys;
 pub mod policies;

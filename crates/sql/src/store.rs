@@ -3,16 +3,17 @@
 //! dialect's export.
 
 use async_trait::async_trait;
-use countersign_domain::KeyId;
+use countersign_domain::{KeyId, MessageId};
 use countersign_store::{
     ExportFilter, ExportRow, KeyAuthRecord, RolePosture, Store, StoreError, StoreResult,
-    Transaction,
+    StreamBatch, StreamPosition, Transaction,
 };
 use futures::stream::BoxStream;
 use sqlx::Pool;
 
 use crate::db::Run;
 use crate::dialect::{Dialect, ExportAudit};
+use crate::event_stream;
 use crate::keys::key_auth_record;
 use crate::sql::Sql;
 use crate::tx::SqlTransaction;
@@ -139,5 +140,24 @@ impl<D: ExportAudit> Store for SqlStore<D> {
         chunk_size: u32,
     ) -> BoxStream<'static, StoreResult<Vec<ExportRow>>> {
         D::export_audit(self.pool.clone(), filter, chunk_size)
+    }
+
+    async fn stream_messages(&self, after: StreamPosition, limit: u32) -> StoreResult<StreamBatch> {
+        let mut conn = self.pool.acquire().await.map_err(D::map_error)?;
+        event_stream::stream_messages::<D>(&mut conn, after, limit).await
+    }
+
+    async fn stream_position(&self, id: MessageId) -> StoreResult<Option<StreamPosition>> {
+        let mut conn = self.pool.acquire().await.map_err(D::map_error)?;
+        event_stream::stream_position::<D>(&mut conn, id).await
+    }
+
+    async fn stream_head(&self) -> StoreResult<StreamPosition> {
+        let mut conn = self.pool.acquire().await.map_err(D::map_error)?;
+        event_stream::stream_head::<D>(&mut conn).await
+    }
+
+    fn outbox_wakeups(&self) -> Option<BoxStream<'static, StoreResult<()>>> {
+        D::outbox_wakeups(&self.pool)
     }
 }

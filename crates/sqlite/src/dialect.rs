@@ -54,6 +54,10 @@ impl Dialect for SqliteDialect {
         })
     }
 
+    // One writer at a time: `seq` order is commit order and every visible outbox message is
+    // settled (`xact_id` is 0 on every row).
+    const XACT_HORIZON: &'static str = "9223372036854775807";
+
     const NAME: &'static str = "sqlite";
     const MIGRATOR: &'static sqlx::migrate::Migrator = &MIGRATOR;
     // A failing statement undoes only itself: multi-statement writes need a savepoint.

@@ -10,6 +10,7 @@
 //!   [`subjects`], [`jobs`], [`approvals`], [`audit`], [`webhooks`] (webhooks, the
 //!   notification outbox and deliveries), [`reminders`] (pending requests' reminder and
 //!   escalation schedules).
+//! - [`events`] — the live event stream's reads (stream order, settled messages, wake-ups).
 //! - [`page`] — keyset pagination (`limit` + opaque cursor; no OFFSET anywhere).
 //! - [`error`] — [`StoreError`]; database facts become these variants at the backend.
 //! - [`decode`] — parsing stored values into domain types, shared by the backends.
@@ -23,6 +24,7 @@ pub mod approvals;
 pub mod audit;
 pub mod decode;
 pub mod error;
+pub mod events;
 pub mod jobs;
 pub mod keys;
 pub mod page;
@@ -40,6 +42,7 @@ pub mod conformance;
 pub use approvals::{ApprovalFilter, ApprovalRepo};
 pub use audit::{AppendOutcome, AuditFilter, AuditRepo, ExportFilter, ExportRow};
 pub use error::{StoreError, StoreResult};
+pub use events::{StreamBatch, StreamMessage, StreamPosition};
 pub use jobs::{JobFilter, JobRepo};
 pub use keys::{KeyAuthRecord, KeyRepo};
 pub use page::{Cursor, CursorError, Page, PageRequest};

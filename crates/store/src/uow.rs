@@ -5,12 +5,13 @@
 //! committing rolls it back, so an early `?` return keeps nothing.
 
 use async_trait::async_trait;
-use countersign_domain::KeyId;
+use countersign_domain::{KeyId, MessageId};
 use futures::stream::BoxStream;
 
 use crate::approvals::ApprovalRepo;
 use crate::audit::{AuditRepo, ExportFilter, ExportRow};
 use crate::error::StoreResult;
+use crate::events::{StreamBatch, StreamPosition};
 use crate::jobs::JobRepo;
 use crate::keys::{KeyAuthRecord, KeyRepo};
 use crate::policies::PolicyRepo;
@@ -77,6 +78,27 @@ pub trait Store: Send + Sync + 'static {
         filter: ExportFilter,
         chunk_size: u32,
     ) -> BoxStream<'static, StoreResult<Vec<ExportRow>>>;
+
+    /// Up to `limit` settled broadcast outbox messages (never a test send to one webhook)
+    /// after `after`, in stream order, read outside any transaction (see [`crate::events`]).
+    async fn stream_messages(&self, after: StreamPosition, limit: u32) -> StoreResult<StreamBatch>;
+
+    /// The position of message `id`, to resume just after it; `None` if there is none.
+    async fn stream_position(&self, id: MessageId) -> StoreResult<Option<StreamPosition>>;
+
+    /// The position after every message settled now: where a new reader starts, so that it
+    /// gets every message committed from now on. (A message committed just before, while an
+    /// older transaction still runs, is not settled yet and comes too: a new reader may get a
+    /// few events from just before it started, never miss one from after.)
+    async fn stream_head(&self) -> StoreResult<StreamPosition>;
+
+    /// A wake-up each time outbox messages commit, where the backend can push them
+    /// (PostgreSQL: LISTEN/NOTIFY); `None` where readers must poll (SQLite). A wake-up says
+    /// only "read again": it carries nothing a reader needs, so one lost (or an `Err`, after
+    /// which the caller opens a new stream) delays a reader, never loses a message.
+    fn outbox_wakeups(&self) -> Option<BoxStream<'static, StoreResult<()>>> {
+        None
+    }
 }
 
 /// The connecting database role, as far as the append-only audit trail is concerned.

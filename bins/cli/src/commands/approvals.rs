@@ -1,4 +1,4 @@
-//! `countersign approvals list|show|approve|reject`.
+//! `countersign approvals list|show|approve|reject|watch` (`watch` lives in its own module).
 
 use clap::{Args, Subcommand};
 use countersign_api::domain::ApprovalState;
@@ -27,6 +27,9 @@ pub enum ApprovalsCommand {
     Approve(VoteArgs),
     /// Reject a request; one eligible reject decides it and cancels the job.
     Reject(VoteArgs),
+    /// Follow approval and job events live, one line each (or JSON), reconnecting as needed;
+    /// `--exec CMD` runs a command per event.
+    Watch(crate::commands::watch::WatchArgs),
 }
 
 #[derive(Debug, Args)]
@@ -59,6 +62,7 @@ pub async fn run(ctx: &Ctx, command: ApprovalsCommand) -> Result<(), CliError> {
         ApprovalsCommand::Show { id } => show(ctx, &id).await,
         ApprovalsCommand::Approve(a) => vote(ctx, a, "approve").await,
         ApprovalsCommand::Reject(a) => vote(ctx, a, "reject").await,
+        ApprovalsCommand::Watch(a) => crate::commands::watch::run(ctx, a).await,
     }
 }
 

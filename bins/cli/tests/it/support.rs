@@ -46,8 +46,19 @@ impl Server {
         Self::spawn(cmd, scratch)
     }
 
-    fn spawn(mut cmd: Command, scratch: &Path) -> Self {
-        let port = free_port();
+    /// [`Server::start`] on a given port (to start a server again where clients expect it).
+    pub fn start_on(database_url: &str, scratch: &Path, port: u16) -> Self {
+        let mut cmd = command(binaries::server());
+        cmd.env("COUNTERSIGN_DATABASE_URL", database_url)
+            .env("RUST_LOG", "warn");
+        Self::spawn_on(cmd, scratch, port)
+    }
+
+    fn spawn(cmd: Command, scratch: &Path) -> Self {
+        Self::spawn_on(cmd, scratch, free_port())
+    }
+
+    fn spawn_on(mut cmd: Command, scratch: &Path, port: u16) -> Self {
         cmd.env("COUNTERSIGN_LISTEN", format!("127.0.0.1:{port}"));
         let mut proc = Proc::spawn("countersign-server", cmd, scratch);
         proc.wait_ready(port);

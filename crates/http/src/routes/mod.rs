@@ -8,6 +8,7 @@ use axum::http::Method;
 pub mod approvals;
 pub mod audit;
 pub mod auth;
+pub mod events;
 pub mod jobs;
 pub mod policies;
 pub mod roles;
@@ -36,4 +37,5 @@ fn gated(state: &AppState) -> Routes {
         .merge(approvals::routes(state))
         .merge(audit::routes(state))
         .merge(webhooks::routes(state))
+        .merge(events::routes(state))
 }

@@ -356,6 +356,24 @@ impl Store for FailingExport {
             }))
             .boxed()
     }
+    async fn stream_messages(
+        &self,
+        after: countersign_store::StreamPosition,
+        limit: u32,
+    ) -> StoreResult<countersign_store::StreamBatch> {
+        self.0.stream_messages(after, limit).await
+    }
+
+    async fn stream_position(
+        &self,
+        id: countersign_domain::MessageId,
+    ) -> StoreResult<Option<countersign_store::StreamPosition>> {
+        self.0.stream_position(id).await
+    }
+
+    async fn stream_head(&self) -> StoreResult<countersign_store::StreamPosition> {
+        self.0.stream_head().await
+    }
 }
 
 both_backends!(a_store_failure_mid_stream_aborts_the_body_and_is_audited);

@@ -14,6 +14,7 @@ mod auth_header;
 mod bad_input;
 mod deny_flood;
 mod eligibility;
+mod event_stream;
 mod gates;
 mod key_escalation;
 mod key_lifecycle;

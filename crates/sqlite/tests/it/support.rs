@@ -94,6 +94,24 @@ impl Store for TempStore {
     ) -> BoxStream<'static, StoreResult<Vec<ExportRow>>> {
         self.store.export_audit(filter, chunk_size)
     }
+    async fn stream_messages(
+        &self,
+        after: countersign_store::StreamPosition,
+        limit: u32,
+    ) -> StoreResult<countersign_store::StreamBatch> {
+        self.store.stream_messages(after, limit).await
+    }
+
+    async fn stream_position(
+        &self,
+        id: countersign_domain::MessageId,
+    ) -> StoreResult<Option<countersign_store::StreamPosition>> {
+        self.store.stream_position(id).await
+    }
+
+    async fn stream_head(&self) -> StoreResult<countersign_store::StreamPosition> {
+        self.store.stream_head().await
+    }
 }
 
 /// The conformance store for one `#[sqlx::test]`: a fresh, migrated database file of its own
