@@ -148,6 +148,7 @@ async fn setup(service: &Service, hook: &str, webhooks: u64) -> anyhow::Result<F
                     count: 1,
                 }],
                 approval_timeout_secs: None,
+                notices: Default::default(),
             },
         )
         .await?;
