@@ -83,6 +83,7 @@ impl WebhookEvent {
             actions::APPROVAL_EXPIRED => WebhookEvent::ApprovalExpired,
             actions::APPROVAL_CANCELLED => WebhookEvent::ApprovalCancelled,
             actions::JOB_COMPLETED => WebhookEvent::JobCompleted,
+            actions::LOG_TAMPER_DETECTED => WebhookEvent::LogTamperDetected,
             _ => return None,
         })
     }

@@ -35,6 +35,10 @@
 //! - [`webhooks`] — the webhook use cases; `outbox` — the notification messages
 //!   `commit_with` writes with each change; [`webhook_delivery`] — fan-out, claim, signed send
 //!   and retries.
+//! - [`log`] — the transparency log's reads (checkpoint, key, tiles, proofs);
+//!   [`log_sequencer`] — the scheduler step that sequences queued events into leaves, tiles
+//!   and signed checkpoints; [`log_self_check`] — the step that re-reads stored events
+//!   against the log; `log_tiles` — stored tiles for the tlog computations.
 //! - [`metrics`] — metric names and the helpers that record them.
 //! - [`paging`] — turning `limit`/`cursor` query values into a page request.
 
@@ -50,6 +54,10 @@ pub mod error;
 mod escalation;
 pub mod jobs;
 pub mod keys;
+pub mod log;
+pub mod log_self_check;
+pub mod log_sequencer;
+mod log_tiles;
 pub mod metrics;
 mod outbox;
 pub mod paging;
@@ -70,3 +78,5 @@ pub use service::Service;
 
 /// Re-exported so that the HTTP crate and the binaries need not name the store crate.
 pub use countersign_store as store;
+/// Re-exported so that the binaries can load and generate the log's keys without naming it.
+pub use countersign_tlog as tlog;

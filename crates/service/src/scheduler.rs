@@ -1,5 +1,6 @@
-//! The scheduler's steps and its loop: approval expiry, lease reclaim, and webhook delivery
-//! (`webhook_delivery`).
+//! The scheduler's steps and its loop: approval expiry, lease reclaim, webhook delivery
+//! (`webhook_delivery`), and the transparency log's sequencer and self-check
+//! (`log_sequencer`, `log_self_check`).
 //!
 //! Each step locks a batch of due rows (`COUNTERSIGN_SCHEDULER_BATCH`, `SKIP LOCKED` where the
 //! backend has it), handles them in one transaction with their audit events, commits, and
@@ -167,6 +168,8 @@ impl Service {
     /// that the notifications of this pass's expiries go out with it).
     pub async fn run_scheduler_once(&self) -> ServiceResult<SchedulerReport> {
         let report = self.run_state_loops_once().await;
+        self.run_log_sequencer_once().await;
+        self.run_log_self_check_once().await;
         self.run_delivery_once().await;
         report
     }
@@ -231,7 +234,7 @@ impl Service {
         // Attempts run as tasks of their own (see `start_due_deliveries`); on shutdown the
         // ones in flight finish (within the webhook timeout) before this returns.
         let in_flight = tokio::sync::Mutex::new(tokio::task::JoinSet::new());
-        let delivery_loop = every(tick.min(Duration::from_secs(1)), stopped, || {
+        let delivery_loop = every(tick.min(Duration::from_secs(1)), stopped.clone(), || {
             let in_flight = &in_flight;
             async move {
                 let mut set = in_flight.lock().await;
@@ -252,12 +255,18 @@ impl Service {
                 }
             }
         });
+        // The transparency log: sequencing each second at most (see `log_sequencer`), and
+        // the self-check's next window each tick.
+        let log_loop = every(tick.min(Duration::from_secs(1)), stopped.clone(), || {
+            self.run_log_sequencer_once()
+        });
+        let log_check_loop = every(tick, stopped.clone(), || self.run_log_self_check_once());
         let signal = async {
             shutdown.await;
             tracing::info!("scheduler stopping");
             let _ = stop.send(true);
         };
-        tokio::join!(signal, state_loop, delivery_loop);
+        tokio::join!(signal, state_loop, delivery_loop, log_loop, log_check_loop);
         let mut set = in_flight.into_inner();
         while set.join_next().await.is_some() {}
     }

@@ -14,7 +14,7 @@
 //! - [`store`] — [`SqlStore`]: the pool, transactions, key authentication.
 //! - [`tx`] — [`SqlTransaction`], the unit of work.
 //! - one module per aggregate: [`principals`], [`keys`], [`roles`], [`policies`],
-//!   [`subjects`], [`jobs`], [`approvals`], [`audit`], [`webhooks`].
+//!   [`subjects`], [`jobs`], [`approvals`], [`audit`], [`webhooks`], [`log`].
 
 pub mod approvals;
 pub mod audit;
@@ -24,6 +24,7 @@ pub mod dialect;
 pub mod error;
 pub mod jobs;
 pub mod keys;
+pub mod log;
 pub mod policies;
 pub mod principals;
 pub mod roles;

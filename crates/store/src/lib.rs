@@ -8,7 +8,7 @@
 //!   and [`Transaction`], which is every repository at once plus `commit`.
 //! - One module per aggregate: [`principals`], [`keys`], [`roles`], [`policies`],
 //!   [`subjects`], [`jobs`], [`approvals`], [`audit`], [`webhooks`] (webhooks, the
-//!   notification outbox and deliveries).
+//!   notification outbox and deliveries), [`log`] (the transparency log).
 //! - [`page`] — keyset pagination (`limit` + opaque cursor; no OFFSET anywhere).
 //! - [`error`] — [`StoreError`]; database facts become these variants at the backend.
 //! - [`decode`] — parsing stored values into domain types, shared by the backends.
@@ -24,6 +24,7 @@ pub mod decode;
 pub mod error;
 pub mod jobs;
 pub mod keys;
+pub mod log;
 pub mod page;
 pub mod policies;
 pub mod principals;
@@ -40,6 +41,7 @@ pub use audit::{AppendOutcome, AuditFilter, AuditRepo, ExportFilter, ExportRow};
 pub use error::{StoreError, StoreResult};
 pub use jobs::{JobFilter, JobRepo};
 pub use keys::{KeyAuthRecord, KeyRepo};
+pub use log::{LeafEvent, LogHead, LogRepo, StoredCheckpoint, StoredTile};
 pub use page::{Cursor, CursorError, Page, PageRequest};
 pub use policies::PolicyRepo;
 pub use principals::PrincipalRepo;

@@ -13,6 +13,7 @@ use crate::audit::{AuditRepo, ExportFilter, ExportRow};
 use crate::error::StoreResult;
 use crate::jobs::JobRepo;
 use crate::keys::{KeyAuthRecord, KeyRepo};
+use crate::log::LogRepo;
 use crate::policies::PolicyRepo;
 use crate::principals::PrincipalRepo;
 use crate::roles::RoleRepo;
@@ -31,6 +32,7 @@ pub trait Transaction:
     + ApprovalRepo
     + AuditRepo
     + WebhookRepo
+    + LogRepo
     + Send
 {
     /// Make every write of this transaction durable, or none of them.

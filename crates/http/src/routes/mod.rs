@@ -9,6 +9,7 @@ pub mod approvals;
 pub mod audit;
 pub mod auth;
 pub mod jobs;
+pub mod log;
 pub mod policies;
 pub mod roles;
 pub mod subjects;
@@ -36,4 +37,5 @@ fn gated(state: &AppState) -> Routes {
         .merge(approvals::routes(state))
         .merge(audit::routes(state))
         .merge(webhooks::routes(state))
+        .merge(log::routes(state))
 }

@@ -18,7 +18,7 @@
 //! expression.
 //!
 //! Files: one per aggregate ([`principals`], [`keys`], [`roles`], [`policies`],
-//! [`subjects`], [`jobs`], [`approvals`], [`audit`]), [`uow`] for the unit of work and
+//! [`subjects`], [`jobs`], [`approvals`], [`audit`], [`log`]), [`uow`] for the unit of work and
 //! [`fixtures`] for shared builders.
 
 pub mod approvals;
@@ -26,6 +26,7 @@ pub mod audit;
 pub mod fixtures;
 pub mod jobs;
 pub mod keys;
+pub mod log;
 pub mod policies;
 pub mod principals;
 pub mod roles;
@@ -143,6 +144,12 @@ macro_rules! conformance_tests {
             audit::audit_export_order_and_chunks,
             audit::audit_export_resume_limit_and_category,
             audit::audit_export_empty_window,
+            log::log_queue_follows_appends,
+            log::log_head_is_compare_and_set,
+            log::log_leaves_append_and_read,
+            log::log_tiles_only_grow,
+            log::log_checkpoints_latest_and_by_size,
+            log::log_export_rows_carry_leaf_index,
         }
     };
     (@tests [$attr:meta] [$arg:ident : $ty:ty] [$make:expr] ; $($module:ident :: $name:ident),* $(,)?) => {
