@@ -17,6 +17,7 @@ mod eligibility;
 mod gates;
 mod key_escalation;
 mod key_lifecycle;
+mod log;
 mod metrics;
 mod nul_bytes;
 mod races;
