@@ -168,3 +168,80 @@ pub fn keygen(origin: &str, out: &Path) -> Result<String, ConfigError> {
     written.map_err(|e| ConfigError::new("--out", format!("{}: {e}", out.display())))?;
     Ok(signer.verifier_key())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A path in a fresh scratch directory of this test, removed with it.
+    struct Scratch(PathBuf);
+
+    impl Scratch {
+        fn new(name: &str) -> Self {
+            let dir = std::env::temp_dir().join(format!(
+                "countersign-config-{name}-{}-{:?}",
+                std::process::id(),
+                std::time::SystemTime::now()
+            ));
+            std::fs::create_dir_all(&dir).unwrap();
+            Self(dir)
+        }
+    }
+
+    impl Drop for Scratch {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    #[test]
+    fn keygen_writes_a_private_file_once_and_prints_its_verifier() {
+        let dir = Scratch::new("keygen");
+        let out = dir.0.join("log.key");
+        let verifier = keygen("countersign.example/log", &out).unwrap();
+        assert!(
+            verifier.starts_with("countersign.example/log+"),
+            "{verifier}"
+        );
+        let signer = load_signer(&out).unwrap();
+        assert_eq!(signer.verifier_key(), verifier);
+        assert_eq!(signer.name(), "countersign.example/log");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&out).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        // Never overwritten.
+        let again = keygen("countersign.example/log", &out);
+        assert_eq!(again.map_err(|e| e.setting), Err("--out"));
+        assert_eq!(load_signer(&out).unwrap().verifier_key(), verifier);
+        // A bad origin or a file that holds no key is refused, naming the setting.
+        assert!(keygen("two words", &dir.0.join("other.key")).is_err());
+        std::fs::write(dir.0.join("junk.key"), "not a key\n").unwrap();
+        let junk = load_signer(&dir.0.join("junk.key")).unwrap_err();
+        assert_eq!(junk.setting, SIGNING_KEY_FILE);
+    }
+
+    #[test]
+    fn the_server_takes_the_verifier_key_or_derives_it_and_refuses_a_mismatch() {
+        let dir = Scratch::new("verifier");
+        let file = dir.0.join("log.key");
+        let verifier = keygen("countersign.example/log", &file).unwrap();
+        let other = keygen("countersign.example/log", &dir.0.join("other.key")).unwrap();
+        let args = |key: Option<&str>, file: Option<&Path>| ServerLogArgs {
+            verifier_key: key.map(str::to_owned),
+            signing_key_file: file.map(Path::to_path_buf),
+            public: false,
+        };
+        assert!(args(None, None).verifier().unwrap().is_none());
+        let given = args(Some(&verifier), None).verifier().unwrap().unwrap();
+        assert_eq!(given.verifier_key(), verifier);
+        let derived = args(None, Some(&file)).verifier().unwrap().unwrap();
+        assert_eq!(derived.verifier_key(), verifier);
+        assert!(args(Some(&verifier), Some(&file)).verifier().is_ok());
+        let mismatch = args(Some(&other), Some(&file)).verifier().unwrap_err();
+        assert_eq!(mismatch.setting, VERIFIER_KEY);
+        assert!(args(Some("not+a+key"), None).verifier().is_err());
+    }
+}
