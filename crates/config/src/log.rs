@@ -26,13 +26,13 @@ const VERIFIER_KEY: &str = "COUNTERSIGN_LOG_VERIFIER_KEY";
 pub struct ServerLogArgs {
     /// The log's verifier key (`<origin>+<key id>+<base64 key>`), served at
     /// `/api/v1/log/key`; when unset, derived from the signing key file if one is given.
-    #[arg(long = "log-verifier-key", env = VERIFIER_KEY)]
+    #[arg(id = "log_verifier_key", long = "log-verifier-key", env = VERIFIER_KEY)]
     pub verifier_key: Option<String>,
     /// The log's signing key file (only its verifier key is used by the server).
-    #[arg(long = "log-signing-key-file", env = SIGNING_KEY_FILE)]
+    #[arg(id = "log_signing_key_file", long = "log-signing-key-file", env = SIGNING_KEY_FILE)]
     pub signing_key_file: Option<PathBuf>,
     /// Serve the log's checkpoint, key and hash tiles without a key (for external monitors).
-    #[arg(long = "log-public", env = "COUNTERSIGN_LOG_PUBLIC", default_value = "false", value_parser = parse_bool, action = ArgAction::Set, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    #[arg(id = "log_public", long = "log-public", env = "COUNTERSIGN_LOG_PUBLIC", default_value = "false", value_parser = parse_bool, action = ArgAction::Set, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     pub public: bool,
 }
 
@@ -73,10 +73,11 @@ impl ServerLogArgs {
 pub struct SchedulerLogArgs {
     /// The log's signing key file (`countersign-server log keygen`); without it the log is
     /// not sequenced.
-    #[arg(long = "log-signing-key-file", env = SIGNING_KEY_FILE)]
+    #[arg(id = "log_signing_key_file", long = "log-signing-key-file", env = SIGNING_KEY_FILE)]
     pub signing_key_file: Option<PathBuf>,
     /// Events sequenced per transaction, 1 to 100000.
     #[arg(
+        id = "log_batch",
         long = "log-batch",
         env = "COUNTERSIGN_LOG_BATCH",
         default_value_t = 10_000
@@ -84,16 +85,18 @@ pub struct SchedulerLogArgs {
     pub batch: u32,
     /// Sign a checkpoint once this many leaves were added since the last one…
     #[arg(
+        id = "log_checkpoint_leaves",
         long = "log-checkpoint-leaves",
         env = "COUNTERSIGN_LOG_CHECKPOINT_LEAVES",
         default_value_t = 10_000
     )]
     pub checkpoint_leaves: u64,
     /// …or once this long has passed since the last one (and the log grew).
-    #[arg(long = "log-checkpoint-interval", env = "COUNTERSIGN_LOG_CHECKPOINT_INTERVAL", default_value = "1s", value_parser = parse_duration)]
+    #[arg(id = "log_checkpoint_interval", long = "log-checkpoint-interval", env = "COUNTERSIGN_LOG_CHECKPOINT_INTERVAL", default_value = "1s", value_parser = parse_duration)]
     pub checkpoint_interval: Duration,
     /// Leaves the self-check re-reads and compares per pass (a rolling window).
     #[arg(
+        id = "log_self_check_leaves",
         long = "log-self-check-leaves",
         env = "COUNTERSIGN_LOG_SELF_CHECK_LEAVES",
         default_value_t = 10_000
