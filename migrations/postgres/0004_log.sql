@@ -6,6 +6,9 @@
 --   transaction that commits late is simply sequenced by a later batch, never skipped. Events
 --   stored before this migration are queued here in `(ts, event_id)` order.
 -- - `log_leaves`: event -> leaf index, both unique, numbered from 0 with no gap; append-only.
+--   (No foreign key to `audit_events`: one would make TRUNCATE of the trail fail on the key
+--   before its append-only trigger refuses it; events are never deleted, and the scheduler's
+--   self-check reports a leaf whose event is gone.)
 -- - `log_tiles`: the hash tiles, one row per (level, index) holding its current width. A
 --   partial tile only grows (its stored hashes are a prefix of the wider tile); a full tile
 --   never changes; no tile is deleted.
@@ -54,13 +57,11 @@ INSERT INTO role_permissions (role_id, permission) VALUES
 CREATE TABLE log_pending (
     seq       bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     event_id  text NOT NULL CONSTRAINT log_pending_event_id_key UNIQUE
-              REFERENCES audit_events (event_id)
 );
 
 CREATE TABLE log_leaves (
     leaf_index bigint PRIMARY KEY CONSTRAINT log_leaves_leaf_index_check CHECK (leaf_index >= 0),
     event_id   text NOT NULL CONSTRAINT log_leaves_event_id_key UNIQUE
-               REFERENCES audit_events (event_id)
 );
 
 CREATE TABLE log_tiles (

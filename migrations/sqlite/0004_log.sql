@@ -2,7 +2,8 @@
 --
 -- - `log_pending`: events waiting to be sequenced, queued by a trigger in the transaction that
 --   stores them; events stored before this migration are queued here in `(ts, event_id)` order.
--- - `log_leaves`: event -> leaf index, both unique, from 0 with no gap; append-only.
+-- - `log_leaves`: event -> leaf index, both unique, from 0 with no gap; append-only (no
+--   foreign key to `audit_events`, as on PostgreSQL).
 -- - `log_tiles`: hash tiles, one row per (level, index) at its current width; a tile only grows.
 -- - `log_state`: the sequenced tree (size, root), one row, only growing.
 -- - `log_checkpoints`: signed checkpoints; append-only.
@@ -55,13 +56,11 @@ INSERT INTO role_permissions (role_id, permission) VALUES
 CREATE TABLE log_pending (
     seq       INTEGER PRIMARY KEY AUTOINCREMENT,
     event_id  TEXT NOT NULL CONSTRAINT log_pending_event_id_key UNIQUE
-              REFERENCES audit_events (event_id)
 ) STRICT;
 
 CREATE TABLE log_leaves (
     leaf_index INTEGER NOT NULL PRIMARY KEY CONSTRAINT log_leaves_leaf_index_check CHECK (leaf_index >= 0),
     event_id   TEXT NOT NULL CONSTRAINT log_leaves_event_id_key UNIQUE
-               REFERENCES audit_events (event_id)
 ) STRICT;
 
 CREATE TABLE log_tiles (
