@@ -114,8 +114,9 @@ impl Service {
         let last = tx.latest_log_checkpoint().await?;
         let now = clock::now();
         let new_size = head.size + events.len() as u64;
+        let any = !events.is_empty();
         let checkpoint_due = self.checkpoint_due(last.as_ref(), new_size, now);
-        if events.is_empty() && !checkpoint_due {
+        if !any && !checkpoint_due {
             tx.rollback().await?;
             return Ok(Batch::Done {
                 leaves: 0,
@@ -123,18 +124,24 @@ impl Service {
                 size: head.size,
             });
         }
-        let new_head = if events.is_empty() {
+        let new_head = if !any {
             head
         } else {
-            let hashes: Vec<Hash> = events.iter().map(event_leaf_hash).collect();
+            // The leaves are computed on a blocking thread while the database stores the
+            // leaf rows and empties the queue: the two do not depend on each other.
+            let ids: Vec<EventId> = events.iter().map(|e| e.event_id).collect();
+            let leaves = tokio::task::spawn_blocking(move || {
+                events.iter().map(event_leaf_hash).collect::<Vec<Hash>>()
+            });
+            tx.append_log_leaves(head.size, &ids).await?;
+            tx.remove_pending_log_events(&ids).await?;
+            let hashes = leaves.await.map_err(internal)?;
             let old_root = Hash(head.root);
             let integration = with_store_tiles(tx.as_mut(), &edge_tiles(head.size), |tiles| {
                 integrate(tiles, head.size, old_root, &hashes)
             })
             .await?
             .map_err(|e| internal(format!("integrating {} leaves: {e}", hashes.len())))?;
-            let ids: Vec<EventId> = events.iter().map(|e| e.event_id).collect();
-            tx.append_log_leaves(head.size, &ids).await?;
             let tiles: Vec<StoredTile> = integration
                 .tiles
                 .into_iter()
@@ -153,7 +160,6 @@ impl Service {
             if !tx.advance_log_head(head.size, &new_head, now).await? {
                 return Err(internal("the log head moved under the sequencer's turn"));
             }
-            tx.remove_pending_log_events(&ids).await?;
             new_head
         };
         if checkpoint_due {
