@@ -2,17 +2,18 @@
 //!
 //! - `cargo xtask bench [SUITE…]` — run benchmark suites in release mode (all when none is
 //!   named): `approvals` (approve-decision throughput and p99 beside raw SQL, on PostgreSQL
-//!   and SQLite; `BENCH_BACKEND=postgres|sqlite|both` picks) and `audit` (ingest events/s and
-//!   export rows/s with peak memory beside raw PostgreSQL) and `notifications` (webhook and
+//!   and SQLite; `BENCH_BACKEND=postgres|sqlite|both` picks), `audit` (ingest events/s and
+//!   export rows/s with peak memory beside raw PostgreSQL), `notifications` (webhook and
 //!   event-stream latency from commit at a steady rate, and outbox drain throughput, on
-//!   PostgreSQL). The suites read their sizes and
+//!   PostgreSQL) and `log` (transparency log sealing leaves/s beside raw PostgreSQL,
+//!   sequencing lag under steady ingest, proof latency). The suites read their sizes and
 //!   backend from the environment, which they inherit (see `crates/bench/README.md`).
 
 use std::process::Command;
 
 use anyhow::{bail, Context};
 
-const SUITES: &[&str] = &["approvals", "audit", "notifications"];
+const SUITES: &[&str] = &["approvals", "audit", "notifications", "log"];
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();

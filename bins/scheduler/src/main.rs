@@ -46,7 +46,18 @@ async fn main() -> anyhow::Result<()> {
         .with_context(|| format!("opening {url}"))?;
     let transport =
         countersign_http::webhook_transport().context("building the webhook HTTP client")?;
-    let service = Service::new(db.store(), cli.config.service()).with_webhook_transport(transport);
+    let mut service =
+        Service::new(db.store(), cli.config.service()).with_webhook_transport(transport);
+    match cli.config.log.signer()? {
+        Some(signer) => {
+            tracing::info!(log.key = %signer.verifier_key(), "transparency log: sequencing and signing");
+            service = service.with_log_signer(signer);
+        }
+        None => tracing::warn!(
+            "COUNTERSIGN_LOG_SIGNING_KEY_FILE is not set: the transparency log is not sequenced \
+             (create a key with `countersign-server log keygen`)"
+        ),
+    }
     // `--once` (a cron job) fails at once on an unreachable database; the long-running
     // scheduler waits for it.
     let prepare = {

@@ -1,6 +1,7 @@
 //! `countersign-server`: parse configuration, set up tracing, open the database, and hand
 //! over to the library (`countersign_http::serve`). Subcommands: `serve` (the default),
-//! `migrate`, `db grant-runtime` (the PostgreSQL runtime role), `keys create` for
+//! `migrate`, `db grant-runtime` (the PostgreSQL runtime role), `log keygen` (the transparency
+//! log's signing key, written to a file), `keys create` for
 //! bootstrapping an empty database, and `keys list` / `keys revoke` for operators locked out
 //! of the API (audited as `system:bootstrap`).
 //!
@@ -47,6 +48,26 @@ enum Command {
     Keys {
         #[command(subcommand)]
         command: KeysCommand,
+    },
+    /// The transparency log's signing key.
+    Log {
+        #[command(subcommand)]
+        command: LogCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum LogCommand {
+    /// Generate the log's signing key: write it to a new file (mode 0600) for the scheduler's
+    /// COUNTERSIGN_LOG_SIGNING_KEY_FILE, and print the verifier key (for
+    /// COUNTERSIGN_LOG_VERIFIER_KEY and for auditors) on stdout.
+    Keygen {
+        /// The log's name (its checkpoints' origin line), e.g. `countersign.example.com/log`.
+        #[arg(long)]
+        origin: String,
+        /// Where to write the signing key; an existing file is never overwritten.
+        #[arg(long)]
+        out: std::path::PathBuf,
     },
 }
 
@@ -108,6 +129,15 @@ async fn main() -> anyhow::Result<()> {
         tracing::info!(database.path = %path.display(), "SQLite database file");
     }
     let command = cli.command.unwrap_or(Command::Serve);
+    if let Command::Log {
+        command: LogCommand::Keygen { origin, out },
+    } = &command
+    {
+        let verifier = countersign_config::log::keygen(origin, out)?;
+        println!("{verifier}");
+        tracing::info!(log.key_file = %out.display(), "log signing key written");
+        return Ok(());
+    }
     if let Command::Serve = command {
         return serve(&cli.config, url, migrate_url).await;
     }
@@ -131,7 +161,9 @@ async fn main() -> anyhow::Result<()> {
     let service = || Service::new(db.store(), cli.config.service());
 
     match command {
-        Command::Serve | Command::Migrate | Command::Db { .. } => unreachable!("handled above"),
+        Command::Serve | Command::Migrate | Command::Db { .. } | Command::Log { .. } => {
+            unreachable!("handled above")
+        }
         Command::Keys { command } => match command {
             KeysCommand::Create {
                 principal,
@@ -190,7 +222,11 @@ async fn serve(
     let db = Database::open_lazy(&url, config.database.database_max_connections)
         .await
         .with_context(|| format!("opening {url}"))?;
-    let service = Service::new(db.store(), config.service());
+    let mut service = Service::new(db.store(), config.service());
+    if let Some(verifier) = config.log.verifier()? {
+        tracing::info!(log.key = %verifier.verifier_key(), "transparency log key");
+        service = service.with_log_verifier(verifier);
+    }
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("binding {}", config.listen))?;

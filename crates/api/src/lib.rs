@@ -11,11 +11,13 @@
 //! - [`views`] — what reads answer: approvals, eligibility, jobs, principals, keys, whoami.
 //! - [`requests`] — the bodies of `POST`/`PUT` requests.
 //! - [`webhooks`] — webhook bodies and views, and the answers that show a secret once.
+//! - [`log`] — the transparency log's JSON proofs.
 //! - `schema` (feature `openapi`, off by default) — OpenAPI schemas of validated request
 //!   values; every body derives `ToSchema` under the same feature.
 
 pub mod error;
 pub mod list;
+pub mod log;
 pub mod requests;
 #[cfg(feature = "openapi")]
 pub mod schema;
@@ -24,6 +26,7 @@ pub mod webhooks;
 
 pub use error::{ErrorBody, ErrorDetail};
 pub use list::ListPage;
+pub use log::{ConsistencyProof, EventProof};
 pub use views::{
     ApprovalView, CallerEligibility, Candidate, Eligibility, IngestOutcome, JobRequested,
     KeyCreated, KeyView, PrincipalView, RuleEligibility, WhoAmI, WhoAmIPrincipal,

@@ -8,12 +8,14 @@
 //! - [`backend`] — [`Database`]: the URL's scheme picks PostgreSQL or SQLite.
 //! - [`server`] — [`ServerConfig`] for `countersign-server`.
 //! - [`scheduler`] — [`SchedulerConfig`] for `countersign-scheduler`.
+//! - [`log`] — the transparency log's settings, its key file and `log keygen`.
 //! - [`process`] — tracing setup and the SIGTERM/Ctrl-C shutdown future.
 //! - [`startup`] — migrations as the owner, retried while the database is down, and the
 //!   warning about an unsafe database role.
 
 pub mod backend;
 pub mod database;
+pub mod log;
 pub mod process;
 pub mod scheduler;
 pub mod server;

@@ -60,6 +60,8 @@ pub struct SchedulerConfig {
     /// scheduler that dies mid-attempt leaves the delivery to the others after this.
     #[arg(long, env = "COUNTERSIGN_WEBHOOK_LEASE", default_value = "60s", value_parser = parse_duration)]
     pub webhook_lease: Duration,
+    #[command(flatten)]
+    pub log: crate::log::SchedulerLogArgs,
 }
 
 impl SchedulerConfig {
@@ -108,6 +110,8 @@ impl SchedulerConfig {
                 "must be `text` or `json`",
             ));
         }
+        self.log.validate()?;
+        self.log.signer()?;
         Ok(())
     }
 
@@ -119,6 +123,10 @@ impl SchedulerConfig {
             webhook_retry_schedule: self.webhook_retry_schedule.clone(),
             webhook_timeout: self.webhook_timeout,
             webhook_lease: self.webhook_lease,
+            log_batch: self.log.batch,
+            log_checkpoint_leaves: self.log.checkpoint_leaves,
+            log_checkpoint_interval: self.log.checkpoint_interval,
+            log_self_check_leaves: self.log.self_check_leaves,
             ..ServiceConfig::default()
         }
     }

@@ -141,6 +141,8 @@ pub struct ServerConfig {
     /// The console's public base URL; notifications link to `{url}/ui/approvals/{id}`.
     #[arg(long, env = "COUNTERSIGN_PUBLIC_URL")]
     pub public_url: Option<String>,
+    #[command(flatten)]
+    pub log: crate::log::ServerLogArgs,
 }
 
 impl ServerConfig {
@@ -184,6 +186,7 @@ impl ServerConfig {
                 "must be `text` or `json`",
             ));
         }
+        self.log.verifier()?;
         Ok(())
     }
 
@@ -193,6 +196,7 @@ impl ServerConfig {
             default_approval_timeout: self.approval_timeout,
             export_max_window: self.export_max_window,
             public_url: self.public_url.clone(),
+            log_public: self.log.public,
             ..ServiceConfig::default()
         }
     }

@@ -140,6 +140,8 @@ pub mod actions {
     pub const WEBHOOK_TESTED: &str = "webhook.tested";
     pub const WEBHOOK_REDELIVERED: &str = "webhook.redelivered";
     pub const WEBHOOK_DISABLED: &str = "webhook.disabled";
+    /// The log self-check found a stored event that no longer matches its leaf.
+    pub const LOG_TAMPER_DETECTED: &str = "log.tamper_detected";
 
     /// Every action the service writes.
     pub const ALL: &[&str] = &[
@@ -178,6 +180,7 @@ pub mod actions {
         WEBHOOK_TESTED,
         WEBHOOK_REDELIVERED,
         WEBHOOK_DISABLED,
+        LOG_TAMPER_DETECTED,
     ];
 }
 
@@ -566,7 +569,7 @@ mod tests {
             assert_eq!(c.as_str().parse::<Category>().unwrap(), c);
         }
         assert!("misc".parse::<Category>().is_err());
-        assert_eq!(actions::ALL.len(), 35);
+        assert_eq!(actions::ALL.len(), 36);
         let sample = sample();
         for a in actions::ALL {
             let mut e = sample.clone();

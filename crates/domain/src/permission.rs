@@ -75,6 +75,7 @@ permissions! {
     AuthRoleRevoke => "auth.role.revoke",
     WebhookRead => "webhook.read",
     WebhookWrite => "webhook.write",
+    LogRead => "log.read",
 }
 
 impl Permission {
@@ -109,7 +110,7 @@ mod tests {
 
     #[test]
     fn every_permission_round_trips() {
-        assert_eq!(Permission::ALL.len(), 28);
+        assert_eq!(Permission::ALL.len(), 29);
         for p in Permission::ALL {
             assert_eq!(p.as_str().parse::<Permission>().unwrap(), *p);
             let json = serde_json::to_string(p).unwrap();

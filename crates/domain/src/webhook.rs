@@ -85,6 +85,7 @@ impl WebhookEvent {
             actions::APPROVAL_REMINDER => WebhookEvent::ApprovalReminder,
             actions::APPROVAL_ESCALATED => WebhookEvent::ApprovalEscalated,
             actions::JOB_COMPLETED => WebhookEvent::JobCompleted,
+            actions::LOG_TAMPER_DETECTED => WebhookEvent::LogTamperDetected,
             _ => return None,
         })
     }

@@ -64,7 +64,8 @@ impl ApiError {
                     | ServiceError::ApprovalExpired
                     | ServiceError::AlreadyVoted
                     | ServiceError::GenerationMismatch { .. }
-                    | ServiceError::InvalidTransition(_) => StatusCode::CONFLICT,
+                    | ServiceError::InvalidTransition(_)
+                    | ServiceError::NotSequenced(_) => StatusCode::CONFLICT,
                     ServiceError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
                     ServiceError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
                 };

@@ -27,7 +27,9 @@ use utoipa::OpenApi;
 
 use crate::error::ApiError;
 use crate::gate::{Gate, RouteEntry, Routes};
-use crate::routes::{approvals, audit, auth, events, jobs, policies, roles, subjects, webhooks};
+use crate::routes::{
+    approvals, audit, auth, events, jobs, log, policies, roles, subjects, webhooks,
+};
 use crate::state::AppState;
 
 /// The document's path.
@@ -98,6 +100,12 @@ pub const BEARER: &str = "bearer";
         webhooks::deliveries,
         webhooks::redeliver,
         events::stream,
+        log::checkpoint,
+        log::key,
+        log::tile,
+        log::entries,
+        log::proof,
+        log::consistency,
     ),
     components(schemas(ErrorBody))
 )]
@@ -125,7 +133,7 @@ const GATED_ERROR: &[(&str, &str)] = &[
     (
         "409",
         "`conflict`, `already_decided`, `already_voted`, `generation_mismatch`, \
-         `invalid_transition`.",
+         `invalid_transition`, `not_sequenced` (an audit event not yet in the log).",
     ),
     (
         "429",
@@ -152,7 +160,7 @@ pub fn document(table: &[RouteEntry]) -> Document {
         for (method, op) in operations(item) {
             let gate = table
                 .iter()
-                .find(|r| r.method == method && r.path == path)
+                .find(|r| r.method == method && r.path.replace("{*", "{") == *path)
                 .map(|r| r.gate);
             let gated = !matches!(gate, None | Some(Gate::Public));
             add_errors(op, EVERY_ERROR);
@@ -427,7 +435,7 @@ mod tests {
                 let gate = routes
                     .table()
                     .iter()
-                    .find(|r| r.method == method && r.path == path)
+                    .find(|r| r.method == method && r.path.replace("{*", "{") == *path)
                     .map(|r| r.gate);
                 let open = matches!(gate, None | Some(Gate::Public));
                 assert_eq!(op.security.is_none(), open, "{method} {path}");

@@ -69,6 +69,9 @@ impl Dialect for PgDialect {
     const BEGIN: &'static str = "BEGIN";
     const FOR_UPDATE: &'static str = " FOR UPDATE";
     const SKIP_LOCKED: &'static str = " FOR UPDATE SKIP LOCKED";
+    // One sequencer at a time: a transaction-level advisory lock, released at commit or
+    // rollback (so a sequencer that dies mid-batch frees the turn with its connection).
+    const LOG_LEAD: &'static str = "SELECT pg_try_advisory_xact_lock(7240135791) AS lead";
 
     fn decode_time(_: &'static str, value: OffsetDateTime) -> StoreResult<OffsetDateTime> {
         Ok(value)

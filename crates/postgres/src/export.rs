@@ -4,7 +4,7 @@
 //! cursor over the window in `(ts, event_id)` order, and `FETCH`es one chunk per poll, so it
 //! holds at most one chunk in memory and every chunk reads the same snapshot.
 
-use countersign_sql::audit::export_chunk;
+use countersign_sql::audit::{export_chunk, EXPORT_FROM};
 use countersign_sql::{DriverResults, ExportAudit};
 use countersign_store::{ExportFilter, ExportRow, StoreResult};
 use futures::stream::{self, BoxStream, StreamExt};
@@ -37,7 +37,7 @@ impl ExportAudit for PgDialect {
                 Export::Open(tx) => tx,
                 Export::Done => return Ok(None),
             };
-            let rows: Vec<(OffsetDateTime, String, String)> =
+            let rows: Vec<(OffsetDateTime, String, String, Option<i64>)> =
                 sqlx::query_as(&format!("FETCH {chunk} FROM export"))
                     .persistent(false)
                     .fetch_all(&mut *tx)
@@ -66,24 +66,23 @@ async fn open(
         .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         .await
         .map_err(PgDialect::map_error)?;
-    let mut qb = QueryBuilder::<Postgres>::new(
-        "DECLARE export NO SCROLL CURSOR FOR \
-         SELECT ts, event_id, body::text AS body FROM audit_events WHERE ts >= ",
-    );
+    let mut qb = QueryBuilder::<Postgres>::new(format!(
+        "DECLARE export NO SCROLL CURSOR FOR {EXPORT_FROM} WHERE a.ts >= "
+    ));
     qb.push_bind(filter.from)
-        .push(" AND ts < ")
+        .push(" AND a.ts < ")
         .push_bind(filter.to);
     if let Some(category) = filter.category {
-        qb.push(" AND category = ").push_bind(category.as_str());
+        qb.push(" AND a.category = ").push_bind(category.as_str());
     }
     if let Some((ts, id)) = &filter.after {
-        qb.push(" AND (ts, event_id) > (")
+        qb.push(" AND (a.ts, a.event_id) > (")
             .push_bind(*ts)
             .push(", ")
             .push_bind(id.to_string())
             .push(")");
     }
-    qb.push(" ORDER BY ts, event_id");
+    qb.push(" ORDER BY a.ts, a.event_id");
     if let Some(limit) = filter.limit {
         qb.push(" LIMIT ")
             .push_bind(i64::try_from(limit).unwrap_or(i64::MAX));

@@ -5,7 +5,9 @@
 //! `SET session_replication_role = replica`. So production connects the service as a
 //! *runtime* role that owns nothing and holds only what the code needs:
 //!
-//! - `audit_events`, `votes` (history): `SELECT, INSERT`;
+//! - `audit_events`, `votes`, `log_leaves`, `log_checkpoints` (history): `SELECT, INSERT`;
+//! - `log_tiles`, `log_state` (the log's tiles and head, which only grow): `SELECT, INSERT,
+//!   UPDATE`;
 //! - `_sqlx_migrations` (readiness reads the newest version): `SELECT`;
 //! - every other table of the schema: `SELECT, INSERT, UPDATE, DELETE`;
 //! - every sequence of the schema: `USAGE, SELECT` (`votes.seq` is an identity column).
@@ -28,7 +30,11 @@ fn map_sqlx(e: sqlx::Error) -> StoreError {
 }
 
 /// Tables that hold history: the runtime role reads and appends, never changes or deletes.
-pub const APPEND_ONLY_TABLES: &[&str] = &["audit_events", "votes"];
+pub const APPEND_ONLY_TABLES: &[&str] = &["audit_events", "votes", "log_leaves", "log_checkpoints"];
+
+/// Tables the runtime role may add to and update (only ever growing, which triggers
+/// enforce) but never delete from: the transparency log's tiles and head.
+pub const GROW_ONLY_TABLES: &[&str] = &["log_tiles", "log_state"];
 
 /// Check that `role` is a plain identifier (`[a-z_][a-z0-9_]*`, at most 63 bytes), so it
 /// can be written into SQL without any quoting question.
@@ -59,6 +65,11 @@ pub fn runtime_grants_sql(role: &str, schema: &str) -> StoreResult<String> {
         .map(|t| format!("\"{schema}\".{t}"))
         .collect::<Vec<_>>()
         .join(", ");
+    let grow_only = GROW_ONLY_TABLES
+        .iter()
+        .map(|t| format!("\"{schema}\".{t}"))
+        .collect::<Vec<_>>()
+        .join(", ");
     Ok(format!(
         "-- The runtime role: it logs in, owns nothing and holds only what the service needs.\n\
          DO $$ BEGIN\n\
@@ -72,6 +83,8 @@ pub fn runtime_grants_sql(role: &str, schema: &str) -> StoreResult<String> {
          GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA \"{schema}\" TO \"{role}\";\n\
          -- History is append-only: read and insert, nothing else.\n\
          REVOKE UPDATE, DELETE ON {append_only} FROM \"{role}\";\n\
+         -- The log's tiles and head only grow: never deleted.\n\
+         REVOKE DELETE ON {grow_only} FROM \"{role}\";\n\
          -- The migration ledger is the owner's; readiness only reads it.\n\
          REVOKE INSERT, UPDATE, DELETE ON \"{schema}\"._sqlx_migrations FROM \"{role}\";\n\
          GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA \"{schema}\" TO \"{role}\";\n"

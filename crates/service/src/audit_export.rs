@@ -22,6 +22,7 @@
 //!
 //! `rows` counts the lines handed to the consumer (the HTTP server), not the rows read.
 
+use std::fmt::Write as _;
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
@@ -32,6 +33,7 @@ use countersign_domain::{
     clock, Actor, AuditEvent, AuditResult, Category, EventId, Permission, Resource,
 };
 use countersign_store::{ExportFilter, ExportRow, StoreResult};
+use countersign_tlog::leaf::LEAF_INDEX_FIELD;
 use futures::stream::{BoxStream, Stream, StreamExt};
 use serde_json::{json, Value};
 use time::format_description::well_known::Rfc3339;
@@ -403,11 +405,19 @@ impl ExportStream {
     }
 }
 
+/// The NDJSON lines of `chunk`: each event's stored text as it is, with `"leaf_index": n`
+/// added as its last member once the event is sequenced (the leaf itself excludes it).
 fn lines(chunk: &[ExportRow]) -> String {
-    let len = chunk.iter().map(|r| r.line.len() + 1).sum();
+    let len = chunk.iter().map(|r| r.line.len() + 24).sum();
     let mut out = String::with_capacity(len);
     for row in chunk {
-        out.push_str(&row.line);
+        match (row.leaf_index, row.line.trim_end().strip_suffix('}')) {
+            (Some(index), Some(open)) => {
+                out.push_str(open);
+                let _ = write!(out, ",\"{LEAF_INDEX_FIELD}\":{index}}}");
+            }
+            _ => out.push_str(&row.line),
+        }
         out.push('\n');
     }
     out

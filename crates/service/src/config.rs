@@ -37,6 +37,19 @@ pub struct ServiceConfig {
     /// How often the scheduler's delivery loop looks for work at most, when nothing wakes it
     /// (capped by its tick): on PostgreSQL NOTIFY wakes it when a message commits.
     pub delivery_poll: Duration,
+    /// `COUNTERSIGN_LOG_PUBLIC`: the log's checkpoint, key and hash tiles are readable
+    /// without a key (entry bundles and proofs still need `log.read`).
+    pub log_public: bool,
+    /// `COUNTERSIGN_LOG_BATCH`: events the sequencer turns into leaves per transaction.
+    pub log_batch: u32,
+    /// `COUNTERSIGN_LOG_CHECKPOINT_LEAVES`: a checkpoint is signed once this many leaves were
+    /// added since the last one…
+    pub log_checkpoint_leaves: u64,
+    /// `COUNTERSIGN_LOG_CHECKPOINT_INTERVAL`: …or once this long has passed (and it grew).
+    pub log_checkpoint_interval: Duration,
+    /// `COUNTERSIGN_LOG_SELF_CHECK_LEAVES`: leaves the self-check re-reads per pass (a
+    /// rolling window over the whole log).
+    pub log_self_check_leaves: u64,
 }
 
 impl Default for ServiceConfig {
@@ -55,6 +68,11 @@ impl Default for ServiceConfig {
             webhook_lease: Duration::from_secs(60),
             event_poll: Duration::from_millis(250),
             delivery_poll: Duration::from_secs(1),
+            log_public: false,
+            log_batch: 10_000,
+            log_checkpoint_leaves: 10_000,
+            log_checkpoint_interval: Duration::from_secs(1),
+            log_self_check_leaves: 10_000,
         }
     }
 }

@@ -40,6 +40,9 @@ pub enum ServiceError {
     #[error("{0}")]
     InvalidTransition(String),
     /// 503 `unavailable`.
+    /// The audit event is not in the transparency log yet (or not under a checkpoint yet).
+    #[error("{0}")]
+    NotSequenced(String),
     #[error("the database is unavailable")]
     Unavailable(#[source] StoreError),
     /// 500, logged once at the edge, answered opaquely.
@@ -65,6 +68,7 @@ impl ServiceError {
             ServiceError::AlreadyVoted => "already_voted",
             ServiceError::GenerationMismatch { .. } => "generation_mismatch",
             ServiceError::InvalidTransition(_) => "invalid_transition",
+            ServiceError::NotSequenced(_) => "not_sequenced",
             ServiceError::Unavailable(_) => "unavailable",
             ServiceError::Internal(_) => "internal",
         }

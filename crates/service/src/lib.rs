@@ -37,6 +37,10 @@
 //!   and retries; [`slack`] — the Slack body rendered from a standard body at send time.
 //! - [`event_stream`] — the live event stream (`GET /api/v1/events/stream`); `outbox_signal`
 //!   — the process's wake-up for the outbox's readers (PostgreSQL NOTIFY, else polling).
+//! - [`log`] — the transparency log's reads (checkpoint, key, tiles, proofs);
+//!   [`log_sequencer`] — the scheduler step that sequences queued events into leaves, tiles
+//!   and signed checkpoints; [`log_self_check`] — the step that re-reads stored events
+//!   against the log; `log_tiles` — stored tiles for the tlog computations.
 //! - [`metrics`] — metric names and the helpers that record them.
 //! - [`paging`] — turning `limit`/`cursor` query values into a page request.
 
@@ -53,6 +57,10 @@ mod escalation;
 pub mod event_stream;
 pub mod jobs;
 pub mod keys;
+pub mod log;
+pub mod log_self_check;
+pub mod log_sequencer;
+mod log_tiles;
 pub mod metrics;
 mod outbox;
 mod outbox_signal;
@@ -76,3 +84,5 @@ pub use service::Service;
 
 /// Re-exported so that the HTTP crate and the binaries need not name the store crate.
 pub use countersign_store as store;
+/// Re-exported so that the binaries can load and generate the log's keys without naming it.
+pub use countersign_tlog as tlog;

@@ -53,6 +53,20 @@ pub const OUTBOX_DEPTH: &str = "countersign_outbox_depth";
 pub const OUTBOX_OLDEST_UNDELIVERED_AGE_SECONDS: &str =
     "countersign_outbox_oldest_undelivered_age_seconds";
 
+/// `countersign_log_leaves_sequenced_total`: audit events the sequencer turned into leaves.
+pub const LOG_LEAVES_SEQUENCED_TOTAL: &str = "countersign_log_leaves_sequenced_total";
+/// `countersign_log_checkpoints_total`: checkpoints signed.
+pub const LOG_CHECKPOINTS_TOTAL: &str = "countersign_log_checkpoints_total";
+/// `countersign_log_tree_size`: leaves in the log after the last batch.
+pub const LOG_TREE_SIZE: &str = "countersign_log_tree_size";
+/// `countersign_log_pending`: audit events waiting to be sequenced.
+pub const LOG_PENDING: &str = "countersign_log_pending";
+/// `countersign_log_tamper_detected_total`: stored events (or tiles) the self-check found no
+/// longer matching the log.
+pub const LOG_TAMPER_DETECTED_TOTAL: &str = "countersign_log_tamper_detected_total";
+/// `countersign_log_self_check_leaves_total`: leaves the self-check re-read and compared.
+pub const LOG_SELF_CHECK_LEAVES_TOTAL: &str = "countersign_log_self_check_leaves_total";
+
 /// Every outcome the decisions counter reports, each exported at 0 from start so a rate over
 /// it exists before the first decision. `cancelled` is the outcome of an approval whose job
 /// was cancelled.
@@ -111,6 +125,31 @@ pub fn describe() {
         Unit::Seconds,
         "Age of the oldest outbox message not yet delivered everywhere (0 when none)."
     );
+    describe_counter!(
+        LOG_LEAVES_SEQUENCED_TOTAL,
+        "Audit events sequenced into the transparency log."
+    );
+    describe_counter!(
+        LOG_CHECKPOINTS_TOTAL,
+        "Transparency log checkpoints signed."
+    );
+    describe_gauge!(
+        LOG_TREE_SIZE,
+        "Leaves in the transparency log after the last sequenced batch."
+    );
+    describe_gauge!(
+        LOG_PENDING,
+        "Audit events waiting to be sequenced into the transparency log."
+    );
+    describe_counter!(
+        LOG_TAMPER_DETECTED_TOTAL,
+        "Stored audit events or log tiles the self-check found no longer matching the log."
+    );
+    describe_counter!(
+        LOG_SELF_CHECK_LEAVES_TOTAL,
+        "Transparency log leaves the self-check re-read and compared with the stored tiles."
+    );
+    metrics::counter!(LOG_TAMPER_DETECTED_TOTAL).absolute(0);
     for outcome in DECISION_OUTCOMES {
         metrics::counter!(APPROVAL_DECISIONS_TOTAL, "outcome" => *outcome).absolute(0);
     }
@@ -230,4 +269,24 @@ pub fn webhook_attempt(outcome: &'static str) {
 pub fn webhook_delivered(written_at: OffsetDateTime, delivered_at: OffsetDateTime) {
     let s = (delivered_at - written_at).as_seconds_f64().max(0.0);
     metrics::histogram!(WEBHOOK_DELIVERY_LATENCY_SECONDS).record(s);
+}
+
+/// Record one sequenced batch: `leaves` added, the tree now `size`, a checkpoint signed or not.
+pub fn log_sequenced(leaves: u64, size: u64, checkpoint: bool) {
+    metrics::counter!(LOG_LEAVES_SEQUENCED_TOTAL).increment(leaves);
+    if checkpoint {
+        metrics::counter!(LOG_CHECKPOINTS_TOTAL).increment(1);
+    }
+    metrics::gauge!(LOG_TREE_SIZE).set(size as f64);
+}
+
+/// Set [`LOG_PENDING`].
+pub fn log_pending(n: u64) {
+    metrics::gauge!(LOG_PENDING).set(n as f64);
+}
+
+/// Record one self-check window: `leaves` compared, `tampered` found not matching.
+pub fn log_self_checked(leaves: u64, tampered: u64) {
+    metrics::counter!(LOG_SELF_CHECK_LEAVES_TOTAL).increment(leaves);
+    metrics::counter!(LOG_TAMPER_DETECTED_TOTAL).increment(tampered);
 }

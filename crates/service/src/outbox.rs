@@ -109,6 +109,11 @@ impl Service {
                         None => (id.to_string(), self.job_data(tx, &job).await?),
                     }
                 }
+                // `log.tamper_detected`: the self-check's findings, as audited.
+                "log_leaf" => (
+                    "log".to_owned(),
+                    Value::Object(event.details.clone().unwrap_or_default()),
+                ),
                 _ => continue,
             };
             let message = new_message(kind, event, ordering_key.clone(), &data)?;

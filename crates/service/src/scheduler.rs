@@ -1,5 +1,6 @@
 //! The scheduler's steps and its loop: approval expiry, lease reclaim, reminders and
-//! escalation (`reminders`), and webhook delivery (`webhook_delivery`).
+//! escalation (`reminders`), webhook delivery (`webhook_delivery`), and the transparency
+//! log's sequencer and self-check (`log_sequencer`, `log_self_check`).
 //!
 //! Each step locks a batch of due rows (`COUNTERSIGN_SCHEDULER_BATCH`, `SKIP LOCKED` where the
 //! backend has it), handles them in one transaction with their audit events, commits, and
@@ -167,6 +168,8 @@ impl Service {
     /// that the notifications of this pass's expiries go out with it).
     pub async fn run_scheduler_once(&self) -> ServiceResult<SchedulerReport> {
         let report = self.run_state_loops_once().await;
+        self.run_log_sequencer_once().await;
+        self.run_log_self_check_once().await;
         self.run_delivery_once().await;
         report
     }
@@ -237,7 +240,7 @@ impl Service {
         // (PostgreSQL NOTIFY); the poll stays as the fallback.
         let wake = self.signal.subscribe(&self.store);
         let poll = tick.min(self.config.delivery_poll);
-        let delivery_loop = every_or_woken(poll, stopped, wake, || {
+        let delivery_loop = every_or_woken(poll, stopped.clone(), wake, || {
             let in_flight = &in_flight;
             async move {
                 let mut set = in_flight.lock().await;
@@ -258,12 +261,18 @@ impl Service {
                 }
             }
         });
+        // The transparency log: sequencing each second at most (see `log_sequencer`), and
+        // the self-check's next window each tick.
+        let log_loop = every(tick.min(Duration::from_secs(1)), stopped.clone(), || {
+            self.run_log_sequencer_once()
+        });
+        let log_check_loop = every(tick, stopped.clone(), || self.run_log_self_check_once());
         let signal = async {
             shutdown.await;
             tracing::info!("scheduler stopping");
             let _ = stop.send(true);
         };
-        tokio::join!(signal, state_loop, delivery_loop);
+        tokio::join!(signal, state_loop, delivery_loop, log_loop, log_check_loop);
         let mut set = in_flight.into_inner();
         while set.join_next().await.is_some() {}
     }

@@ -1,10 +1,12 @@
 //! The [`Service`] handle: a store and a configuration, cheap to clone.
 
 use std::fmt;
+use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
 use countersign_domain::AuditEvent;
 use countersign_store::{Store, Transaction};
+use countersign_tlog::{LogSigner, LogVerifier};
 
 use crate::config::ServiceConfig;
 use crate::error::ServiceResult;
@@ -21,6 +23,12 @@ pub struct Service {
     pub(crate) webhook_transport: Option<Arc<dyn WebhookTransport>>,
     /// Wakes the outbox's readers (event streams, the delivery loop) when messages commit.
     pub(crate) signal: Arc<OutboxSignal>,
+    /// Signs the transparency log's checkpoints; `None` where no sequencer runs.
+    pub(crate) log_signer: Option<Arc<LogSigner>>,
+    /// The log's verifier key, served and checked against; `None` when none is configured.
+    pub(crate) log_verifier: Option<Arc<LogVerifier>>,
+    /// Where the log self-check starts its next window (a leaf index).
+    pub(crate) log_check_from: Arc<AtomicU64>,
 }
 
 impl fmt::Debug for Service {
@@ -29,6 +37,8 @@ impl fmt::Debug for Service {
             .field("backend", &self.store.backend())
             .field("config", &self.config)
             .field("webhook_transport", &self.webhook_transport)
+            .field("log_signer", &self.log_signer)
+            .field("log_verifier", &self.log_verifier)
             .finish()
     }
 }
@@ -40,6 +50,9 @@ impl Service {
             config: Arc::new(config),
             webhook_transport: None,
             signal: Arc::new(OutboxSignal::new()),
+            log_signer: None,
+            log_verifier: None,
+            log_check_from: Arc::new(AtomicU64::new(0)),
         }
     }
 

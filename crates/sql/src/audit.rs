@@ -41,19 +41,27 @@ pub fn stored<D: Dialect>(r: &Cols<'_, D>) -> StoreResult<(OffsetDateTime, Strin
     ))
 }
 
-/// One export chunk from its stored `(ts, event_id, body)` rows; `None` when there are none.
+/// The export's rows: each event with its leaf index once sequenced (the dialects' export
+/// streams select from this, adding their window, order and limit).
+pub const EXPORT_FROM: &str =
+    "SELECT a.ts, a.event_id, CAST(a.body AS TEXT) AS body, l.leaf_index \
+     FROM audit_events a LEFT JOIN log_leaves l ON l.event_id = a.event_id";
+
+/// One export chunk from its stored `(ts, event_id, body, leaf_index)` rows; `None` when there
+/// are none.
 pub fn export_chunk<D: Dialect>(
-    rows: Vec<(D::Time, String, String)>,
+    rows: Vec<(D::Time, String, String, Option<i64>)>,
 ) -> StoreResult<Option<Vec<ExportRow>>> {
     if rows.is_empty() {
         return Ok(None);
     }
     rows.into_iter()
-        .map(|(ts, event_id, line)| {
+        .map(|(ts, event_id, line, leaf_index)| {
             Ok(ExportRow {
                 ts: D::decode_time("audit_events.ts", ts)?,
                 event_id: parse("audit_events.event_id", &event_id)?,
                 line,
+                leaf_index: leaf_index.and_then(|i| u64::try_from(i).ok()),
             })
         })
         .collect::<StoreResult<Vec<_>>>()
@@ -61,7 +69,7 @@ pub fn export_chunk<D: Dialect>(
 }
 
 /// An event from its stored wire form.
-fn event(event_id: &str, body: &str) -> StoreResult<AuditEvent> {
+pub(crate) fn event(event_id: &str, body: &str) -> StoreResult<AuditEvent> {
     serde_json::from_str(body)
         .map_err(|e| StoreError::other(CorruptRow::new("audit_events.body", event_id, e)))
 }

@@ -56,6 +56,9 @@ pub trait Dialect: DriverResults + Debug + Clone + Send + Sync + Sized + 'static
     /// Whether a multi-statement write runs inside a savepoint, so a failing statement cannot
     /// leave half the operation behind (needed where an error does not abort the transaction).
     const SAVEPOINTS: bool;
+    /// A query answering one boolean column, `lead`: whether this transaction now holds the
+    /// transparency log's sequencer turn (until it ends), taken without waiting.
+    const LOG_LEAD: &'static str;
     /// The embedded migrations.
     const MIGRATOR: &'static sqlx::migrate::Migrator;
 

@@ -15,7 +15,7 @@
 //! - [`tx`] — [`SqlTransaction`], the unit of work.
 //! - [`event_stream`] — the live event stream's reads over the outbox, outside transactions.
 //! - one module per aggregate: [`principals`], [`keys`], [`roles`], [`policies`],
-//!   [`subjects`], [`jobs`], [`approvals`], [`audit`], [`webhooks`], [`reminders`].
+//!   [`subjects`], [`jobs`], [`approvals`], [`audit`], [`webhooks`], [`reminders`], [`log`].
 
 pub mod approvals;
 pub mod audit;
@@ -26,6 +26,7 @@ pub mod error;
 pub mod event_stream;
 pub mod jobs;
 pub mod keys;
+pub mod log;
 pub mod policies;
 pub mod principals;
 pub mod reminders;

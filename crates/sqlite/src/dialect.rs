@@ -72,6 +72,8 @@ impl Dialect for SqliteDialect {
     const BEGIN: &'static str = "BEGIN IMMEDIATE";
     const FOR_UPDATE: &'static str = "";
     const SKIP_LOCKED: &'static str = "";
+    // The write lock taken at BEGIN already makes this transaction the only sequencer.
+    const LOG_LEAD: &'static str = "SELECT 1 AS lead";
 
     fn decode_time(column: &'static str, value: String) -> StoreResult<OffsetDateTime> {
         timestamp::decode(column, &value)

@@ -4,7 +4,7 @@
 //! stored `(ts, event_id)` of the last row sent; a deferred read transaction pins the snapshot
 //! at its first SELECT, which every later chunk reads too.
 
-use countersign_sql::audit::export_chunk;
+use countersign_sql::audit::{export_chunk, EXPORT_FROM};
 use countersign_sql::{DriverResults, ExportAudit};
 use countersign_store::{ExportFilter, ExportRow, StoreResult};
 use futures::stream::{self, BoxStream, StreamExt};
@@ -39,22 +39,21 @@ struct ExportCursor {
 impl ExportCursor {
     /// The next chunk: `(ts, event_id) > after` within the window, oldest first.
     fn query(&self, limit: u64) -> QueryBuilder<'static, Sqlite> {
-        let mut qb =
-            QueryBuilder::<Sqlite>::new("SELECT ts, event_id, body FROM audit_events WHERE ts >= ");
+        let mut qb = QueryBuilder::<Sqlite>::new(format!("{EXPORT_FROM} WHERE a.ts >= "));
         qb.push_bind(timestamp::encode(self.filter.from))
-            .push(" AND ts < ")
+            .push(" AND a.ts < ")
             .push_bind(timestamp::encode(self.filter.to));
         if let Some(category) = self.filter.category {
-            qb.push(" AND category = ").push_bind(category.as_str());
+            qb.push(" AND a.category = ").push_bind(category.as_str());
         }
         if let Some((ts, id)) = &self.after {
-            qb.push(" AND (ts, event_id) > (")
+            qb.push(" AND (a.ts, a.event_id) > (")
                 .push_bind(ts.clone())
                 .push(", ")
                 .push_bind(id.clone())
                 .push(")");
         }
-        qb.push(" ORDER BY ts, event_id LIMIT ")
+        qb.push(" ORDER BY a.ts, a.event_id LIMIT ")
             .push_bind(i64::try_from(limit).unwrap_or(i64::MAX));
         qb
     }
@@ -89,7 +88,7 @@ impl ExportAudit for SqliteDialect {
                 tx.commit().await.map_err(SqliteDialect::map_error)?;
                 return Ok(None);
             }
-            let rows: Vec<(String, String, String)> = cursor
+            let rows: Vec<(String, String, String, Option<i64>)> = cursor
                 .query(want)
                 .build_query_as()
                 .persistent(false)
@@ -103,7 +102,7 @@ impl ExportAudit for SqliteDialect {
                 tx.commit().await.map_err(SqliteDialect::map_error)?;
                 Export::Done
             } else {
-                if let Some((ts, id, _)) = rows.last() {
+                if let Some((ts, id, _, _)) = rows.last() {
                     cursor.after = Some((ts.clone(), id.clone()));
                 }
                 cursor.remaining = cursor.remaining.map(|r| r - fetched);

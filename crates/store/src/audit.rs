@@ -33,12 +33,14 @@ pub struct ExportFilter {
     pub limit: Option<u64>,
 }
 
-/// One exported event: its order key and its stored wire form (one NDJSON line, no newline).
+/// One exported event: its order key, its stored wire form (one NDJSON line, no newline) and
+/// its transparency-log leaf index once sequenced.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExportRow {
     pub ts: OffsetDateTime,
     pub event_id: EventId,
     pub line: String,
+    pub leaf_index: Option<u64>,
 }
 
 /// What an append did.

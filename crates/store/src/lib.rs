@@ -9,7 +9,7 @@
 //! - One module per aggregate: [`principals`], [`keys`], [`roles`], [`policies`],
 //!   [`subjects`], [`jobs`], [`approvals`], [`audit`], [`webhooks`] (webhooks, the
 //!   notification outbox and deliveries), [`reminders`] (pending requests' reminder and
-//!   escalation schedules).
+//!   escalation schedules), [`log`] (the transparency log).
 //! - [`events`] — the live event stream's reads (stream order, settled messages, wake-ups).
 //! - [`page`] — keyset pagination (`limit` + opaque cursor; no OFFSET anywhere).
 //! - [`error`] — [`StoreError`]; database facts become these variants at the backend.
@@ -27,6 +27,7 @@ pub mod error;
 pub mod events;
 pub mod jobs;
 pub mod keys;
+pub mod log;
 pub mod page;
 pub mod policies;
 pub mod principals;
@@ -45,6 +46,7 @@ pub use error::{StoreError, StoreResult};
 pub use events::{StreamBatch, StreamMessage, StreamPosition};
 pub use jobs::{JobFilter, JobRepo};
 pub use keys::{KeyAuthRecord, KeyRepo};
+pub use log::{LeafEvent, LogHead, LogRepo, StoredCheckpoint, StoredTile};
 pub use page::{Cursor, CursorError, Page, PageRequest};
 pub use policies::PolicyRepo;
 pub use principals::PrincipalRepo;

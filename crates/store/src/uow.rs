@@ -14,6 +14,7 @@ use crate::error::StoreResult;
 use crate::events::{StreamBatch, StreamPosition};
 use crate::jobs::JobRepo;
 use crate::keys::{KeyAuthRecord, KeyRepo};
+use crate::log::LogRepo;
 use crate::policies::PolicyRepo;
 use crate::principals::PrincipalRepo;
 use crate::reminders::ReminderRepo;
@@ -34,6 +35,7 @@ pub trait Transaction:
     + AuditRepo
     + WebhookRepo
     + ReminderRepo
+    + LogRepo
     + Send
 {
     /// Make every write of this transaction durable, or none of them.

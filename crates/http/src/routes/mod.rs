@@ -10,6 +10,7 @@ pub mod audit;
 pub mod auth;
 pub mod events;
 pub mod jobs;
+pub mod log;
 pub mod policies;
 pub mod roles;
 pub mod subjects;
@@ -38,4 +39,5 @@ fn gated(state: &AppState) -> Routes {
         .merge(audit::routes(state))
         .merge(webhooks::routes(state))
         .merge(events::routes(state))
+        .merge(log::routes(state))
 }

@@ -18,6 +18,7 @@ mod event_stream;
 mod gates;
 mod key_escalation;
 mod key_lifecycle;
+mod log;
 mod metrics;
 mod nul_bytes;
 mod races;

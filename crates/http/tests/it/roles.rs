@@ -95,7 +95,7 @@ async fn a_role_from_creation_to_deletion(db: Db) {
         .find(|r| r["id"] == "admin")
         .unwrap();
     assert_eq!(admin_role["builtin"], true);
-    assert_eq!(admin_role["permissions"].as_array().unwrap().len(), 28);
+    assert_eq!(admin_role["permissions"].as_array().unwrap().len(), 29);
     let mut paged = Vec::new();
     let mut path = "/api/v1/auth/roles?limit=3".to_owned();
     loop {

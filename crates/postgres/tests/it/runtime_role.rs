@@ -72,6 +72,14 @@ async fn the_runtime_role_cannot_lift_the_audit_protection(owner: PgPool) {
         "DELETE FROM votes",
         "DROP TABLE audit_events",
         "DELETE FROM _sqlx_migrations",
+        "UPDATE log_leaves SET leaf_index = leaf_index + 1",
+        "DELETE FROM log_leaves",
+        "TRUNCATE log_leaves",
+        "UPDATE log_checkpoints SET note = 'x'",
+        "DELETE FROM log_checkpoints",
+        "DELETE FROM log_tiles",
+        "DELETE FROM log_state",
+        "ALTER TABLE audit_events DISABLE TRIGGER audit_events_log_queue",
     ] {
         refused(&app, sql).await;
     }
@@ -89,7 +97,8 @@ async fn the_runtime_role_cannot_lift_the_audit_protection(owner: PgPool) {
     .fetch_one(&owner)
     .await
     .unwrap();
-    assert_eq!(enabled, 2);
+    // No update, no truncate, and the transparency log's queue.
+    assert_eq!(enabled, 3);
 }
 
 #[sqlx::test(migrations = "../../migrations/postgres")]

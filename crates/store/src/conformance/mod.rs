@@ -18,14 +18,15 @@
 //! expression.
 //!
 //! Files: one per aggregate ([`principals`], [`keys`], [`roles`], [`policies`],
-//! [`subjects`], [`jobs`], [`approvals`], [`audit`], [`webhooks`], [`reminders`]), [`uow`]
-//! for the unit of work and [`fixtures`] for shared builders.
+//! [`subjects`], [`jobs`], [`approvals`], [`audit`], [`webhooks`], [`reminders`], [`log`]),
+//! [`uow`] for the unit of work and [`fixtures`] for shared builders.
 
 pub mod approvals;
 pub mod audit;
 pub mod fixtures;
 pub mod jobs;
 pub mod keys;
+pub mod log;
 pub mod policies;
 pub mod principals;
 pub mod reminders;
@@ -153,6 +154,12 @@ macro_rules! conformance_tests {
             reminders::reminders_insert_get_and_one_per_request,
             reminders::reminders_due_and_compare_and_set,
             reminders::reminders_lock_due_skips_locked,
+            log::log_queue_follows_appends,
+            log::log_head_is_compare_and_set,
+            log::log_leaves_append_and_read,
+            log::log_tiles_only_grow,
+            log::log_checkpoints_latest_and_by_size,
+            log::log_export_rows_carry_leaf_index,
         }
     };
     (@tests [$attr:meta] [$arg:ident : $ty:ty] [$make:expr] ; $($module:ident :: $name:ident),* $(,)?) => {

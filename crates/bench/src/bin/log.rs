@@ -1,0 +1,347 @@
+//! The `log` suite: the transparency log on PostgreSQL, beside raw PostgreSQL doing the same
+//! queue-to-leaves statements in the same run.
+//!
+//! - **Sealing**: `BENCH_LOG_EVENTS` (default 200,000) events are stored first (not timed, and
+//!   queued by the database as any append is); then the sequencer (`Service::sequence_log`,
+//!   `BENCH_LOG_BATCH` events per transaction, default 10,000) turns them all into leaves,
+//!   tiles and checkpoints → leaves/s. Beside it, the raw baseline moves the same number of
+//!   queued rows into a twin leaves table with the sequencer's statements (read the batch with
+//!   its bodies, `INSERT … SELECT … unnest`, `DELETE … = ANY`) and nothing else: no leaf
+//!   computation, no tiles, no head, no signature.
+//! - **Lag**: one writer stores events at about `BENCH_LOG_RATE` events/s (default 10,000, in
+//!   appends of 100) for `BENCH_LOG_SECONDS` (default 10) while the sequencer runs a pass,
+//!   pauses `BENCH_LOG_PAUSE_MS` (default 100) and runs again; the lag of an append is from its
+//!   commit to the end of the first pass that leaves the tree covering it → p50/p99/max.
+//! - **Proofs**: `GET /api/v1/audit/{id}/proof` for 2,000 random sequenced events through the
+//!   real router on 127.0.0.1 (one client, keep-alive) → p50/p99.
+
+use std::sync::Arc;
+use std::time::{Duration as StdDuration, Instant};
+
+use anyhow::{ensure, Context};
+use countersign_bench::{fresh_database, ms, report, report_machine_context, Latency};
+use countersign_domain::{Actor, ActorKind, AuditEvent, Category, PrincipalKind, Resource};
+use countersign_http::HttpConfig;
+use countersign_postgres::{PgOptions, PgStore};
+use countersign_service::tlog::LogSigner;
+use countersign_service::{Service, ServiceConfig};
+use countersign_store::Store;
+use reqwest::header::AUTHORIZATION;
+use sqlx::{Connection, Executor, PgConnection};
+
+const SUITE: &str = "log";
+
+fn env_usize(name: &str, default: usize) -> anyhow::Result<usize> {
+    match std::env::var(name) {
+        Ok(v) => v
+            .parse()
+            .with_context(|| format!("{name}={v} is not a number")),
+        Err(_) => Ok(default),
+    }
+}
+
+fn event(n: usize) -> AuditEvent {
+    AuditEvent::new(
+        Category::Access,
+        "document.viewed",
+        Actor {
+            kind: ActorKind::User,
+            id: format!("u-{}", n % 977),
+            name: Some(format!("user{}", n % 977)),
+            key_id: Some("sso-session".into()),
+        },
+        Resource::new("document", format!("doc-{n}")),
+    )
+    .request_id(Some(&format!("req-{n:08}")))
+    .details(serde_json::json!({"client": "bench", "bytes": n % 65_536, "tenant": "acme"}))
+}
+
+async fn store_events(store: &PgStore, n: usize, chunk: usize) -> anyhow::Result<()> {
+    let mut done = 0;
+    while done < n {
+        let events: Vec<AuditEvent> = (done..(done + chunk).min(n)).map(event).collect();
+        let mut tx = store.begin().await?;
+        tx.append_audit(&events).await?;
+        tx.commit().await?;
+        done += events.len();
+    }
+    Ok(())
+}
+
+fn service(store: &PgStore, signer: &LogSigner, batch: u32) -> Service {
+    Service::new(
+        Arc::new(store.clone()),
+        ServiceConfig {
+            log_batch: batch,
+            ..ServiceConfig::default()
+        },
+    )
+    .with_log_signer(signer.clone())
+}
+
+/// Sealing: Countersign's sequencer, then the raw statements on the same number of rows.
+async fn sealing(
+    url: &str,
+    store: &PgStore,
+    signer: &LogSigner,
+    events: usize,
+    batch: u32,
+) -> anyhow::Result<()> {
+    let t = Instant::now();
+    store_events(store, events, 1000).await?;
+    report(
+        SUITE,
+        &format!("sealing setup: store {events} events in"),
+        format!("{:.2} s", t.elapsed().as_secs_f64()),
+    );
+    let svc = service(store, signer, batch);
+    let t = Instant::now();
+    let done = svc.sequence_log().await?;
+    let took = t.elapsed();
+    ensure!(
+        done.leaves as usize >= events,
+        "sequenced {} of {events}",
+        done.leaves
+    );
+    let ours = done.leaves as f64 / took.as_secs_f64();
+    report(
+        SUITE,
+        &format!("sealing: Countersign sequencer, batches of {batch} (leaves/s)"),
+        format!(
+            "{ours:.0} ({} leaves, {} checkpoints, {:.2} s)",
+            done.leaves,
+            done.checkpoints,
+            took.as_secs_f64()
+        ),
+    );
+
+    // Raw: the same rows queued again in a twin queue, moved batch by batch.
+    let mut conn = PgConnection::connect(url).await?;
+    conn.execute(
+        "CREATE TABLE raw_pending (seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, \
+         event_id text NOT NULL UNIQUE); \
+         CREATE TABLE raw_leaves (leaf_index bigint PRIMARY KEY, event_id text NOT NULL UNIQUE); \
+         INSERT INTO raw_pending (event_id) SELECT event_id FROM log_leaves ORDER BY leaf_index",
+    )
+    .await?;
+    let t = Instant::now();
+    let mut next: i64 = 0;
+    loop {
+        let mut tx = conn.begin().await?;
+        let rows: Vec<(String, String)> = sqlx::query_as(
+            "SELECT a.event_id, CAST(a.body AS TEXT) FROM raw_pending p \
+             JOIN audit_events a ON a.event_id = p.event_id ORDER BY p.seq LIMIT $1",
+        )
+        .bind(i64::from(batch))
+        .fetch_all(&mut *tx)
+        .await?;
+        if rows.is_empty() {
+            tx.commit().await?;
+            break;
+        }
+        let ids: Vec<String> = rows.into_iter().map(|(id, _)| id).collect();
+        sqlx::query(
+            "INSERT INTO raw_leaves (leaf_index, event_id) \
+             SELECT $1 + ROW_NUMBER() OVER (ORDER BY x.ord) - 1, x.value \
+             FROM unnest($2::text[]) WITH ORDINALITY AS x (value, ord)",
+        )
+        .bind(next)
+        .bind(&ids)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("DELETE FROM raw_pending WHERE event_id = ANY($1)")
+            .bind(&ids)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        next += ids.len() as i64;
+    }
+    let took = t.elapsed();
+    let raw = next as f64 / took.as_secs_f64();
+    report(
+        SUITE,
+        "sealing: raw PostgreSQL, the same queue-to-leaves statements (rows/s)",
+        format!("{raw:.0} ({next} rows, {:.2} s)", took.as_secs_f64()),
+    );
+    report(
+        SUITE,
+        "sealing: ratio Countersign / raw",
+        format!("{:.2}x", ours / raw),
+    );
+    Ok(())
+}
+
+/// Lag: a steady writer and a polling sequencer.
+async fn lag(
+    store: &PgStore,
+    signer: &LogSigner,
+    batch: u32,
+    rate: usize,
+    seconds: usize,
+    pause: StdDuration,
+) -> anyhow::Result<()> {
+    const APPEND: usize = 100;
+    let svc = service(store, signer, batch);
+    // Start from an empty queue.
+    let start_size = svc.sequence_log().await?.tree_size;
+    let (commits_tx, mut commits_rx) = tokio::sync::mpsc::unbounded_channel::<(Instant, u64)>();
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let store = store.clone();
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            let per_append = StdDuration::from_secs_f64(APPEND as f64 / rate as f64);
+            let mut tick = tokio::time::interval(per_append);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+            let t0 = Instant::now();
+            let mut written = 0u64;
+            let mut n = 10_000_000usize;
+            while t0.elapsed() < StdDuration::from_secs(seconds as u64) {
+                tick.tick().await;
+                let events: Vec<AuditEvent> = (n..n + APPEND).map(event).collect();
+                n += APPEND;
+                let mut tx = store.begin().await?;
+                tx.append_audit(&events).await?;
+                tx.commit().await?;
+                written += APPEND as u64;
+                let _ = commits_tx.send((Instant::now(), written));
+            }
+            stop.store(true, std::sync::atomic::Ordering::SeqCst);
+            anyhow::Ok(written)
+        })
+    };
+    let mut passes: Vec<(Instant, u64)> = Vec::new();
+    loop {
+        let finished = stop.load(std::sync::atomic::Ordering::SeqCst);
+        let report = svc.sequence_log().await?;
+        passes.push((Instant::now(), report.tree_size - start_size));
+        if finished && report.leaves == 0 {
+            break;
+        }
+        tokio::time::sleep(pause).await;
+    }
+    let written = writer.await??;
+    let mut lags = Vec::new();
+    while let Ok((at, cumulative)) = commits_rx.try_recv() {
+        let covered = passes
+            .iter()
+            .find(|(_, size)| *size >= cumulative)
+            .context("an append was never sequenced")?;
+        lags.push(covered.0.saturating_duration_since(at));
+    }
+    let l = Latency::of(&mut lags);
+    report(
+        SUITE,
+        &format!(
+            "lag: commit to sequenced, {written} events at ~{rate}/s, pass every {} (p50/p99/max)",
+            ms(pause)
+        ),
+        format!("{} / {} / {}", ms(l.p50), ms(l.p99), ms(l.max)),
+    );
+    Ok(())
+}
+
+/// Proof latency through the real router.
+async fn proofs(
+    url: &str,
+    store: &PgStore,
+    signer: &LogSigner,
+    samples: usize,
+) -> anyhow::Result<()> {
+    let svc = service(store, signer, 10_000);
+    svc.sequence_log().await?;
+    let key = svc
+        .bootstrap_key(
+            "bench",
+            PrincipalKind::Service,
+            Some(&"admin".parse()?),
+            None,
+        )
+        .await?
+        .minted
+        .token
+        .expose();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let base = format!("http://{}", listener.local_addr()?);
+    let served = svc.clone();
+    tokio::spawn(async move {
+        let _ = countersign_http::serve(
+            listener,
+            served,
+            HttpConfig::default(),
+            std::future::pending(),
+        )
+        .await;
+    });
+    // Checkpoint the bootstrap's events too, so every sampled event has a proof.
+    svc.sequence_log().await?;
+    let mut conn = PgConnection::connect(url).await?;
+    let ids: Vec<String> = sqlx::query_scalar(
+        "SELECT event_id FROM log_leaves WHERE leaf_index < (SELECT max(tree_size) FROM log_checkpoints) \
+         ORDER BY md5(event_id) LIMIT $1",
+    )
+    .bind(samples as i64)
+    .fetch_all(&mut conn)
+    .await?;
+    let client = reqwest::Client::new();
+    let mut times = Vec::with_capacity(ids.len());
+    for id in &ids {
+        let t = Instant::now();
+        let r = client
+            .get(format!("{base}/api/v1/audit/{id}/proof"))
+            .header(AUTHORIZATION, format!("Bearer {key}"))
+            .send()
+            .await?;
+        ensure!(r.status().is_success(), "proof of {id}: {}", r.status());
+        r.bytes().await?;
+        times.push(t.elapsed());
+    }
+    let size: i64 = sqlx::query_scalar("SELECT max(tree_size) FROM log_checkpoints")
+        .fetch_one(&mut conn)
+        .await?;
+    let l = Latency::of(&mut times);
+    report(
+        SUITE,
+        &format!(
+            "proofs: GET /audit/{{id}}/proof, {} events of a {size}-leaf log (p50/p99)",
+            l.count
+        ),
+        format!("{} / {}", ms(l.p50), ms(l.p99)),
+    );
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let events = env_usize("BENCH_LOG_EVENTS", 200_000)?;
+    let batch = u32::try_from(env_usize("BENCH_LOG_BATCH", 10_000)?)?;
+    let rate = env_usize("BENCH_LOG_RATE", 10_000)?;
+    let seconds = env_usize("BENCH_LOG_SECONDS", 10)?;
+    let pause = StdDuration::from_millis(env_usize("BENCH_LOG_PAUSE_MS", 100)? as u64);
+    ensure!(
+        events > 0 && batch > 0 && rate > 0 && seconds > 0,
+        "sizes must be positive"
+    );
+
+    let url = fresh_database("countersign_bench_log").await?;
+    let store = PgStore::connect_with(
+        &url,
+        PgOptions {
+            max_connections: 8,
+            ..PgOptions::default()
+        },
+    )
+    .await?;
+    store.migrate().await?;
+    report_machine_context(SUITE, store.pool()).await?;
+    let (signer, _) = LogSigner::generate("bench.countersign.example/log")?;
+    report(
+        SUITE,
+        "setup",
+        format!("{events} events sealed in batches of {batch}; lag at ~{rate}/s for {seconds} s"),
+    );
+    sealing(&url, &store, &signer, events, batch).await?;
+    lag(&store, &signer, batch, rate, seconds, pause).await?;
+    proofs(&url, &store, &signer, 2000).await?;
+    Ok(())
+}
