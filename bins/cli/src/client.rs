@@ -89,7 +89,31 @@ impl Client {
         body: Option<&serde_json::Value>,
         headers: &[(&'static str, String)],
     ) -> Result<Answer, CliError> {
-        let mut req = self.request(method, path, headers)?;
+        self.exchange(method, path, body, headers, true).await
+    }
+
+    /// A `GET` of a route the server may serve without a key (the transparency log's
+    /// checkpoint, verifier key and hash tiles): the key is sent when one is configured.
+    pub async fn get_public(&self, path: &str, accept: &str) -> Result<Answer, CliError> {
+        self.exchange(
+            Method::GET,
+            path,
+            None,
+            &[("accept", accept.to_owned())],
+            false,
+        )
+        .await
+    }
+
+    async fn exchange(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&serde_json::Value>,
+        headers: &[(&'static str, String)],
+        key_required: bool,
+    ) -> Result<Answer, CliError> {
+        let mut req = self.request(method, path, headers, key_required)?;
         if let Some(body) = body {
             req = req
                 .header(CONTENT_TYPE, "application/json")
@@ -132,7 +156,7 @@ impl Client {
     /// headers is bounded by the timeout; an error answer is read whole and returned as
     /// [`CliError::Api`].
     pub async fn stream(&self, path: &str, accept: &'static str) -> Result<Response, CliError> {
-        let req = self.request(Method::GET, path, &[("accept", accept.to_owned())])?;
+        let req = self.request(Method::GET, path, &[("accept", accept.to_owned())], true)?;
         let resp = tokio::time::timeout(self.timeout, req.send())
             .await
             .map_err(|_| self.timed_out())?
@@ -156,6 +180,7 @@ impl Client {
         method: Method,
         path: &str,
         headers: &[(&'static str, String)],
+        key_required: bool,
     ) -> Result<RequestBuilder, CliError> {
         let url = format!("{}{}", self.base, path);
         let mut req = self.http.request(method, &url);
@@ -174,7 +199,7 @@ impl Client {
                 value.set_sensitive(true);
                 req = req.header(AUTHORIZATION, value);
             }
-            None if path.starts_with("/api/") => return Err(no_key()),
+            None if key_required && path.starts_with("/api/") => return Err(no_key()),
             None => {}
         }
         for (name, value) in headers {
