@@ -3,14 +3,16 @@
 //! - `cargo xtask bench [SUITE…]` — run benchmark suites in release mode (all when none is
 //!   named): `approvals` (approve-decision throughput and p99 beside raw SQL, on PostgreSQL
 //!   and SQLite; `BENCH_BACKEND=postgres|sqlite|both` picks) and `audit` (ingest events/s and
-//!   export rows/s with peak memory beside raw PostgreSQL). The suites read their sizes and
+//!   export rows/s with peak memory beside raw PostgreSQL), and `verify` (offline verification
+//!   of an exported range of 1,000,000 events against a signed checkpoint, time and peak
+//!   memory, with the release `countersign` built first). The suites read their sizes and
 //!   backend from the environment, which they inherit (see `crates/bench/README.md`).
 
 use std::process::Command;
 
 use anyhow::{bail, Context};
 
-const SUITES: &[&str] = &["approvals", "audit"];
+const SUITES: &[&str] = &["approvals", "audit", "verify"];
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -37,6 +39,16 @@ fn bench(names: &[String]) -> anyhow::Result<()> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     for suite in chosen {
         eprintln!("== bench {suite}");
+        if suite == "verify" {
+            // The suite also times the `countersign` binary, found beside its own.
+            let status = Command::new(&cargo)
+                .args(["build", "--release", "--quiet", "-p", "countersign-cli"])
+                .status()
+                .context("building countersign")?;
+            if !status.success() {
+                bail!("building countersign failed ({status})");
+            }
+        }
         let status = Command::new(&cargo)
             .args([
                 "run",

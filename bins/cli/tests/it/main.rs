@@ -3,5 +3,6 @@
 mod support;
 
 mod cli;
+mod log_fetch;
 mod quickstart;
 mod verify;

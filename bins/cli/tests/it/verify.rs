@@ -23,19 +23,19 @@ use serde_json::{json, Value};
 
 use crate::support::{cs_command, Run, TempDir};
 
-const ORIGIN: &str = "countersign.example/audit-log";
+pub(crate) const ORIGIN: &str = "countersign.example/audit-log";
 
 /// A log of `n` real audit events, its signer, and the files an auditor would hold.
-struct Fixture {
-    dir: TempDir,
-    signer: LogSigner,
+pub(crate) struct Fixture {
+    pub(crate) dir: TempDir,
+    pub(crate) signer: LogSigner,
     /// Each event as `GET /api/v1/audit/{id}` serves it (no `leaf_index`).
-    events: Vec<Value>,
-    log: MemoryLog,
+    pub(crate) events: Vec<Value>,
+    pub(crate) log: MemoryLog,
     /// `key`: the verifier key file.
-    key: PathBuf,
+    pub(crate) key: PathBuf,
     /// `tiles/`: the hash tiles of the whole log and `tiles/checkpoint`, its signed checkpoint.
-    tiles: PathBuf,
+    pub(crate) tiles: PathBuf,
 }
 
 fn event(n: usize) -> Value {
@@ -75,7 +75,7 @@ fn event(n: usize) -> Value {
 }
 
 impl Fixture {
-    fn new(tag: &str, n: usize) -> Self {
+    pub(crate) fn new(tag: &str, n: usize) -> Self {
         let dir = TempDir::new(tag);
         let (signer, _) = LogSigner::generate(ORIGIN).unwrap();
         let events: Vec<Value> = (0..n).map(event).collect();
@@ -105,37 +105,37 @@ impl Fixture {
     }
 
     /// The signed checkpoint of the first `size` leaves.
-    fn checkpoint(&self, size: u64) -> String {
+    pub(crate) fn checkpoint(&self, size: u64) -> String {
         let body = Checkpoint::new(ORIGIN, size, self.log.root_at(size).unwrap());
         self.signer.sign_checkpoint(&body).unwrap()
     }
 
     /// The export line of event `i`: the served event with its `leaf_index`.
-    fn line(&self, i: usize) -> String {
+    pub(crate) fn line(&self, i: usize) -> String {
         let mut v = self.events[i].clone();
         v["leaf_index"] = json!(i);
         serde_json::to_string(&v).unwrap()
     }
 
-    fn lines(&self, range: std::ops::Range<usize>) -> Vec<String> {
+    pub(crate) fn lines(&self, range: std::ops::Range<usize>) -> Vec<String> {
         range.map(|i| self.line(i)).collect()
     }
 
     /// Write `name` in the fixture's directory.
-    fn write(&self, name: &str, content: &str) -> PathBuf {
+    pub(crate) fn write(&self, name: &str, content: &str) -> PathBuf {
         let path = self.dir.join(name);
         std::fs::write(&path, content).unwrap();
         path
     }
 
-    fn write_lines(&self, name: &str, lines: &[String]) -> PathBuf {
+    pub(crate) fn write_lines(&self, name: &str, lines: &[String]) -> PathBuf {
         let mut text = lines.join("\n");
         text.push('\n');
         self.write(name, &text)
     }
 
     /// Run `countersign` with `args` (paths as strings) in a clean environment.
-    fn run(&self, args: &[&str]) -> Run {
+    pub(crate) fn run(&self, args: &[&str]) -> Run {
         Run::from(
             cs_command(self.dir.path())
                 .env_remove("COUNTERSIGN_LOG_KEY")
@@ -146,7 +146,7 @@ impl Fixture {
     }
 
     /// `audit verify export EXPORT --log-key KEY` plus `extra`.
-    fn verify_export(&self, export: &Path, extra: &[&str]) -> Run {
+    pub(crate) fn verify_export(&self, export: &Path, extra: &[&str]) -> Run {
         let mut args = vec![
             "audit",
             "verify",
@@ -160,7 +160,7 @@ impl Fixture {
     }
 }
 
-fn s(p: &Path) -> &str {
+pub(crate) fn s(p: &Path) -> &str {
     p.to_str().unwrap()
 }
 
