@@ -53,6 +53,15 @@ fn main() -> anyhow::Result<()> {
         "machine: cores available (the verifier uses one)",
         cores,
     );
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    report(
+        SUITE,
+        "machine: load average 1/5/15 min at start (other work on the cores)",
+        load.split_whitespace()
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" "),
+    );
 
     let dir = tempfile::tempdir()?;
     let started = Instant::now();
@@ -83,7 +92,7 @@ fn main() -> anyhow::Result<()> {
         .map(str::parse)
         .collect::<Result<_, _>>()
         .with_context(|| format!("the child said `{text}`"))?;
-    let [lines, micros, raw_micros, rss_before, hwm] = figures[..] else {
+    let [lines, micros, raw_micros, rss_before, hwm, cpu_micros] = figures[..] else {
         bail!("the child said `{text}`");
     };
     ensure!(
@@ -100,6 +109,15 @@ fn main() -> anyhow::Result<()> {
             lib.as_secs_f64(),
             events as f64 / lib.as_secs_f64(),
             bytes as f64 / 1024.0 / 1024.0 / lib.as_secs_f64()
+        ),
+    );
+    report(
+        SUITE,
+        "library CPU time (user + system; wall time also counts waiting for a core)",
+        format!(
+            "{:.2} s, {:.0} events/s per core",
+            cpu_micros as f64 / 1e6,
+            events as f64 / (cpu_micros.max(1) as f64 / 1e6)
         ),
     );
     report(
@@ -209,6 +227,7 @@ fn child(dir: &Path) -> anyhow::Result<()> {
     let _ = std::fs::write("/proc/self/clear_refs", "5");
     let (rss_before, _) = memory();
 
+    let cpu_before = cpu_ticks();
     let started = Instant::now();
     let verified = verify_export(
         open(&export)?,
@@ -217,6 +236,7 @@ fn child(dir: &Path) -> anyhow::Result<()> {
         Expected::default(),
     )?;
     let lib = started.elapsed();
+    let lib_cpu = cpu_ticks().saturating_sub(cpu_before);
     let (_, hwm) = memory();
 
     let started = Instant::now();
@@ -238,10 +258,11 @@ fn child(dir: &Path) -> anyhow::Result<()> {
     ensure!(raw_root != checkpoint.root);
 
     println!(
-        "{} {} {} {rss_before} {hwm}",
+        "{} {} {} {rss_before} {hwm} {}",
         verified.lines,
         lib.as_micros(),
-        raw.as_micros()
+        raw.as_micros(),
+        lib_cpu * 1_000_000 / TICKS_PER_SEC
     );
     Ok(())
 }
@@ -309,6 +330,25 @@ fn binary(cli: &PathBuf, dir: &Path, events: u64) -> anyhow::Result<()> {
         mib(peak),
     );
     Ok(())
+}
+
+/// The kernel's clock ticks per second for `/proc/self/stat` (`USER_HZ`, 100 on Linux).
+const TICKS_PER_SEC: u64 = 100;
+
+/// CPU time (user + system) this process has used, in clock ticks: under a loaded machine the
+/// wall time includes waiting for a core, this does not.
+fn cpu_ticks() -> u64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the parenthesised command name; utime and stime are the 14th and 15th.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let at = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    at(11) + at(12)
 }
 
 /// `(VmRSS, VmHWM)` of this process, in KiB.
