@@ -31,7 +31,11 @@ pub enum AuditCommand {
         out: Option<std::path::PathBuf>,
     },
     /// Check the trail against the transparency log, offline, with only its verifier key.
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Exit codes: 0 verified, 1 verification failed (the first bad leaf is \
+                      named), 2 usage (no key, a key that does not parse, a missing file)."
+    )]
     Verify(verify::VerifyCommand),
 }
 
