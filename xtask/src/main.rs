@@ -5,15 +5,17 @@
 //!   and SQLite; `BENCH_BACKEND=postgres|sqlite|both` picks), `audit` (ingest events/s and
 //!   export rows/s with peak memory beside raw PostgreSQL), `notifications` (webhook and
 //!   event-stream latency from commit at a steady rate, and outbox drain throughput, on
-//!   PostgreSQL) and `log` (transparency log sealing leaves/s beside raw PostgreSQL,
-//!   sequencing lag under steady ingest, proof latency). The suites read their sizes and
+//!   PostgreSQL), `log` (transparency log sealing leaves/s beside raw PostgreSQL, sequencing
+//!   lag under steady ingest, proof latency) and `verify` (offline verification of an exported
+//!   range of 1,000,000 events against a signed checkpoint, time and peak memory, with the
+//!   release `countersign` built first). The suites read their sizes and
 //!   backend from the environment, which they inherit (see `crates/bench/README.md`).
 
 use std::process::Command;
 
 use anyhow::{bail, Context};
 
-const SUITES: &[&str] = &["approvals", "audit", "notifications", "log"];
+const SUITES: &[&str] = &["approvals", "audit", "notifications", "log", "verify"];
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -40,6 +42,16 @@ fn bench(names: &[String]) -> anyhow::Result<()> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     for suite in chosen {
         eprintln!("== bench {suite}");
+        if suite == "verify" {
+            // The suite also times the `countersign` binary, found beside its own.
+            let status = Command::new(&cargo)
+                .args(["build", "--release", "--quiet", "-p", "countersign-cli"])
+                .status()
+                .context("building countersign")?;
+            if !status.success() {
+                bail!("building countersign failed ({status})");
+            }
+        }
         let status = Command::new(&cargo)
             .args([
                 "run",

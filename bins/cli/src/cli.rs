@@ -5,7 +5,9 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::commands::{api, approvals, audit, jobs, keys, policies, principals, roles, subjects};
+use crate::commands::{
+    api, approvals, audit, jobs, keys, log, policies, principals, roles, subjects,
+};
 use secrecy::SecretString;
 
 use crate::error::CliError;
@@ -127,9 +129,12 @@ pub enum Command {
     /// Request, list, inspect and cancel jobs.
     #[command(subcommand)]
     Jobs(jobs::JobsCommand),
-    /// List, show and export the audit trail.
+    /// List, show, export and verify the audit trail.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
+    /// The transparency log: its signed checkpoint, verifier key and hash tiles.
+    #[command(subcommand)]
+    Log(log::LogCommand),
     /// Call any API route and print the answer (like `curl`, with the key and errors handled).
     Api(api::ApiArgs),
     /// Create, list, show and disable principals (people and services).

@@ -89,7 +89,31 @@ impl Client {
         body: Option<&serde_json::Value>,
         headers: &[(&'static str, String)],
     ) -> Result<Answer, CliError> {
-        let mut req = self.request(method, path, headers)?;
+        self.exchange(method, path, body, headers, true).await
+    }
+
+    /// A `GET` of a route the server may serve without a key (the transparency log's
+    /// checkpoint, verifier key and hash tiles): the key is sent when one is configured.
+    pub async fn get_public(&self, path: &str, accept: &str) -> Result<Answer, CliError> {
+        self.exchange(
+            Method::GET,
+            path,
+            None,
+            &[("accept", accept.to_owned())],
+            false,
+        )
+        .await
+    }
+
+    async fn exchange(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&serde_json::Value>,
+        headers: &[(&'static str, String)],
+        key_required: bool,
+    ) -> Result<Answer, CliError> {
+        let mut req = self.request(method, path, headers, key_required)?;
         if let Some(body) = body {
             req = req
                 .header(CONTENT_TYPE, "application/json")
@@ -144,7 +168,7 @@ impl Client {
     ) -> Result<Response, CliError> {
         let mut all = vec![("accept", accept.to_owned())];
         all.extend_from_slice(headers);
-        let req = self.request(Method::GET, path, &all)?;
+        let req = self.request(Method::GET, path, &all, true)?;
         let resp = tokio::time::timeout(self.timeout, req.send())
             .await
             .map_err(|_| self.timed_out())?
@@ -168,6 +192,7 @@ impl Client {
         method: Method,
         path: &str,
         headers: &[(&'static str, String)],
+        key_required: bool,
     ) -> Result<RequestBuilder, CliError> {
         let url = format!("{}{}", self.base, path);
         let mut req = self.http.request(method, &url);
@@ -186,7 +211,7 @@ impl Client {
                 value.set_sensitive(true);
                 req = req.header(AUTHORIZATION, value);
             }
-            None if path.starts_with("/api/") => return Err(no_key()),
+            None if key_required && path.starts_with("/api/") => return Err(no_key()),
             None => {}
         }
         for (name, value) in headers {

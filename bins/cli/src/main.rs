@@ -12,6 +12,7 @@ mod commands;
 mod config;
 mod error;
 mod output;
+mod tile_dir;
 mod timearg;
 
 fn main() -> ExitCode {

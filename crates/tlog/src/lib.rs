@@ -16,6 +16,8 @@
 //! - [`tlog_proof`] — C2SP `tlog-proof`: index, inclusion proof and signed checkpoint in one
 //!   text, verified offline with only the verifier key.
 //! - [`leaf`] — the leaf of an audit event: its RFC 8785 canonical JSON.
+//! - [`export_range`] — an exported range verified offline, streaming: its lines are exactly
+//!   the log's leaves `[first, last]`, or the first one that is not is named.
 //!
 //! Hashing, proofs and tiles are those of `tlog_tiles` (a port of Go's `sumdb/tlog`); notes are
 //! `signed_note`'s. This crate fixes the parameters the contract chooses (tile height 8, Ed25519,
@@ -24,6 +26,7 @@
 pub mod bundle;
 pub mod checkpoint;
 pub mod error;
+pub mod export_range;
 pub mod hash;
 pub mod leaf;
 pub mod memory;

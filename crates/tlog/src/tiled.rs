@@ -108,6 +108,24 @@ impl<'a, S: TileSource> TiledTree<'a, S> {
         self.with_reader(|r| crate::range::range_proof(r, start, end, self.size))
     }
 
+    /// The leaf hashes of leaves `[start, end)`, authenticated against the root, read in one
+    /// pass (an offline verifier reads a tile's worth at a time).
+    pub fn leaf_hashes(&self, start: u64, end: u64) -> Result<Vec<Hash>, TlogError> {
+        if start > end || end > self.size {
+            return Err(TlogError::SizeOutOfRange {
+                size: end,
+                reason: "leaves need start <= end <= size",
+            });
+        }
+        if start == end {
+            return Ok(Vec::new());
+        }
+        let indexes: Vec<u64> = (start..end)
+            .map(|i| tlog_tiles::stored_hash_index(0, i))
+            .collect();
+        self.with_reader(|r| r.read_hashes(&indexes).map_err(proof::reader_error))
+    }
+
     /// The leaf hash at `index`, authenticated against the root.
     pub fn leaf_hash(&self, index: u64) -> Result<Hash, TlogError> {
         if index >= self.size {

@@ -1,11 +1,11 @@
-//! `countersign audit list|show|export`.
+//! `countersign audit list|show|export|proof|verify`.
 
 use clap::{Args, Subcommand};
 use serde_json::Value;
 
 use crate::client::Query;
 use crate::commands::export::{self, ExportArgs};
-use crate::commands::{fetch_list, item_path, people, Ctx, Paging};
+use crate::commands::{fetch_list, item_path, log, people, verify, Ctx, Paging};
 use crate::error::CliError;
 use crate::output::{self, field, human_time, short_id, text, Table};
 use crate::timearg;
@@ -22,6 +22,21 @@ pub enum AuditCommand {
     },
     /// Stream a time window as NDJSON to a file (or stdout); `--resume` continues a file.
     Export(ExportArgs),
+    /// One event's inclusion proof in the transparency log, as a C2SP tlog-proof.
+    Proof {
+        /// The event id (`evt_…`).
+        id: String,
+        /// Write to this file instead of stdout.
+        #[arg(long, short, value_name = "FILE")]
+        out: Option<std::path::PathBuf>,
+    },
+    /// Check the trail against the transparency log, offline, with only its verifier key.
+    #[command(
+        subcommand,
+        after_help = "Exit codes: 0 verified, 1 verification failed (the first bad leaf is \
+                      named), 2 usage (no key, a key that does not parse, a missing file)."
+    )]
+    Verify(verify::VerifyCommand),
 }
 
 #[derive(Debug, Args)]
@@ -57,6 +72,8 @@ pub async fn run(ctx: &Ctx, command: AuditCommand) -> Result<(), CliError> {
         AuditCommand::List(a) => list(ctx, a).await,
         AuditCommand::Show { id } => show(ctx, &id).await,
         AuditCommand::Export(a) => export::run(ctx, a).await,
+        AuditCommand::Proof { id, out } => log::audit_proof(ctx, &id, out.as_deref()).await,
+        AuditCommand::Verify(c) => verify::run(ctx, c).await,
     }
 }
 

@@ -19,6 +19,7 @@ pub mod completions;
 pub mod export;
 pub mod jobs;
 pub mod keys;
+pub mod log;
 pub mod people;
 pub mod policies;
 pub mod principals;
@@ -26,6 +27,7 @@ pub mod progress;
 pub mod roles;
 pub mod subjects;
 pub mod watch;
+pub mod verify;
 pub mod whoami;
 
 /// What every command runs with.
@@ -56,6 +58,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Approvals(c) => approvals::run(&ctx, c).await,
         Command::Jobs(c) => jobs::run(&ctx, c).await,
         Command::Audit(c) => audit::run(&ctx, c).await,
+        Command::Log(c) => log::run(&ctx, c).await,
         Command::Api(a) => api::run(&ctx, a).await,
         Command::Principals(c) => principals::run(&ctx, c).await,
         Command::Roles(c) => roles::run(&ctx, c).await,

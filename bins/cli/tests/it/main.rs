@@ -3,5 +3,7 @@
 mod support;
 
 mod cli;
+mod log_fetch;
 mod quickstart;
 mod watch;
+mod verify;
