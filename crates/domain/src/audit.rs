@@ -138,6 +138,8 @@ pub mod actions {
     pub const WEBHOOK_TESTED: &str = "webhook.tested";
     pub const WEBHOOK_REDELIVERED: &str = "webhook.redelivered";
     pub const WEBHOOK_DISABLED: &str = "webhook.disabled";
+    pub const SESSION_CREATED: &str = "session.created";
+    pub const SESSION_ENDED: &str = "session.ended";
 
     /// Every action the service writes.
     pub const ALL: &[&str] = &[
@@ -174,6 +176,8 @@ pub mod actions {
         WEBHOOK_TESTED,
         WEBHOOK_REDELIVERED,
         WEBHOOK_DISABLED,
+        SESSION_CREATED,
+        SESSION_ENDED,
     ];
 }
 
@@ -562,7 +566,7 @@ mod tests {
             assert_eq!(c.as_str().parse::<Category>().unwrap(), c);
         }
         assert!("misc".parse::<Category>().is_err());
-        assert_eq!(actions::ALL.len(), 33);
+        assert_eq!(actions::ALL.len(), 35);
         let sample = sample();
         for a in actions::ALL {
             let mut e = sample.clone();

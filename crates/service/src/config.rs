@@ -31,6 +31,9 @@ pub struct ServiceConfig {
     /// How long a claimed delivery is held for its sender; a sender that dies mid-attempt
     /// leaves the delivery due again after this (the same `webhook-id` is sent again).
     pub webhook_lease: Duration,
+    /// `COUNTERSIGN_SESSION_IDLE_TIMEOUT`: a console session with no page asked for in this
+    /// long has ended.
+    pub session_idle_timeout: Duration,
 }
 
 impl Default for ServiceConfig {
@@ -47,6 +50,7 @@ impl Default for ServiceConfig {
             webhook_retry_schedule: countersign_domain::webhook::DEFAULT_RETRY_SCHEDULE.to_vec(),
             webhook_timeout: Duration::from_secs(15),
             webhook_lease: Duration::from_secs(60),
+            session_idle_timeout: Duration::from_secs(30 * 60),
         }
     }
 }

@@ -35,6 +35,8 @@
 //! - [`webhooks`] — the webhook use cases; `outbox` — the notification messages
 //!   `commit_with` writes with each change; [`webhook_delivery`] — fan-out, claim, signed send
 //!   and retries.
+//! - [`sessions`] — console sign-in, session lookup (the same [`Caller`] a key gives), sign-out
+//!   and CSRF tokens; [`console_views`] — approvals with names, and those waiting on the caller.
 //! - [`metrics`] — metric names and the helpers that record them.
 //! - [`paging`] — turning `limit`/`cursor` query values into a page request.
 
@@ -45,6 +47,7 @@ pub mod audit_trail;
 pub mod auth;
 pub mod caller;
 pub mod config;
+pub mod console_views;
 pub mod eligibility;
 pub mod error;
 mod escalation;
@@ -57,6 +60,7 @@ pub mod policies;
 pub mod principals;
 pub mod roles;
 pub mod scheduler;
+pub mod sessions;
 pub mod subjects;
 pub mod webhook_delivery;
 pub mod webhooks;

@@ -83,6 +83,9 @@ pub trait Dialect: DriverResults + Debug + Clone + Send + Sync + Sized + 'static
     /// `JSON_OBJECTS`: a JSON-array-valued subquery of one object (`{fields}`: `'key', value,
     /// …`) per row `FROM {from}`, ordered by `{order}`; `[]` for none.
     const JSON_OBJECTS: &'static str;
+    /// `JSON_FIELDS`: a table `j (value)` of the text field `{field}` of each object in the
+    /// JSON array column `{column}`.
+    const JSON_FIELDS: &'static str;
 
     /// Open a pool on `url`.
     fn connect(url: &str, options: Self::Options) -> BoxFuture<'_, StoreResult<Pool<Self::DB>>>;

@@ -14,7 +14,7 @@
 //! - [`store`] — [`SqlStore`]: the pool, transactions, key authentication.
 //! - [`tx`] — [`SqlTransaction`], the unit of work.
 //! - one module per aggregate: [`principals`], [`keys`], [`roles`], [`policies`],
-//!   [`subjects`], [`jobs`], [`approvals`], [`audit`], [`webhooks`].
+//!   [`subjects`], [`jobs`], [`approvals`], [`audit`], [`webhooks`], [`sessions`].
 
 pub mod approvals;
 pub mod audit;
@@ -27,6 +27,7 @@ pub mod keys;
 pub mod policies;
 pub mod principals;
 pub mod roles;
+pub mod sessions;
 pub mod sql;
 pub mod store;
 pub mod subjects;

@@ -8,7 +8,7 @@
 //!   and [`Transaction`], which is every repository at once plus `commit`.
 //! - One module per aggregate: [`principals`], [`keys`], [`roles`], [`policies`],
 //!   [`subjects`], [`jobs`], [`approvals`], [`audit`], [`webhooks`] (webhooks, the
-//!   notification outbox and deliveries).
+//!   notification outbox and deliveries), [`sessions`] (console sessions).
 //! - [`page`] — keyset pagination (`limit` + opaque cursor; no OFFSET anywhere).
 //! - [`error`] — [`StoreError`]; database facts become these variants at the backend.
 //! - [`decode`] — parsing stored values into domain types, shared by the backends.
@@ -28,6 +28,7 @@ pub mod page;
 pub mod policies;
 pub mod principals;
 pub mod roles;
+pub mod sessions;
 pub mod subjects;
 pub mod uow;
 pub mod webhooks;
@@ -44,6 +45,7 @@ pub use page::{Cursor, CursorError, Page, PageRequest};
 pub use policies::PolicyRepo;
 pub use principals::PrincipalRepo;
 pub use roles::RoleRepo;
+pub use sessions::SessionRepo;
 pub use subjects::{SubjectFilter, SubjectRepo};
 pub use uow::{RolePosture, Store, Transaction};
 pub use webhooks::{

@@ -16,6 +16,7 @@ use crate::keys::{KeyAuthRecord, KeyRepo};
 use crate::policies::PolicyRepo;
 use crate::principals::PrincipalRepo;
 use crate::roles::RoleRepo;
+use crate::sessions::SessionRepo;
 use crate::subjects::SubjectRepo;
 use crate::webhooks::WebhookRepo;
 
@@ -31,6 +32,7 @@ pub trait Transaction:
     + ApprovalRepo
     + AuditRepo
     + WebhookRepo
+    + SessionRepo
     + Send
 {
     /// Make every write of this transaction durable, or none of them.
