@@ -3,14 +3,15 @@
 //! - `cargo xtask bench [SUITE…]` — run benchmark suites in release mode (all when none is
 //!   named): `approvals` (approve-decision throughput and p99 beside raw SQL, on PostgreSQL
 //!   and SQLite; `BENCH_BACKEND=postgres|sqlite|both` picks) and `audit` (ingest events/s and
-//!   export rows/s with peak memory beside raw PostgreSQL). The suites read their sizes and
+//!   export rows/s with peak memory beside raw PostgreSQL) and `console` (the browser
+//!   console's page latency p50/p99 and page weight with 10,000 pending approvals). The suites read their sizes and
 //!   backend from the environment, which they inherit (see `crates/bench/README.md`).
 
 use std::process::Command;
 
 use anyhow::{bail, Context};
 
-const SUITES: &[&str] = &["approvals", "audit"];
+const SUITES: &[&str] = &["approvals", "audit", "console"];
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
