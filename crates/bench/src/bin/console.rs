@@ -109,11 +109,31 @@ async fn main() -> anyhow::Result<()> {
     report(SUITE, "assets: stylesheet + script bytes", assets);
 
     let pages: Vec<(&str, &str, &String, Check)> = vec![
-        ("waiting on me (newest 50 of 10,000)", "/ui/", &approver, Check::Rows),
-        ("one approval (each time another)", "", &approver, Check::Approval),
-        ("my requests (newest 50)", "/ui/requests", &requester, Check::Rows),
+        (
+            "waiting on me (newest 50 of 10,000)",
+            "/ui/",
+            &approver,
+            Check::Rows,
+        ),
+        (
+            "one approval (each time another)",
+            "",
+            &approver,
+            Check::Approval,
+        ),
+        (
+            "my requests (newest 50)",
+            "/ui/requests",
+            &requester,
+            Check::Rows,
+        ),
         ("jobs (newest 50)", "/ui/jobs", &admin, Check::Jobs),
-        ("audit trail (newest 50)", "/ui/audit", &admin, Check::Events),
+        (
+            "audit trail (newest 50)",
+            "/ui/audit",
+            &admin,
+            Check::Events,
+        ),
         (
             "audit trail filtered by action",
             "/ui/audit?action=approval.requested",
@@ -159,9 +179,17 @@ async fn main() -> anyhow::Result<()> {
         format!(
             "worst p99 {} ({}), heaviest {} B ({})",
             ms(worst_p99),
-            if worst_p99 < GOAL_P99 { "met" } else { "MISSED" },
+            if worst_p99 < GOAL_P99 {
+                "met"
+            } else {
+                "MISSED"
+            },
             heaviest,
-            if heaviest < GOAL_BYTES { "met" } else { "MISSED" }
+            if heaviest < GOAL_BYTES {
+                "met"
+            } else {
+                "MISSED"
+            }
         ),
     );
     let _ = stop.send(());
@@ -267,7 +295,10 @@ async fn setup(service: &Service) -> anyhow::Result<Fixture> {
     let (_, _) = person(service, "bench-auditor", "auditor").await?;
 
     let mut subjects = Vec::new();
-    for (name, role) in [("bench-approver-policy", "approver"), ("bench-admin-policy", "admin")] {
+    for (name, role) in [
+        ("bench-approver-policy", "approver"),
+        ("bench-admin-policy", "admin"),
+    ] {
         let policy = service
             .create_policy(
                 &admin,

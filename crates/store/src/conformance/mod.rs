@@ -18,7 +18,7 @@
 //! expression.
 //!
 //! Files: one per aggregate ([`principals`], [`keys`], [`roles`], [`policies`],
-//! [`subjects`], [`jobs`], [`approvals`], [`audit`]), [`uow`] for the unit of work and
+//! [`subjects`], [`jobs`], [`approvals`], [`audit`], [`sessions`]), [`uow`] for the unit of work and
 //! [`fixtures`] for shared builders.
 
 pub mod approvals;
@@ -29,6 +29,7 @@ pub mod keys;
 pub mod policies;
 pub mod principals;
 pub mod roles;
+pub mod sessions;
 pub mod subjects;
 pub mod uow;
 
@@ -143,6 +144,8 @@ macro_rules! conformance_tests {
             audit::audit_export_order_and_chunks,
             audit::audit_export_resume_limit_and_category,
             audit::audit_export_empty_window,
+            sessions::sessions_touch_end_and_guard,
+            sessions::sessions_approvals_awaiting_vote,
         }
     };
     (@tests [$attr:meta] [$arg:ident : $ty:ty] [$make:expr] ; $($module:ident :: $name:ident),* $(,)?) => {
