@@ -264,10 +264,8 @@ async fn sign_in(client: &reqwest::Client, base: &str, key: &str) -> anyhow::Res
     let form = client.get(format!("{base}/ui/sign-in")).send().await?;
     let nonce = cookie(&form, "countersign_sign_in").context("no sign-in cookie")?;
     let html = form.text().await?;
-    let at = html
-        .find("name=\"csrf\" value=\"")
-        .context("no CSRF field")?
-        + 20;
+    const FIELD: &str = "name=\"csrf\" value=\"";
+    let at = html.find(FIELD).context("no CSRF field")? + FIELD.len();
     let csrf = &html[at..at + 64];
     let r = client
         .post(format!("{base}/ui/sign-in"))
