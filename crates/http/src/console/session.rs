@@ -201,6 +201,11 @@ pub async fn refuse_csrf(state: &AppState, caller: Option<&Caller>, route: Strin
             &err,
         )
         .await;
+    csrf_refused()
+}
+
+/// The 403 page of a form whose CSRF token is missing or wrong.
+pub fn csrf_refused() -> Response {
     ErrorPage::new(
         StatusCode::FORBIDDEN,
         "This form is out of date or did not come from the console (its CSRF token is missing \

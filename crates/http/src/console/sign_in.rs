@@ -18,7 +18,7 @@ use serde::Deserialize;
 
 use crate::console::page::{self, ErrorPage};
 use crate::console::session::{
-    cookie_value, refuse_csrf, remove_cookie, secure, set_cookie, ConsoleForm, CsrfForm,
+    cookie_value, csrf_refused, remove_cookie, secure, set_cookie, ConsoleForm, CsrfForm,
     SESSION_COOKIE, SIGN_IN_COOKIE,
 };
 use crate::console::view::safe_next;
@@ -109,8 +109,15 @@ pub async fn submit(
         .into_response();
     };
     let nonce = cookie_value(&headers, SIGN_IN_COOKIE).and_then(|v| SessionToken::parse(&v));
+    let client = crate::gate::client_address(&extensions);
+    let resource = Resource::new("route", "POST /ui/sign-in");
     if !nonce.is_some_and(|n| n.csrf_matches(&form.csrf)) {
-        return refuse_csrf(&state, None, "POST /ui/sign-in".to_owned()).await;
+        // Anonymous, so through the flood control like a refused key.
+        let err = ServiceError::Forbidden("missing or wrong CSRF token".into());
+        if let Some(limited) = refuse_anonymous(&state, &client, None, None, resource, &err).await {
+            return limited.into_response();
+        }
+        return csrf_refused();
     }
     let next = safe_next(form.next.as_deref());
     let api_key = form.api_key.trim();
@@ -127,9 +134,7 @@ pub async fn submit(
             response
         }
         Err(err @ ServiceError::Unauthenticated(_)) => {
-            let client = crate::gate::client_address(&extensions);
             let key_id = ApiKeyToken::parse(api_key).map(|t| t.key_id);
-            let resource = Resource::new("route", "POST /ui/sign-in");
             if let Some(limited) =
                 refuse_anonymous(&state, &client, key_id, None, resource, &err).await
             {

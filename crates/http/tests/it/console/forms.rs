@@ -47,6 +47,12 @@ async fn sign_in_refusals(db: Db) {
     );
     assert_eq!(app.db.count("console_sessions").await, 0);
     assert!(app.events("session.created").await.is_empty());
+    // Each refusal is an anonymous `auth.denied` (through the flood control).
+    let denied = app.events("auth.denied").await;
+    assert_eq!(denied.len(), 4, "{denied:?}");
+    assert!(denied[1..]
+        .iter()
+        .all(|e| e["resource"]["id"] == "POST /ui/sign-in" && e["result"]["kind"] == "forbidden"));
 
     // A page asked for while signed out comes back after sign-in.
     let mut v = Visitor::new(&app);
