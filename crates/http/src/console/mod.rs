@@ -17,7 +17,7 @@
 //!   requests.
 //! - [`jobs`] — the jobs list.
 //! - [`audit`] — the audit trail with filters and paging, and its NDJSON export.
-//! - [`page`] — the error page and what every page shares; [`view`] — display helpers.
+//! - [`page`] — the error page and what every page shares; [`view`] — how values are shown (instants, time left, JSON, query strings).
 //!
 //! The console's routes are not part of the JSON API (nor of its OpenAPI document): they are
 //! mounted beside it by [`router`].

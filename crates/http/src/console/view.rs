@@ -1,4 +1,4 @@
-//! Display helpers for the console's templates: instants, time left, JSON, query strings.
+//! How the console's templates show values: instants, time left, JSON, query strings.
 
 use std::fmt::Write as _;
 
