@@ -6,16 +6,17 @@
 //!   export rows/s with peak memory beside raw PostgreSQL), `notifications` (webhook and
 //!   event-stream latency from commit at a steady rate, and outbox drain throughput, on
 //!   PostgreSQL), `log` (transparency log sealing leaves/s beside raw PostgreSQL, sequencing
-//!   lag under steady ingest, proof latency) and `verify` (offline verification of an exported
+//!   lag under steady ingest, proof latency), `verify` (offline verification of an exported
 //!   range of 1,000,000 events against a signed checkpoint, time and peak memory, with the
-//!   release `countersign` built first). The suites read their sizes and
+//!   release `countersign` built first) and `console` (the browser console's page latency
+//!   p50/p99 and page weight with 10,000 pending approvals). The suites read their sizes and
 //!   backend from the environment, which they inherit (see `crates/bench/README.md`).
 
 use std::process::Command;
 
 use anyhow::{bail, Context};
 
-const SUITES: &[&str] = &["approvals", "audit", "notifications", "log", "verify"];
+const SUITES: &[&str] = &["approvals", "audit", "notifications", "log", "verify", "console"];
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();

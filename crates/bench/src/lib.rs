@@ -5,7 +5,8 @@
 //! Every suite measures Countersign and, in the same run, the raw database doing the same
 //! statements, and prints both with their ratio: the machine's speed cancels out of the ratio.
 //! The `approvals` suite runs on PostgreSQL and on SQLite (`BENCH_BACKEND`); `audit` on
-//! PostgreSQL.
+//! PostgreSQL. `console` (PostgreSQL) measures the browser console's page latency and weight
+//! against absolute goals, with no raw baseline.
 
 use std::time::Duration;
 

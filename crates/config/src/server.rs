@@ -143,6 +143,9 @@ pub struct ServerConfig {
     pub public_url: Option<String>,
     #[command(flatten)]
     pub log: crate::log::ServerLogArgs,
+    /// A console session with no page asked for in this long has ended.
+    #[arg(long, env = "COUNTERSIGN_SESSION_IDLE_TIMEOUT", default_value = "30m", value_parser = parse_duration)]
+    pub session_idle_timeout: Duration,
 }
 
 impl ServerConfig {
@@ -180,6 +183,14 @@ impl ServerConfig {
                 "must be at least 100ms",
             ));
         }
+        if self.session_idle_timeout < Duration::from_secs(1)
+            || self.session_idle_timeout > Duration::from_secs(30 * 86_400)
+        {
+            return Err(ConfigError::new(
+                "COUNTERSIGN_SESSION_IDLE_TIMEOUT",
+                "must be between 1s and 30d",
+            ));
+        }
         if !matches!(self.log_format.as_str(), "text" | "json") {
             return Err(ConfigError::new(
                 "COUNTERSIGN_LOG_FORMAT",
@@ -197,6 +208,7 @@ impl ServerConfig {
             export_max_window: self.export_max_window,
             public_url: self.public_url.clone(),
             log_public: self.log.public,
+            session_idle_timeout: self.session_idle_timeout,
             ..ServiceConfig::default()
         }
     }

@@ -142,6 +142,8 @@ pub mod actions {
     pub const WEBHOOK_DISABLED: &str = "webhook.disabled";
     /// The log self-check found a stored event that no longer matches its leaf.
     pub const LOG_TAMPER_DETECTED: &str = "log.tamper_detected";
+    pub const SESSION_CREATED: &str = "session.created";
+    pub const SESSION_ENDED: &str = "session.ended";
 
     /// Every action the service writes.
     pub const ALL: &[&str] = &[
@@ -181,6 +183,8 @@ pub mod actions {
         WEBHOOK_REDELIVERED,
         WEBHOOK_DISABLED,
         LOG_TAMPER_DETECTED,
+        SESSION_CREATED,
+        SESSION_ENDED,
     ];
 }
 
@@ -569,7 +573,7 @@ mod tests {
             assert_eq!(c.as_str().parse::<Category>().unwrap(), c);
         }
         assert!("misc".parse::<Category>().is_err());
-        assert_eq!(actions::ALL.len(), 36);
+        assert_eq!(actions::ALL.len(), 38);
         let sample = sample();
         for a in actions::ALL {
             let mut e = sample.clone();

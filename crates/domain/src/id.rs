@@ -138,6 +138,10 @@ prefixed_id!(
     /// One message's delivery to one webhook (`dlv_…`).
     DeliveryId, "dlv"
 );
+prefixed_id!(
+    /// A console session (`ses_…`): a person signed in to the browser console.
+    SessionId, "ses"
+);
 
 #[cfg(test)]
 mod tests {

@@ -15,6 +15,7 @@
 //! - [`canonical`] — RFC 8785 canonical JSON and `payload_sha256`.
 //! - [`validation`] — the one error type for values that break a rule; [`text`] — the
 //!   no-NUL rule for every string a client sends.
+//! - [`session`] — console sessions (a person signed in to the browser console).
 //! - [`webhook`] — webhooks, their event types, outbox deliveries and the retry schedule.
 //! - [`clock`] — timestamps at the precision the stores keep (microseconds).
 //! - `openapi` (feature `openapi`, off by default) — OpenAPI schemas of the validated string
@@ -36,6 +37,7 @@ pub mod principal;
 pub mod quorum;
 pub mod reminder;
 pub mod role;
+pub mod session;
 pub mod subject;
 pub mod text;
 pub mod validation;
@@ -46,7 +48,7 @@ pub use approval::{ApprovalRequest, ApprovalState, DecisionOutcome, Vote, VoteDe
 pub use audit::{AuditEvent, AuditResult, Authorization, Category, Decision, Resource};
 pub use id::{
     ApprovalId, DeliveryId, EventId, IdError, JobId, KeyId, MessageId, PolicyId, PrincipalId,
-    SubjectId, WebhookId,
+    SessionId, SubjectId, WebhookId,
 };
 pub use job::{Job, JobStatus};
 pub use key::{ApiKey, ApiKeyToken, KeyStatus};
@@ -55,6 +57,7 @@ pub use policy::{ApprovalRule, NoticeSettings, Policy};
 pub use principal::{Principal, PrincipalKind, PrincipalName};
 pub use reminder::ReminderSchedule;
 pub use role::{Role, RoleId};
+pub use session::{ConsoleSession, SessionEnd};
 pub use subject::Subject;
 pub use validation::ValidationError;
 pub use webhook::{Delivery, DeliveryStatus, Webhook, WebhookEvent, WebhookFormat};

@@ -181,11 +181,46 @@ fn bearer(req: &Request) -> Result<Option<&str>, &'static str> {
 }
 
 /// The client's address as the server saw it (`unknown` without `ConnectInfo`).
-fn client_address(req: &Request) -> String {
-    req.extensions()
+pub(crate) fn client_address(extensions: &axum::http::Extensions) -> String {
+    extensions
         .get::<ConnectInfo<SocketAddr>>()
         .map(|ConnectInfo(a)| a.ip().to_string())
         .unwrap_or_else(|| "unknown".to_owned())
+}
+
+/// Account for an anonymous refusal from `client` through the flood control, auditing it
+/// (`auth.denied`) while the address is under its audit rate; `Some(429)` past its limit.
+/// The gate and the console's sign-in both refuse through here.
+pub(crate) async fn refuse_anonymous(
+    app: &AppState,
+    client: &str,
+    key_id: Option<countersign_domain::KeyId>,
+    permission: Option<Permission>,
+    resource: Resource,
+    err: &ServiceError,
+) -> Option<ApiError> {
+    let service = &app.service;
+    let (verdict, due) = app.deny_flood.refuse(client);
+    deny_flood::write(service, due).await;
+    if verdict == Verdict::Audit {
+        let request_id = request_id::current();
+        service
+            .audit_denied(
+                DenyContext {
+                    caller: None,
+                    key_id,
+                    permission,
+                    resource,
+                    request_id: request_id.as_deref(),
+                },
+                err,
+            )
+            .await;
+    }
+    match verdict {
+        Verdict::Limit { retry_after } => Some(ApiError::RateLimited(retry_after)),
+        _ => None,
+    }
 }
 
 async fn gate_middleware(
@@ -212,29 +247,16 @@ async fn gate_middleware(
     let caller = match caller {
         Ok(c) => c.with_request_id(request_id.clone()),
         Err(err @ ServiceError::Unauthenticated(_)) => {
-            let (verdict, due) = app.deny_flood.refuse(&client_address(&req));
-            deny_flood::write(service, due).await;
-            if verdict == Verdict::Audit {
-                let key_id = token
-                    .ok()
-                    .flatten()
-                    .and_then(ApiKeyToken::parse)
-                    .map(|t| t.key_id);
-                service
-                    .audit_denied(
-                        DenyContext {
-                            caller: None,
-                            key_id,
-                            permission,
-                            resource,
-                            request_id: request_id.as_deref(),
-                        },
-                        &err,
-                    )
-                    .await;
-            }
-            if let Verdict::Limit { retry_after } = verdict {
-                return ApiError::RateLimited(retry_after).into_response();
+            let key_id = token
+                .ok()
+                .flatten()
+                .and_then(ApiKeyToken::parse)
+                .map(|t| t.key_id);
+            let client = client_address(req.extensions());
+            if let Some(limited) =
+                refuse_anonymous(&app, &client, key_id, permission, resource, &err).await
+            {
+                return limited.into_response();
             }
             return ApiError::Service(err).into_response();
         }

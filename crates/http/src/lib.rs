@@ -18,6 +18,7 @@
 //!   ungated.
 //! - [`ops`] — `/healthz`, `/readyz`, `/metrics`, also served by the scheduler.
 //! - [`routes`] — one module per resource.
+//! - [`console`] — the browser console under `/ui/` (session-authenticated pages beside the API).
 //! - [`webhook_client`] — the reqwest transport the scheduler delivers webhooks through.
 //!
 //! # Error policy
@@ -28,6 +29,7 @@
 //! status and writes `{"error": {"code", "message", "request_id"}}`.
 
 pub mod app;
+pub mod console;
 pub mod deny_flood;
 pub mod error;
 pub mod extract;

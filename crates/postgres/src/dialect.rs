@@ -97,6 +97,9 @@ impl Dialect for PgDialect {
     const JSON_OBJECTS: &'static str = "COALESCE((SELECT jsonb_agg(jsonb_build_object({fields}) \
          ORDER BY {order}) FROM {from}), '[]'::jsonb)";
 
+    const JSON_FIELDS: &'static str =
+        "(SELECT e ->> '{field}' AS value FROM jsonb_array_elements({column}) AS e) AS j";
+
     fn decode_json<T: DeserializeOwned>(
         column: &'static str,
         value: serde_json::Value,

@@ -16,6 +16,8 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use time::OffsetDateTime;
 
+use countersign_store::KeyAuthRecord;
+
 use crate::caller::Caller;
 use crate::error::{ServiceError, ServiceResult};
 use crate::service::Service;
@@ -81,21 +83,7 @@ impl Service {
         if !bool::from(presented.as_slice().ct_eq(record.secret_hash.as_slice())) {
             return Err(ServiceError::Unauthenticated("unknown API key"));
         }
-        match record.key.status_at(clock::now()) {
-            KeyStatus::Active => {}
-            KeyStatus::Revoked => return Err(ServiceError::Unauthenticated("revoked API key")),
-            KeyStatus::Expired => return Err(ServiceError::Unauthenticated("expired API key")),
-        }
-        if record.principal.disabled {
-            return Err(ServiceError::Unauthenticated("disabled principal"));
-        }
-        Ok(Caller {
-            principal: record.principal,
-            key_id: Some(record.key.id),
-            roles: record.roles,
-            permissions: record.permissions,
-            request_id: None,
-        })
+        caller_of(record)
     }
 
     /// `whoami`: the caller as the server sees it. Needs no permission beyond a valid key.
@@ -228,6 +216,27 @@ impl Service {
         };
         Ok((MintedKey { key, token }, hash))
     }
+}
+
+/// The caller a key stands for, once its secret has been verified: refused when the key is
+/// revoked or expired or its principal disabled. API keys and console sessions (which act
+/// through the key they were opened with) both pass here.
+pub(crate) fn caller_of(record: KeyAuthRecord) -> ServiceResult<Caller> {
+    match record.key.status_at(clock::now()) {
+        KeyStatus::Active => {}
+        KeyStatus::Revoked => return Err(ServiceError::Unauthenticated("revoked API key")),
+        KeyStatus::Expired => return Err(ServiceError::Unauthenticated("expired API key")),
+    }
+    if record.principal.disabled {
+        return Err(ServiceError::Unauthenticated("disabled principal"));
+    }
+    Ok(Caller {
+        principal: record.principal,
+        key_id: Some(record.key.id),
+        roles: record.roles,
+        permissions: record.permissions,
+        request_id: None,
+    })
 }
 
 #[cfg(test)]

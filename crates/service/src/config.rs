@@ -50,6 +50,9 @@ pub struct ServiceConfig {
     /// `COUNTERSIGN_LOG_SELF_CHECK_LEAVES`: leaves the self-check re-reads per pass (a
     /// rolling window over the whole log).
     pub log_self_check_leaves: u64,
+    /// `COUNTERSIGN_SESSION_IDLE_TIMEOUT`: a console session with no page asked for in this
+    /// long has ended.
+    pub session_idle_timeout: Duration,
 }
 
 impl Default for ServiceConfig {
@@ -73,6 +76,7 @@ impl Default for ServiceConfig {
             log_checkpoint_leaves: 10_000,
             log_checkpoint_interval: Duration::from_secs(1),
             log_self_check_leaves: 10_000,
+            session_idle_timeout: Duration::from_secs(30 * 60),
         }
     }
 }

@@ -157,6 +157,11 @@ impl Service {
     }
 }
 
+/// Whether `caller`'s approve vote on `approval` (already read as of now) would count.
+pub(crate) fn would_count(caller: &Caller, approval: &ApprovalRequest) -> bool {
+    caller_verdict(caller, approval, &Matching::new(approval)).0
+}
+
 /// Whether the caller's approve vote would count now, and why (not), in the vote's own order of
 /// refusals.
 fn caller_verdict(

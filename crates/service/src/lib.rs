@@ -41,6 +41,8 @@
 //!   [`log_sequencer`] — the scheduler step that sequences queued events into leaves, tiles
 //!   and signed checkpoints; [`log_self_check`] — the step that re-reads stored events
 //!   against the log; `log_tiles` — stored tiles for the tlog computations.
+//! - [`sessions`] — console sign-in, session lookup (the same [`Caller`] a key gives), sign-out
+//!   and CSRF tokens; [`console_views`] — approvals with names, and those waiting on the caller.
 //! - [`metrics`] — metric names and the helpers that record them.
 //! - [`paging`] — turning `limit`/`cursor` query values into a page request.
 
@@ -51,6 +53,7 @@ pub mod audit_trail;
 pub mod auth;
 pub mod caller;
 pub mod config;
+pub mod console_views;
 pub mod eligibility;
 pub mod error;
 mod escalation;
@@ -71,6 +74,7 @@ pub mod reminders;
 pub mod roles;
 pub mod scheduler;
 pub mod slack;
+pub mod sessions;
 pub mod subjects;
 pub mod webhook_delivery;
 pub mod webhooks;

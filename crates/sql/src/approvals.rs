@@ -9,7 +9,9 @@
 use std::collections::HashMap;
 
 use async_trait::async_trait;
-use countersign_domain::{ApprovalId, ApprovalRequest, ApprovalState, JobId, Vote};
+use countersign_domain::{
+    ApprovalId, ApprovalRequest, ApprovalState, JobId, PrincipalId, RoleId, Vote,
+};
 use countersign_store::{ApprovalFilter, ApprovalRepo, Page, PageRequest, StoreResult};
 use time::OffsetDateTime;
 
@@ -213,6 +215,52 @@ impl<D: Dialect> ApprovalRepo for SqlTransaction<D> {
         .execute(self.conn())
         .await?;
         Ok(done == 1)
+    }
+
+    async fn list_awaiting_vote(
+        &mut self,
+        principal: PrincipalId,
+        roles: &[RoleId],
+        as_of: OffsetDateTime,
+        page: &PageRequest,
+    ) -> StoreResult<Page<ApprovalRequest>> {
+        if roles.is_empty() {
+            return Ok(Page {
+                items: Vec::new(),
+                next: None,
+            });
+        }
+        // Newest first along `approvals_by_state`; each row is kept or skipped by the vote's
+        // primary key and the rules' few elements, so a page costs about `limit` index steps
+        // when most pending requests are the caller's to decide.
+        let mut q = Sql::<D>::new(format!("SELECT {APPROVAL_COLUMNS} FROM approvals"));
+        q.and()
+            .push("state = 'pending' AND expires_at > ")
+            .bind(D::encode_time(as_of));
+        q.and().push("requested_by <> ").bind(principal.to_string());
+        q.and()
+            .push(
+                "NOT EXISTS (SELECT 1 FROM votes v WHERE v.approval_id = approvals.id \
+                 AND v.principal_id = ",
+            )
+            .bind(principal.to_string())
+            .push(")");
+        let list = q.param(D::encode_list(
+            roles.iter().map(|r| r.as_str().to_owned()).collect(),
+        ));
+        let rule_roles = fill(D::JSON_FIELDS, &[("field", "role"), ("column", "rules")]);
+        q.and().push(&format!(
+            "EXISTS (SELECT 1 FROM {rule_roles} WHERE j.value {})",
+            fill(D::IN_LIST, &[("list", &list)])
+        ));
+        q.page("created_at", "id", page);
+        let conn = self.conn();
+        let rows = q.fetch_all(&mut *conn, approval).await?;
+        let page = Page::from_rows(rows, page.limit, |a| cursor(a.created_at, a.id));
+        Ok(Page {
+            items: with_votes::<D>(conn, page.items).await?,
+            next: page.next,
+        })
     }
 
     async fn lock_due_approvals(

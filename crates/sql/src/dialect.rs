@@ -86,6 +86,9 @@ pub trait Dialect: DriverResults + Debug + Clone + Send + Sync + Sized + 'static
     /// `JSON_OBJECTS`: a JSON-array-valued subquery of one object (`{fields}`: `'key', value,
     /// …`) per row `FROM {from}`, ordered by `{order}`; `[]` for none.
     const JSON_OBJECTS: &'static str;
+    /// `JSON_FIELDS`: a table `j (value)` of the text field `{field}` of each object in the
+    /// JSON array column `{column}`.
+    const JSON_FIELDS: &'static str;
 
     /// `XACT_HORIZON`: an SQL expression, the transaction position below which every
     /// transaction has ended (PostgreSQL: the oldest running transaction id). An outbox

@@ -15,7 +15,8 @@
 //! - [`tx`] — [`SqlTransaction`], the unit of work.
 //! - [`event_stream`] — the live event stream's reads over the outbox, outside transactions.
 //! - one module per aggregate: [`principals`], [`keys`], [`roles`], [`policies`],
-//!   [`subjects`], [`jobs`], [`approvals`], [`audit`], [`webhooks`], [`reminders`], [`log`].
+//!   [`subjects`], [`jobs`], [`approvals`], [`audit`], [`webhooks`], [`reminders`], [`log`],
+//!   [`sessions`].
 
 pub mod approvals;
 pub mod audit;
@@ -31,6 +32,7 @@ pub mod policies;
 pub mod principals;
 pub mod reminders;
 pub mod roles;
+pub mod sessions;
 pub mod sql;
 pub mod store;
 pub mod subjects;

@@ -99,6 +99,8 @@ impl Dialect for SqliteDialect {
     const JSON_OBJECTS: &'static str =
         "(SELECT json_group_array(json_object({fields}) ORDER BY {order}) \
          FROM {from})";
+    const JSON_FIELDS: &'static str =
+        "(SELECT json_extract(e.value, '$.{field}') AS value FROM json_each({column}) AS e) AS j";
 
     fn decode_json<T: DeserializeOwned>(column: &'static str, value: String) -> StoreResult<T> {
         serde_json::from_str(&value)

@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 use countersign_domain::{
-    ApprovalId, ApprovalRequest, ApprovalState, JobId, PrincipalId, SubjectId, Vote,
+    ApprovalId, ApprovalRequest, ApprovalState, JobId, PrincipalId, RoleId, SubjectId, Vote,
 };
 use time::OffsetDateTime;
 
@@ -56,6 +56,18 @@ pub trait ApprovalRepo {
         decided_by: &str,
         at: OffsetDateTime,
     ) -> StoreResult<bool>;
+
+    /// Newest first, with votes: the approvals pending as of `as_of` (not past their deadline)
+    /// that `principal` did not request, has not voted on, and whose rules name one of
+    /// `roles` — the requests that may be waiting on that person's vote. (Whether the vote
+    /// would still fill an open place is the service's eligibility rule.)
+    async fn list_awaiting_vote(
+        &mut self,
+        principal: PrincipalId,
+        roles: &[RoleId],
+        as_of: OffsetDateTime,
+        page: &PageRequest,
+    ) -> StoreResult<Page<ApprovalRequest>>;
 
     /// Lock up to `limit` pending approvals with `expires_at <= now`, oldest first, skipping
     /// rows another transaction holds (so scheduler replicas share the work).

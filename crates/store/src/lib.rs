@@ -9,7 +9,7 @@
 //! - One module per aggregate: [`principals`], [`keys`], [`roles`], [`policies`],
 //!   [`subjects`], [`jobs`], [`approvals`], [`audit`], [`webhooks`] (webhooks, the
 //!   notification outbox and deliveries), [`reminders`] (pending requests' reminder and
-//!   escalation schedules), [`log`] (the transparency log).
+//!   escalation schedules), [`log`] (the transparency log), [`sessions`] (console sessions).
 //! - [`events`] — the live event stream's reads (stream order, settled messages, wake-ups).
 //! - [`page`] — keyset pagination (`limit` + opaque cursor; no OFFSET anywhere).
 //! - [`error`] — [`StoreError`]; database facts become these variants at the backend.
@@ -33,6 +33,7 @@ pub mod policies;
 pub mod principals;
 pub mod reminders;
 pub mod roles;
+pub mod sessions;
 pub mod subjects;
 pub mod uow;
 pub mod webhooks;
@@ -52,6 +53,7 @@ pub use policies::PolicyRepo;
 pub use principals::PrincipalRepo;
 pub use reminders::ReminderRepo;
 pub use roles::RoleRepo;
+pub use sessions::SessionRepo;
 pub use subjects::{SubjectFilter, SubjectRepo};
 pub use uow::{RolePosture, Store, Transaction};
 pub use webhooks::{

@@ -19,6 +19,7 @@ use crate::policies::PolicyRepo;
 use crate::principals::PrincipalRepo;
 use crate::reminders::ReminderRepo;
 use crate::roles::RoleRepo;
+use crate::sessions::SessionRepo;
 use crate::subjects::SubjectRepo;
 use crate::webhooks::WebhookRepo;
 
@@ -36,6 +37,7 @@ pub trait Transaction:
     + WebhookRepo
     + ReminderRepo
     + LogRepo
+    + SessionRepo
     + Send
 {
     /// Make every write of this transaction durable, or none of them.

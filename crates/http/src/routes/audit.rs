@@ -173,6 +173,13 @@ async fn export(
         after: q.after,
     };
     let export = s.service.export_audit(&caller, &params).await?;
+    export_response(export)
+}
+
+/// An opened export as its streamed NDJSON answer (the API's and the console's).
+pub(crate) fn export_response(
+    export: countersign_service::audit_export::AuditExport,
+) -> ApiResult<Response> {
     let disposition =
         HeaderValue::from_str(&format!("attachment; filename=\"{}\"", export.filename())).map_err(
             |e| ApiError::Service(countersign_service::ServiceError::Internal(Box::new(e))),

@@ -17,11 +17,14 @@ pub mod subjects;
 pub mod webhooks;
 
 /// Every route of the API, including the public ops endpoints and, ungated, the API's
-/// OpenAPI document and its Swagger UI page (built from the gated routes' table).
+/// OpenAPI document and its Swagger UI page (built from the gated routes' table), and the
+/// browser console under `/ui/`, which authenticates by session rather than by key.
 pub fn api(state: &AppState) -> Routes {
     let gated = gated(state);
     let doc = crate::openapi::document(gated.table());
-    gated.merge(crate::openapi::routes(state, &doc))
+    gated
+        .merge(crate::openapi::routes(state, &doc))
+        .map_router(|r| r.merge(crate::console::router(state)))
 }
 
 /// Every route behind [`Routes::add`]: the ops endpoints and the API itself.

@@ -12,6 +12,7 @@ mod audit_query;
 mod auth_admin;
 mod auth_header;
 mod bad_input;
+mod console;
 mod deny_flood;
 mod eligibility;
 mod event_stream;

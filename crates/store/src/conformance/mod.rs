@@ -18,8 +18,8 @@
 //! expression.
 //!
 //! Files: one per aggregate ([`principals`], [`keys`], [`roles`], [`policies`],
-//! [`subjects`], [`jobs`], [`approvals`], [`audit`], [`webhooks`], [`reminders`], [`log`]),
-//! [`uow`] for the unit of work and [`fixtures`] for shared builders.
+//! [`subjects`], [`jobs`], [`approvals`], [`audit`], [`webhooks`], [`reminders`], [`log`],
+//! [`sessions`]), [`uow`] for the unit of work and [`fixtures`] for shared builders.
 
 pub mod approvals;
 pub mod audit;
@@ -31,6 +31,7 @@ pub mod policies;
 pub mod principals;
 pub mod reminders;
 pub mod roles;
+pub mod sessions;
 pub mod subjects;
 pub mod uow;
 pub mod webhooks;
@@ -160,6 +161,8 @@ macro_rules! conformance_tests {
             log::log_tiles_only_grow,
             log::log_checkpoints_latest_and_by_size,
             log::log_export_rows_carry_leaf_index,
+            sessions::sessions_touch_end_and_guard,
+            sessions::sessions_approvals_awaiting_vote,
         }
     };
     (@tests [$attr:meta] [$arg:ident : $ty:ty] [$make:expr] ; $($module:ident :: $name:ident),* $(,)?) => {
