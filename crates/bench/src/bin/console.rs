@@ -308,6 +308,7 @@ async fn setup(service: &Service) -> anyhow::Result<Fixture> {
                         count: 1,
                     }],
                     approval_timeout_secs: None,
+                    notices: Default::default(),
                 },
             )
             .await?;
