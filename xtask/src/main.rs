@@ -16,7 +16,14 @@ use std::process::Command;
 
 use anyhow::{bail, Context};
 
-const SUITES: &[&str] = &["approvals", "audit", "notifications", "log", "verify", "console"];
+const SUITES: &[&str] = &[
+    "approvals",
+    "audit",
+    "notifications",
+    "log",
+    "verify",
+    "console",
+];
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();

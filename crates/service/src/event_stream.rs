@@ -15,9 +15,9 @@
 //! only way; PostgreSQL's fallback), at once after a full batch, and soon after a batch that
 //! found messages not yet settled.
 //!
-//! What a caller sees: `approval.*` and `job.*` events, with `approval.read`. Test sends to
-//! one webhook are never streamed. Other event types (`log.tamper_detected`, which needs
-//! `log.read`) are left out. The caller's key is read again every [`REAUTHORIZE_EVERY`]: a
+//! What a caller sees: `approval.*` and `job.*` events, with `approval.read`, and `log.*`
+//! events (`log.tamper_detected`) when it also holds `log.read`. Test sends to one webhook are
+//! never streamed. The caller's key is read again every [`REAUTHORIZE_EVERY`]: a
 //! revoked or expired key, a disabled principal or a lost `approval.read` ends the stream, as
 //! it would refuse the next request. The stream also ends when the process shuts down.
 
@@ -57,10 +57,12 @@ pub struct StreamEvent {
 /// longer read them, or with an error when the store fails.
 pub type EventStream = BoxStream<'static, ServiceResult<StreamEvent>>;
 
-/// Whether a caller with `approval.read` sees events of type `event`. (`log.*` events will
-/// need `log.read`; until that permission exists they are not streamed.)
-pub fn streamed_to_approval_readers(event: &str) -> bool {
-    event.starts_with("approval.") || event.starts_with("job.")
+/// Whether `caller` (who holds `approval.read`, or the stream would not be open) sees events
+/// of type `event`: `approval.*` and `job.*` always, `log.*` with `log.read`.
+pub fn streamed_to(caller: &Caller, event: &str) -> bool {
+    event.starts_with("approval.")
+        || event.starts_with("job.")
+        || (event.starts_with("log.") && caller.has(Permission::LogRead))
 }
 
 /// Where a stream is and what it waits on.
@@ -179,7 +181,7 @@ impl Reader {
             batch
                 .messages
                 .into_iter()
-                .filter(|m| streamed_to_approval_readers(&m.event))
+                .filter(|m| streamed_to(&self.caller, &m.event))
                 .map(
                     |StreamMessage {
                          id, event, body, ..
@@ -219,5 +221,41 @@ impl Reader {
             tracing::info!(principal.id = %self.caller.id(), "event stream ended: the caller may no longer read events");
         }
         Ok(allowed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use countersign_domain::{Principal, PrincipalId, PrincipalKind, PrincipalName};
+
+    use super::*;
+
+    fn caller(permissions: &[Permission]) -> Caller {
+        Caller {
+            principal: Principal {
+                id: PrincipalId::new(),
+                name: PrincipalName::parse("erin").unwrap(),
+                kind: PrincipalKind::User,
+                disabled: false,
+                created_at: clock::now(),
+            },
+            key_id: None,
+            roles: Vec::new(),
+            permissions: permissions.iter().copied().collect(),
+            request_id: None,
+        }
+    }
+
+    #[test]
+    fn log_events_need_log_read() {
+        let reader = caller(&[Permission::ApprovalRead]);
+        let auditor = caller(&[Permission::ApprovalRead, Permission::LogRead]);
+        for event in ["approval.requested", "approval.escalated", "job.completed"] {
+            assert!(streamed_to(&reader, event), "{event}");
+            assert!(streamed_to(&auditor, event), "{event}");
+        }
+        assert!(!streamed_to(&reader, "log.tamper_detected"));
+        assert!(streamed_to(&auditor, "log.tamper_detected"));
+        assert!(!streamed_to(&auditor, "webhook.test"));
     }
 }

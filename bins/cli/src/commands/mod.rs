@@ -26,8 +26,8 @@ pub mod principals;
 pub mod progress;
 pub mod roles;
 pub mod subjects;
-pub mod watch;
 pub mod verify;
+pub mod watch;
 pub mod whoami;
 
 /// What every command runs with.

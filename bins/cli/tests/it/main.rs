@@ -5,5 +5,5 @@ mod support;
 mod cli;
 mod log_fetch;
 mod quickstart;
-mod watch;
 mod verify;
+mod watch;
