@@ -3,6 +3,7 @@
 mod support;
 
 mod cli;
+mod log_e2e;
 mod log_fetch;
 mod quickstart;
 mod verify;

@@ -54,6 +54,17 @@ impl Server {
         Self::spawn_on(cmd, scratch, port)
     }
 
+    /// [`Server::start`] with more settings (e.g. the log's verifier key).
+    pub fn start_with(database_url: &str, scratch: &Path, env: &[(&str, &str)]) -> Self {
+        let mut cmd = command(binaries::server());
+        cmd.env("COUNTERSIGN_DATABASE_URL", database_url)
+            .env("RUST_LOG", "warn");
+        for (name, value) in env {
+            cmd.env(name, value);
+        }
+        Self::spawn(cmd, scratch)
+    }
+
     fn spawn(cmd: Command, scratch: &Path) -> Self {
         Self::spawn_on(cmd, scratch, free_port())
     }
