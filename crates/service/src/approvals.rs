@@ -72,21 +72,7 @@ impl Service {
         };
         let mut tx = self.begin().await?;
         let approvals = tx.list_approvals(&filter, &page).await?;
-        // Every approval's job in one query, not one per row.
-        let job_ids: Vec<_> = approvals.items.iter().map(|a| a.job_id).collect();
-        let jobs: std::collections::HashMap<_, _> = tx
-            .get_jobs(&job_ids)
-            .await?
-            .into_iter()
-            .map(|j| (j.id, j))
-            .collect();
-        let mut views = Vec::with_capacity(approvals.items.len());
-        for a in approvals.items {
-            let job = jobs
-                .get(&a.job_id)
-                .ok_or_else(|| ServiceError::Internal("an approval's job is missing".into()))?;
-            views.push(ApprovalView::new(a, job, now));
-        }
+        let views = views_with_jobs(tx.as_mut(), approvals.items, now).await?;
         tx.commit().await?;
         Ok(Listing {
             data: views,
@@ -298,4 +284,28 @@ impl Service {
         .await;
         err
     }
+}
+
+/// The views of `approvals` as of `now`, every approval's job read in one query, not one per
+/// row.
+pub(crate) async fn views_with_jobs(
+    tx: &mut dyn countersign_store::Transaction,
+    approvals: Vec<countersign_domain::ApprovalRequest>,
+    now: time::OffsetDateTime,
+) -> ServiceResult<Vec<ApprovalView>> {
+    let job_ids: Vec<_> = approvals.iter().map(|a| a.job_id).collect();
+    let jobs: std::collections::HashMap<_, _> = tx
+        .get_jobs(&job_ids)
+        .await?
+        .into_iter()
+        .map(|j| (j.id, j))
+        .collect();
+    let mut views = Vec::with_capacity(approvals.len());
+    for a in approvals {
+        let job = jobs
+            .get(&a.job_id)
+            .ok_or_else(|| ServiceError::Internal("an approval's job is missing".into()))?;
+        views.push(ApprovalView::new(a, job, now));
+    }
+    Ok(views)
 }

@@ -17,6 +17,7 @@ use countersign_api::{ApprovalView, Eligibility};
 use countersign_domain::{clock, ApprovalId, Permission, PrincipalId, Resource, SubjectId};
 use countersign_store::{ApprovalFilter, Transaction};
 
+use crate::approvals::views_with_jobs;
 use crate::caller::Caller;
 use crate::eligibility::would_count;
 use crate::error::{ServiceError, ServiceResult};
@@ -80,20 +81,7 @@ impl Service {
             .map(|a| a.as_of(now))
             .filter(|a| would_count(caller, a))
             .collect();
-        let job_ids: Vec<_> = waiting.iter().map(|a| a.job_id).collect();
-        let jobs: HashMap<_, _> = tx
-            .get_jobs(&job_ids)
-            .await?
-            .into_iter()
-            .map(|j| (j.id, j))
-            .collect();
-        let mut views = Vec::with_capacity(waiting.len());
-        for a in waiting {
-            let job = jobs
-                .get(&a.job_id)
-                .ok_or_else(|| ServiceError::Internal("an approval's job is missing".into()))?;
-            views.push(ApprovalView::new(a, job, now));
-        }
+        let views = views_with_jobs(tx.as_mut(), waiting, now).await?;
         let data = name_all(tx.as_mut(), views).await?;
         tx.commit().await?;
         Ok(Listing {

@@ -25,7 +25,8 @@ use crate::eligibility::waiting_on;
 use crate::error::{ServiceError, ServiceResult};
 use crate::service::Service;
 
-fn rfc3339(t: OffsetDateTime) -> String {
+/// `t` in RFC 3339, as every timestamp in a message's data.
+pub(crate) fn rfc3339(t: OffsetDateTime) -> String {
     t.format(&Rfc3339)
         .unwrap_or_else(|_| t.unix_timestamp().to_string())
 }

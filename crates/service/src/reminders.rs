@@ -30,11 +30,11 @@ use countersign_domain::{
 };
 use countersign_store::Transaction;
 use serde_json::{json, Value};
-use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
 use crate::error::ServiceResult;
 use crate::metrics;
+use crate::outbox::rfc3339;
 use crate::service::Service;
 
 /// What one reminder pass did.
@@ -46,10 +46,6 @@ pub struct ReminderReport {
     pub escalations: usize,
     /// Schedules ended because their request is no longer pending.
     pub retired: usize,
-}
-
-fn rfc3339(t: OffsetDateTime) -> String {
-    t.format(&Rfc3339).unwrap_or_default()
 }
 
 impl Service {

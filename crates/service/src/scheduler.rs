@@ -279,20 +279,14 @@ impl Service {
 }
 
 /// Run `pass` each `tick` until `stopped` turns true; a pass in flight finishes first.
-async fn every<F, Fut>(tick: Duration, mut stopped: tokio::sync::watch::Receiver<bool>, pass: F)
+async fn every<F, Fut>(tick: Duration, stopped: tokio::sync::watch::Receiver<bool>, pass: F)
 where
     F: Fn() -> Fut,
     Fut: Future<Output = ()>,
 {
-    let mut interval = tokio::time::interval(tick);
-    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            // The guard `wait_for` answers is dropped inside, so the loop stays `Send`.
-            _ = async { drop(stopped.wait_for(|s| *s).await) } => return,
-            _ = interval.tick() => pass().await,
-        }
-    }
+    // Nothing ever wakes it: the sender lives as long as the loop and never sends.
+    let (_never, wake) = tokio::sync::watch::channel(0);
+    every_or_woken(tick, stopped, wake, pass).await
 }
 
 /// Like [`every`], and also as soon as `wake` changes; passes never overlap, and wake-ups
