@@ -15,7 +15,10 @@ pub struct VoteBody {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[cfg_attr(
         feature = "openapi",
-        schema(max_length = 2000, pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]*$")
+        schema(
+            max_length = 2000,
+            pattern = "^[^\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f-\\x9f]*$"
+        )
     )]
     pub note: Option<String>,
 }
@@ -42,7 +45,10 @@ pub struct CompleteBody {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[cfg_attr(
         feature = "openapi",
-        schema(max_length = 4096, pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]*$")
+        schema(
+            max_length = 4096,
+            pattern = "^[^\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f-\\x9f]*$"
+        )
     )]
     pub message: Option<String>,
 }
@@ -55,7 +61,10 @@ pub struct CancelBody {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[cfg_attr(
         feature = "openapi",
-        schema(max_length = 4096, pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]*$")
+        schema(
+            max_length = 4096,
+            pattern = "^[^\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f-\\x9f]*$"
+        )
     )]
     pub reason: Option<String>,
 }
@@ -105,7 +114,10 @@ pub struct CreateRoleBody {
     #[serde(default)]
     #[cfg_attr(
         feature = "openapi",
-        schema(max_length = 1024, pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]*$")
+        schema(
+            max_length = 1024,
+            pattern = "^[^\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f-\\x9f]*$"
+        )
     )]
     pub description: String,
     #[serde(default)]
@@ -120,7 +132,10 @@ pub struct CreateRoleBody {
 pub struct UpdateRoleBody {
     #[cfg_attr(
         feature = "openapi",
-        schema(max_length = 1024, pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]*$")
+        schema(
+            max_length = 1024,
+            pattern = "^[^\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f-\\x9f]*$"
+        )
     )]
     pub description: String,
     #[cfg_attr(feature = "openapi", schema(value_type = Vec<Permission>))]

@@ -60,6 +60,10 @@ pub struct SchedulerConfig {
     /// scheduler that dies mid-attempt leaves the delivery to the others after this.
     #[arg(long, env = "COUNTERSIGN_WEBHOOK_LEASE", default_value = "60s", value_parser = parse_duration)]
     pub webhook_lease: Duration,
+    /// How often the delivery loop looks for due webhook deliveries when nothing wakes it (on
+    /// PostgreSQL NOTIFY wakes it when a message commits, and this is a fallback).
+    #[arg(long, env = "COUNTERSIGN_DELIVERY_POLL", default_value = "1s", value_parser = parse_duration)]
+    pub delivery_poll: Duration,
     #[command(flatten)]
     pub log: crate::log::SchedulerLogArgs,
 }
@@ -110,6 +114,7 @@ impl SchedulerConfig {
                 "must be `text` or `json`",
             ));
         }
+        crate::units::check_poll("COUNTERSIGN_DELIVERY_POLL", self.delivery_poll)?;
         self.log.validate()?;
         self.log.signer()?;
         Ok(())
@@ -123,6 +128,7 @@ impl SchedulerConfig {
             webhook_retry_schedule: self.webhook_retry_schedule.clone(),
             webhook_timeout: self.webhook_timeout,
             webhook_lease: self.webhook_lease,
+            delivery_poll: self.delivery_poll,
             log_batch: self.log.batch,
             log_checkpoint_leaves: self.log.checkpoint_leaves,
             log_checkpoint_interval: self.log.checkpoint_interval,

@@ -146,6 +146,10 @@ pub struct ServerConfig {
     /// A console session with no page asked for in this long has ended.
     #[arg(long, env = "COUNTERSIGN_SESSION_IDLE_TIMEOUT", default_value = "30m", value_parser = parse_duration)]
     pub session_idle_timeout: Duration,
+    /// How often an open event stream reads the outbox when nothing wakes it (on SQLite the
+    /// only way it learns of new events; on PostgreSQL NOTIFY wakes it, and this is a fallback).
+    #[arg(long, env = "COUNTERSIGN_EVENT_POLL", default_value = "250ms", value_parser = parse_duration)]
+    pub event_poll: Duration,
 }
 
 impl ServerConfig {
@@ -191,6 +195,7 @@ impl ServerConfig {
                 "must be between 1s and 30d",
             ));
         }
+        crate::units::check_poll("COUNTERSIGN_EVENT_POLL", self.event_poll)?;
         if !matches!(self.log_format.as_str(), "text" | "json") {
             return Err(ConfigError::new(
                 "COUNTERSIGN_LOG_FORMAT",
@@ -209,6 +214,7 @@ impl ServerConfig {
             public_url: self.public_url.clone(),
             log_public: self.log.public,
             session_idle_timeout: self.session_idle_timeout,
+            event_poll: self.event_poll,
             ..ServiceConfig::default()
         }
     }

@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+use crate::ConfigError;
+
 /// Parse a duration with `humantime` (`10s`, `5m`, `168h`, `90d`, `1h 30m`); a bare integer
 /// is seconds, as it always was.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
@@ -43,6 +45,15 @@ pub fn parse_size(s: &str) -> Result<usize, String> {
         .ok_or_else(|| format!("`{s}` is too large"))
 }
 
+/// A fallback poll interval (`COUNTERSIGN_EVENT_POLL`, `COUNTERSIGN_DELIVERY_POLL`): from
+/// 10ms (tighter only spins the database) to 1h.
+pub(crate) fn check_poll(name: &'static str, every: Duration) -> Result<(), ConfigError> {
+    if every < Duration::from_millis(10) || every > Duration::from_secs(3600) {
+        return Err(ConfigError::new(name, "must be between 10ms and 1h"));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -78,5 +89,14 @@ mod tests {
         for bad in ["", "MiB", "1PiB", "1.5MiB"] {
             assert!(parse_size(bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn poll_intervals_are_bounded() {
+        assert!(check_poll("P", Duration::from_millis(10)).is_ok());
+        assert!(check_poll("P", Duration::from_secs(3600)).is_ok());
+        let e = check_poll("P", Duration::from_millis(9)).unwrap_err();
+        assert_eq!(e.to_string(), "P: must be between 10ms and 1h");
+        assert!(check_poll("P", Duration::from_secs(3601)).is_err());
     }
 }

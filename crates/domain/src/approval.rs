@@ -154,15 +154,9 @@ pub struct Vote {
 /// The longest vote note.
 pub const MAX_NOTE_CHARS: usize = 2_000;
 
-/// A note: at most 2,000 characters.
+/// A note: at most 2,000 characters, no control characters but tabs and line breaks.
 pub fn validate_note(note: &str) -> Result<(), ValidationError> {
-    if note.chars().count() > MAX_NOTE_CHARS {
-        return Err(ValidationError::new(
-            "note",
-            format!("must be at most {MAX_NOTE_CHARS} characters"),
-        ));
-    }
-    Ok(())
+    crate::text::validate_free_text("note", note, MAX_NOTE_CHARS)
 }
 
 /// An approval request for one job, with the policy's rules as they were when it was made.

@@ -5,6 +5,10 @@
 //! string a client sends — JSON bodies (keys and values, at any depth), query parameters,
 //! ingested audit events — is checked against this rule where it enters, so the answer is the
 //! same 400 `invalid_request` naming the field on every backend.
+//!
+//! Free text a person writes (a vote's note, a cancel reason, a completion message, a role's
+//! description) obeys one more rule, [`validate_free_text`]: bounded length and no control
+//! characters except line breaks and tabs.
 
 use serde_json::Value;
 
@@ -16,6 +20,33 @@ const MESSAGE: &str = "must not contain a NUL character (\\u0000)";
 pub fn reject_nul(field: &str, value: &str) -> Result<(), ValidationError> {
     if value.contains('\0') {
         return Err(ValidationError::new(field, MESSAGE));
+    }
+    Ok(())
+}
+
+/// `Err` naming `field` when `value` is longer than `max_chars` characters or holds a control
+/// character (Unicode `Cc`: U+0000–U+001F, U+007F–U+009F) other than tab, line feed and
+/// carriage return. The OpenAPI document states the same rule as the pattern
+/// `^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$`.
+pub fn validate_free_text(
+    field: &str,
+    value: &str,
+    max_chars: usize,
+) -> Result<(), ValidationError> {
+    if value.chars().count() > max_chars {
+        return Err(ValidationError::new(
+            field,
+            format!("must be at most {max_chars} characters"),
+        ));
+    }
+    if value
+        .chars()
+        .any(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r'))
+    {
+        return Err(ValidationError::new(
+            field,
+            "must not contain control characters other than tabs and line breaks",
+        ));
     }
     Ok(())
 }
@@ -78,5 +109,27 @@ mod tests {
         assert_eq!(e.field, "body");
         assert_eq!(reject_nul("actor", "a\u{0}").unwrap_err().field, "actor");
         assert!(reject_nul("actor", "alice").is_ok());
+    }
+
+    #[test]
+    fn free_text_keeps_line_breaks_and_refuses_other_control_characters() {
+        assert!(validate_free_text("note", "two\tlines\r\nhere é", 20).is_ok());
+        for bad in [
+            "\u{0}",
+            "\u{7}",
+            "\u{b}",
+            "\u{1b}[31m",
+            "\u{7f}",
+            "\u{84}",
+            "\u{9f}",
+        ] {
+            let e = validate_free_text("reason", bad, 20).unwrap_err();
+            assert_eq!(e.field, "reason", "{bad:?}");
+        }
+        // U+00A0 (no-break space) is past the C1 block: allowed.
+        assert!(validate_free_text("note", "\u{a0}", 20).is_ok());
+        assert!(validate_free_text("note", &"é".repeat(3), 3).is_ok());
+        let e = validate_free_text("note", &"é".repeat(4), 3).unwrap_err();
+        assert_eq!(e.message, "must be at most 3 characters");
     }
 }

@@ -52,10 +52,8 @@ fn resource(id: JobId) -> Resource {
 }
 
 fn validate_message(field: &str, m: Option<&str>) -> ServiceResult<()> {
-    if m.is_some_and(|m| m.chars().count() > MAX_MESSAGE_CHARS) {
-        return Err(ServiceError::invalid(format!(
-            "{field}: must be at most {MAX_MESSAGE_CHARS} characters"
-        )));
+    if let Some(m) = m {
+        countersign_domain::text::validate_free_text(field, m, MAX_MESSAGE_CHARS)?;
     }
     Ok(())
 }

@@ -53,6 +53,12 @@ pub const OUTBOX_DEPTH: &str = "countersign_outbox_depth";
 pub const OUTBOX_OLDEST_UNDELIVERED_AGE_SECONDS: &str =
     "countersign_outbox_oldest_undelivered_age_seconds";
 
+/// `countersign_approval_notices_total{kind}`: reminders (`kind="reminder"`) and escalations
+/// (`kind="escalation"`) the scheduler sent, counted once each when their transaction commits.
+pub const APPROVAL_NOTICES_TOTAL: &str = "countersign_approval_notices_total";
+/// Every kind [`APPROVAL_NOTICES_TOTAL`] reports, each exported at 0 from start.
+pub const NOTICE_KINDS: &[&str] = &["reminder", "escalation"];
+
 /// `countersign_log_leaves_sequenced_total`: audit events the sequencer turned into leaves.
 pub const LOG_LEAVES_SEQUENCED_TOTAL: &str = "countersign_log_leaves_sequenced_total";
 /// `countersign_log_checkpoints_total`: checkpoints signed.
@@ -149,6 +155,13 @@ pub fn describe() {
         LOG_SELF_CHECK_LEAVES_TOTAL,
         "Transparency log leaves the self-check re-read and compared with the stored tiles."
     );
+    describe_counter!(
+        APPROVAL_NOTICES_TOTAL,
+        "Approval reminders and escalations sent by the scheduler, by kind."
+    );
+    for kind in NOTICE_KINDS {
+        metrics::counter!(APPROVAL_NOTICES_TOTAL, "kind" => *kind).absolute(0);
+    }
     metrics::counter!(LOG_TAMPER_DETECTED_TOTAL).absolute(0);
     for outcome in DECISION_OUTCOMES {
         metrics::counter!(APPROVAL_DECISIONS_TOTAL, "outcome" => *outcome).absolute(0);
@@ -269,6 +282,12 @@ pub fn webhook_attempt(outcome: &'static str) {
 pub fn webhook_delivered(written_at: OffsetDateTime, delivered_at: OffsetDateTime) {
     let s = (delivered_at - written_at).as_seconds_f64().max(0.0);
     metrics::histogram!(WEBHOOK_DELIVERY_LATENCY_SECONDS).record(s);
+}
+
+/// Record the reminders and escalations one committed reminder transaction sent.
+pub fn approval_notices(reminders: usize, escalations: usize) {
+    metrics::counter!(APPROVAL_NOTICES_TOTAL, "kind" => "reminder").increment(reminders as u64);
+    metrics::counter!(APPROVAL_NOTICES_TOTAL, "kind" => "escalation").increment(escalations as u64);
 }
 
 /// Record one sequenced batch: `leaves` added, the tree now `size`, a checkpoint signed or not.

@@ -83,6 +83,7 @@ impl Service {
                     .await?;
             }
             self.commit_with(tx, &events).await?;
+            metrics::approval_notices(pass.reminders, pass.escalations);
             for e in &events {
                 tracing::info!(
                     approval.id = %e.resource.id, audit.action = %e.action,

@@ -58,19 +58,11 @@ fn resource(id: &RoleId) -> Resource {
 }
 
 fn validate_description(description: &str) -> ServiceResult<()> {
-    if description.chars().count() > MAX_DESCRIPTION_CHARS {
-        return Err(ServiceError::invalid(format!(
-            "description: must be at most {MAX_DESCRIPTION_CHARS} characters"
-        )));
-    }
-    if description
-        .chars()
-        .any(|c| c.is_control() && c != '\n' && c != '\t')
-    {
-        return Err(ServiceError::invalid(
-            "description: must not contain control characters",
-        ));
-    }
+    countersign_domain::text::validate_free_text(
+        "description",
+        description,
+        MAX_DESCRIPTION_CHARS,
+    )?;
     Ok(())
 }
 

@@ -616,6 +616,12 @@ fn cases(f: &Fixture) -> Vec<Case> {
             long(4097)
         )),
     ));
+    c.push(bad(
+        M::POST,
+        r,
+        &p,
+        Some(r#"{"outcome": "succeeded", "message": "\u0085"}"#),
+    ));
     // Well-formed, but the job is awaiting approval: not a transition.
     c.push(case(
         M::POST,
@@ -643,6 +649,9 @@ fn cases(f: &Fixture) -> Vec<Case> {
         &p,
         Some(&format!(r#"{{"reason": "{}"}}"#, long(4097))),
     ));
+    // C1 and C0 control characters other than tabs and line breaks.
+    c.push(bad(M::POST, r, &p, Some(r#"{"reason": "\u0084"}"#)));
+    c.push(bad(M::POST, r, &p, Some(r#"{"reason": "red\u001b[31m"}"#)));
     c.push(missing(
         M::POST,
         r,
@@ -693,6 +702,7 @@ fn cases(f: &Fixture) -> Vec<Case> {
             &p,
             Some(&format!(r#"{{"note": "{}"}}"#, long(2001))),
         ));
+        c.push(bad(M::POST, r, &p, Some(r#"{"note": "bell\u0007"}"#)));
         c.push(missing(
             M::POST,
             r,

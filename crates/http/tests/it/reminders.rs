@@ -361,3 +361,34 @@ async fn two_schedulers_never_send_one_due_reminder_twice(db: Db) {
     assert_eq!(messages(&app, "approval.reminder").await.len(), sent);
     assert_eq!(messages(&app, "approval.escalated").await.len(), n);
 }
+
+both_backends!(
+    the_notices_counter_counts_each_reminder_and_escalation_once,
+    alone
+);
+async fn the_notices_counter_counts_each_reminder_and_escalation_once(db: Db) {
+    const NOTICES: &str = "countersign_approval_notices_total";
+    let app = app_with(db, config(1)).await;
+    let before = (
+        app.metric(NOTICES, &[("kind", "reminder")]).await,
+        app.metric(NOTICES, &[("kind", "escalation")]).await,
+    );
+    let (requester, _, subject, _) = setup(
+        &app,
+        json!({"remind_after_secs": 1, "escalate_after_secs": 1, "escalate_to_role": "oncall"}),
+        3600,
+    )
+    .await;
+    app.request_job(&requester, &subject, json!({})).await;
+    app.request_job(&requester, &subject, json!({"n": 2})).await;
+    wait_secs(1).await;
+    let report = app.service.send_due_reminders().await.unwrap();
+    assert_eq!((report.reminders, report.escalations), (2, 2));
+    // A pass with nothing due adds nothing.
+    app.service.send_due_reminders().await.unwrap();
+    let after = (
+        app.metric(NOTICES, &[("kind", "reminder")]).await,
+        app.metric(NOTICES, &[("kind", "escalation")]).await,
+    );
+    assert_eq!((after.0 - before.0, after.1 - before.1), (2.0, 2.0));
+}
