@@ -39,7 +39,8 @@ pub const STREAM_BATCH: u32 = 100;
 /// How often a stream reads its caller's key again.
 pub const REAUTHORIZE_EVERY: Duration = Duration::from_secs(60);
 /// The first delay before reading again when messages were committed but not yet settled; it
-/// doubles up to the poll interval.
+/// doubles up to the poll interval while reads bring nothing new, and starts again from here
+/// after a read that did.
 const HELD_BACK_RETRY: Duration = Duration::from_millis(10);
 
 /// One event as the stream sends it.
@@ -174,6 +175,7 @@ impl Reader {
             .stream_messages(self.after, STREAM_BATCH)
             .await?;
         let full = batch.messages.len() == STREAM_BATCH as usize;
+        let progressed = !batch.messages.is_empty();
         if let Some(last) = batch.messages.last() {
             self.after = last.position;
         }
@@ -196,7 +198,13 @@ impl Reader {
         self.next_read = if full {
             now
         } else if batch.held_back {
-            let wait = self.held_back_retry;
+            // Under steady load some transaction is nearly always open: back off only while
+            // the held-back message makes no progress, so a busy stream keeps up.
+            let wait = if progressed {
+                HELD_BACK_RETRY
+            } else {
+                self.held_back_retry
+            };
             self.held_back_retry = (wait * 2).min(poll);
             now + wait
         } else {
