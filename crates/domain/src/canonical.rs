@@ -1,20 +1,179 @@
 //! Canonical JSON (RFC 8785, JCS) and the payload digest.
 //!
+//! [`write_canonical`] appends a value's canonical form to a caller's buffer, so a caller
+//! canonicalizing many values (the transparency log's leaves, an offline verifier's million
+//! lines) reuses one allocation. The rules, RFC 8785 §3.2:
+//!
+//! - no whitespace;
+//! - object members sorted by their keys as UTF-16 code units (not UTF-8 bytes, which order
+//!   U+E000..U+FFFF after the astral planes where UTF-16's surrogates come first);
+//! - strings escape only `"`, `\` and U+0000..U+001F: `\b \t \n \f \r` in short form, the
+//!   rest as `\u00xx` in lower-case hex; everything else, `/` and U+007F included, as it is;
+//! - numbers as IEEE doubles written by ECMAScript's `Number.prototype.toString` (`ryu-js`):
+//!   integers up to 2^53 in magnitude are exact doubles and are written as their digits,
+//!   larger ones are rounded to the nearest double first (`2^53 + 1` is `9007199254740992`).
+//!
 //! `payload_sha256` is the lower-case hex SHA-256 of the payload's canonical JSON, so two
 //! payloads that differ only in key order or number spelling have the same digest, and an
 //! auditor can recompute it from the exported trail.
 
+use std::cmp::Ordering;
+
+use serde_json::{Map, Number, Value};
 use sha2::{Digest, Sha256};
 
 /// Serialize `value` as RFC 8785 canonical JSON.
-pub fn to_canonical_string(value: &serde_json::Value) -> String {
-    // Serializing a `serde_json::Value` cannot fail: keys are strings and numbers are finite.
-    serde_json_canonicalizer::to_string(value).expect("a JSON value always canonicalizes")
+pub fn to_canonical_string(value: &Value) -> String {
+    let mut out = Vec::with_capacity(128);
+    write_canonical(value, &mut out);
+    String::from_utf8(out).expect("canonical JSON of a JSON value is UTF-8")
 }
 
 /// Lower-case hex SHA-256 of `value`'s canonical JSON.
-pub fn payload_sha256(value: &serde_json::Value) -> String {
-    hex::encode(Sha256::digest(to_canonical_string(value).as_bytes()))
+pub fn payload_sha256(value: &Value) -> String {
+    let mut out = Vec::with_capacity(128);
+    write_canonical(value, &mut out);
+    hex::encode(Sha256::digest(&out))
+}
+
+/// Append `value`'s RFC 8785 canonical JSON to `out`.
+pub fn write_canonical(value: &Value, out: &mut Vec<u8>) {
+    match value {
+        Value::Null => out.extend_from_slice(b"null"),
+        Value::Bool(true) => out.extend_from_slice(b"true"),
+        Value::Bool(false) => out.extend_from_slice(b"false"),
+        Value::Number(n) => write_number(n, out),
+        Value::String(s) => write_string(s, out),
+        Value::Array(items) => {
+            out.push(b'[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_canonical(item, out);
+            }
+            out.push(b']');
+        }
+        Value::Object(members) => write_object(members, out),
+    }
+}
+
+/// The largest magnitude below which every integer is an exact IEEE double: 2^53.
+const MAX_EXACT_INTEGER: u64 = 1 << 53;
+
+fn write_number(n: &Number, out: &mut Vec<u8>) {
+    let mut digits = itoa::Buffer::new();
+    if let Some(u) = n.as_u64().filter(|&u| u <= MAX_EXACT_INTEGER) {
+        out.extend_from_slice(digits.format(u).as_bytes());
+    } else if let Some(i) = n.as_i64().filter(|i| i.unsigned_abs() <= MAX_EXACT_INTEGER) {
+        out.extend_from_slice(digits.format(i).as_bytes());
+    } else {
+        // Without `arbitrary_precision` every number has an f64 form; with it, a number that
+        // parsed as JSON has one too (out-of-range ones round to the nearest double).
+        let f = n.as_f64().expect("a JSON number has a double form");
+        out.extend_from_slice(ryu_js::Buffer::new().format(f).as_bytes());
+    }
+}
+
+/// Whether byte `b` of a string's UTF-8 is written escaped: `"`, `\` and U+0000..U+001F.
+fn needs_escape(b: u8) -> bool {
+    b < 0x20 || b == b'"' || b == b'\\'
+}
+
+fn write_string(s: &str, out: &mut Vec<u8>) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let bytes = s.as_bytes();
+    out.reserve(bytes.len() + 2);
+    out.push(b'"');
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        if !needs_escape(b) {
+            continue;
+        }
+        out.extend_from_slice(&bytes[start..i]);
+        match b {
+            b'"' => out.extend_from_slice(b"\\\""),
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            0x08 => out.extend_from_slice(b"\\b"),
+            b'\t' => out.extend_from_slice(b"\\t"),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            0x0c => out.extend_from_slice(b"\\f"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            _ => out.extend_from_slice(&[
+                b'\\',
+                b'u',
+                b'0',
+                b'0',
+                HEX[usize::from(b >> 4)],
+                HEX[usize::from(b & 0x0f)],
+            ]),
+        }
+        start = i + 1;
+    }
+    out.extend_from_slice(&bytes[start..]);
+    out.push(b'"');
+}
+
+fn write_object(members: &Map<String, Value>, out: &mut Vec<u8>) {
+    out.push(b'{');
+    // A `Map` iterates in UTF-8 byte order (or, with serde_json's `preserve_order`, in
+    // insertion order): that is already RFC 8785's order unless some key reaches past
+    // U+E000, so sort only when it is not.
+    if in_canonical_order(members) {
+        write_members(members.iter(), out);
+    } else {
+        let mut sorted: Vec<(&String, &Value)> = members.iter().collect();
+        sorted.sort_unstable_by(|a, b| utf16_cmp(a.0, b.0));
+        write_members(sorted.into_iter(), out);
+    }
+    out.push(b'}');
+}
+
+fn write_members<'a>(members: impl Iterator<Item = (&'a String, &'a Value)>, out: &mut Vec<u8>) {
+    for (i, (key, value)) in members.enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        write_string(key, out);
+        out.push(b':');
+        write_canonical(value, out);
+    }
+}
+
+/// Whether `members` iterate with their keys strictly ascending as UTF-16 code units.
+fn in_canonical_order(members: &Map<String, Value>) -> bool {
+    let mut keys = members.keys();
+    let Some(mut previous) = keys.next() else {
+        return true;
+    };
+    keys.all(|key| {
+        let ascending = utf16_cmp(previous, key) == Ordering::Less;
+        previous = key;
+        ascending
+    })
+}
+
+/// `a` and `b` compared as sequences of UTF-16 code units, without encoding them.
+///
+/// Byte order of UTF-8 is code point order, and so is UTF-16 order except between a character
+/// in U+E000..U+FFFF (lead byte 0xEE or 0xEF) and one at U+10000 or above (lead byte 0xF0 to
+/// 0xF4, a surrogate pair in UTF-16, which sorts first). The first differing byte decides: it
+/// is either a lead byte in both strings (same prefix, so the same character boundaries) or a
+/// continuation byte inside two characters of the same length, where the orders agree.
+pub fn utf16_cmp(a: &str, b: &str) -> Ordering {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let Some(at) = a.iter().zip(b).position(|(x, y)| x != y) else {
+        return a.len().cmp(&b.len());
+    };
+    let (x, y) = (a[at], b[at]);
+    let private_use_or_later = |lead: u8| matches!(lead, 0xee | 0xef);
+    if x >= 0xf0 && private_use_or_later(y) {
+        Ordering::Less
+    } else if y >= 0xf0 && private_use_or_later(x) {
+        Ordering::Greater
+    } else {
+        x.cmp(&y)
+    }
 }
 
 #[cfg(test)]
@@ -48,5 +207,51 @@ mod tests {
             payload_sha256(&a),
             payload_sha256(&json!({"a": 2, "b": [true]}))
         );
+    }
+
+    #[test]
+    fn keys_sort_by_utf16_code_units() {
+        // U+FB33 is after U+1F602 in UTF-8 and code point order, before it in UTF-16.
+        let v = json!({"\u{fb33}": 1, "\u{1f602}": 2, "\u{e000}": 3, "\u{ffff}": 4, "z": 5});
+        assert_eq!(
+            to_canonical_string(&v),
+            "{\"z\":5,\"\u{1f602}\":2,\"\u{e000}\":3,\"\u{fb33}\":1,\"\u{ffff}\":4}"
+        );
+        assert_eq!(utf16_cmp("\u{10000}", "\u{e000}"), Ordering::Less);
+        assert_eq!(utf16_cmp("\u{d7ff}", "\u{10000}"), Ordering::Less);
+        assert_eq!(utf16_cmp("ab", "a"), Ordering::Greater);
+        assert_eq!(utf16_cmp("", ""), Ordering::Equal);
+    }
+
+    #[test]
+    fn strings_escape_only_quote_backslash_and_controls() {
+        let v = json!("\"\\/\u{8}\t\n\u{c}\r\u{0}\u{1f}\u{7f}\u{2028}");
+        assert_eq!(
+            to_canonical_string(&v),
+            "\"\\\"\\\\/\\b\\t\\n\\f\\r\\u0000\\u001f\u{7f}\u{2028}\""
+        );
+    }
+
+    #[test]
+    fn integers_past_two_to_the_53_round_through_a_double() {
+        let cases: [(Value, &str); 6] = [
+            (json!(9_007_199_254_740_992_u64), "9007199254740992"),
+            (json!(9_007_199_254_740_993_u64), "9007199254740992"),
+            (json!(-9_007_199_254_740_993_i64), "-9007199254740992"),
+            (json!(u64::MAX), "18446744073709552000"),
+            (json!(i64::MIN), "-9223372036854776000"),
+            (json!(-0.0), "0"),
+        ];
+        for (value, want) in cases {
+            assert_eq!(to_canonical_string(&value), want, "{value}");
+        }
+    }
+
+    #[test]
+    fn writing_appends_to_the_buffer() {
+        let mut out = b"x".to_vec();
+        write_canonical(&json!({"b": [], "a": {}}), &mut out);
+        write_canonical(&json!(null), &mut out);
+        assert_eq!(out, br#"x{"a":{},"b":[]}null"#);
     }
 }

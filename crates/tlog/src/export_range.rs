@@ -22,7 +22,7 @@ use std::io::BufRead;
 use crate::checkpoint::Checkpoint;
 use crate::error::TlogError;
 use crate::hash::{leaf_hash, Hash};
-use crate::leaf::{json_leaf, LEAF_INDEX_FIELD};
+use crate::leaf::{write_json_leaf, LEAF_INDEX_FIELD};
 use crate::range::CompactRange;
 use crate::tile::TILE_WIDTH;
 use crate::tiled::{TileSource, TiledTree};
@@ -151,6 +151,14 @@ impl TileSource for NoTiles {
 
 /// The leaf index and leaf bytes of one export line (without its newline).
 pub fn export_line_leaf(line: &[u8]) -> Result<(u64, Vec<u8>), Problem> {
+    let mut leaf = Vec::new();
+    let index = write_export_line_leaf(line, &mut leaf)?;
+    Ok((index, leaf))
+}
+
+/// [`export_line_leaf`] with the leaf bytes appended to `leaf`, so a reader of many lines
+/// reuses one buffer; the leaf index is returned.
+pub fn write_export_line_leaf(line: &[u8], leaf: &mut Vec<u8>) -> Result<u64, Problem> {
     let value: serde_json::Value =
         serde_json::from_slice(line).map_err(|e| Problem::NotAnEvent(e.to_string()))?;
     if !value.is_object() {
@@ -160,7 +168,8 @@ pub fn export_line_leaf(line: &[u8]) -> Result<(u64, Vec<u8>), Problem> {
         .get(LEAF_INDEX_FIELD)
         .and_then(serde_json::Value::as_u64)
         .ok_or(Problem::NoLeafIndex)?;
-    Ok((index, json_leaf(value)))
+    write_json_leaf(value, leaf);
+    Ok(index)
 }
 
 /// Verify, streaming, that the lines of `export` are exactly the log's leaves in the tree
@@ -175,6 +184,7 @@ pub fn verify_export<R: BufRead, S: TileSource>(
 ) -> Result<VerifiedRange, ExportError> {
     let mut check: Option<RangeCheck<'_, S>> = None;
     let mut buf = Vec::with_capacity(4096);
+    let mut leaf = Vec::with_capacity(4096);
     let mut line_no = 0u64;
     loop {
         buf.clear();
@@ -185,13 +195,15 @@ pub fn verify_export<R: BufRead, S: TileSource>(
         let line = buf.strip_suffix(b"\n").unwrap_or(&buf);
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         let at = check.as_ref().map_or(0, |c| c.next);
-        let (index, leaf) = export_line_leaf(line).map_err(|problem| ExportError::Leaf {
-            line: line_no,
-            leaf_index: check
-                .as_ref()
-                .map_or_else(|| expected.first.unwrap_or(0), |_| at),
-            problem,
-        })?;
+        leaf.clear();
+        let index =
+            write_export_line_leaf(line, &mut leaf).map_err(|problem| ExportError::Leaf {
+                line: line_no,
+                leaf_index: check
+                    .as_ref()
+                    .map_or_else(|| expected.first.unwrap_or(0), |_| at),
+                problem,
+            })?;
         if check.is_none() {
             check = Some(RangeCheck::start(index, checkpoint, tiles, expected)?);
         }

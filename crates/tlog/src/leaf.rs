@@ -3,7 +3,7 @@
 //! the leaf excludes it.
 
 use countersign_domain::audit::AuditEvent;
-use countersign_domain::canonical::to_canonical_string;
+use countersign_domain::canonical::write_canonical;
 
 use crate::hash::{leaf_hash, Hash};
 
@@ -13,17 +13,26 @@ pub const LEAF_INDEX_FIELD: &str = "leaf_index";
 /// The leaf bytes of `event`.
 pub fn event_leaf(event: &AuditEvent) -> Vec<u8> {
     let value = serde_json::to_value(event).expect("an audit event always serializes");
-    to_canonical_string(&value).into_bytes()
+    let mut leaf = Vec::with_capacity(512);
+    write_canonical(&value, &mut leaf);
+    leaf
 }
 
 /// The leaf bytes of an event as JSON (an API answer or an export line): its canonical JSON,
 /// without `leaf_index`. Whatever else the object holds is hashed as it is, so a changed,
 /// added or removed member changes the leaf.
-pub fn json_leaf(mut event: serde_json::Value) -> Vec<u8> {
+pub fn json_leaf(event: serde_json::Value) -> Vec<u8> {
+    let mut leaf = Vec::with_capacity(512);
+    write_json_leaf(event, &mut leaf);
+    leaf
+}
+
+/// [`json_leaf`], appended to `out`: a caller computing many leaves reuses one buffer.
+pub fn write_json_leaf(mut event: serde_json::Value, out: &mut Vec<u8>) {
     if let Some(object) = event.as_object_mut() {
         object.remove(LEAF_INDEX_FIELD);
     }
-    to_canonical_string(&event).into_bytes()
+    write_canonical(&event, out);
 }
 
 /// The leaf hash of `event`.
