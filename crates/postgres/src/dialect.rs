@@ -80,6 +80,7 @@ impl Dialect for PgDialect {
     // Lists are `text[]`.
     type List = Vec<String>;
     const IN_LIST: &'static str = "= ANY({list})";
+    const INT_IN_LIST: &'static str = "= ANY(CAST({list} AS bigint[]))";
     const LIST_TABLE: &'static str = "unnest({list}::text[]) WITH ORDINALITY AS x (value, ord)";
 
     fn encode_list(items: Vec<String>) -> Vec<String> {

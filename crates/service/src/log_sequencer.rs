@@ -3,15 +3,27 @@
 //!
 //! One batch is one transaction (the model of Tessera's sequencer): take the sequencer's turn
 //! (`LogRepo::lead_log`: a transaction-level advisory lock on PostgreSQL, the write lock on
-//! SQLite), read the tree's head, take up to `log_batch` queued events oldest first, compute
-//! their leaves (the RFC 8785 canonical JSON of each event as the API serves it), integrate
-//! them into the tiled tree, store the leaves and every new or wider tile, advance the head,
-//! remove the events from the queue and, when one is due, sign a checkpoint. Commit. A
-//! sequencer killed anywhere in between leaves nothing behind: the queue still holds the
-//! events and the next batch (on any replica) starts from the same head. Nothing is sequenced
-//! twice (the turn is exclusive, the head moves by compare-and-set, and an event is a leaf at
-//! most once in the database), and nothing is skipped: an event is queued in the transaction
-//! that stores it, so a transaction that commits late is sequenced by a later batch.
+//! SQLite), read the tree's head, take up to `log_batch` queued events oldest first (their
+//! queue positions and ids), compute their leaves (the RFC 8785 canonical JSON of each event
+//! as the API serves it), integrate them into the tiled tree, store the leaves and every new
+//! or wider tile, advance the head, remove the events from the queue and, when one is due,
+//! sign a checkpoint. Commit. A sequencer killed anywhere in between leaves nothing behind:
+//! the queue still holds the events and the next batch (on any replica) starts from the same
+//! head. Nothing is sequenced twice (the turn is exclusive, the head moves by
+//! compare-and-set, and an event is a leaf at most once in the database), and nothing is
+//! skipped: an event is queued in the transaction that stores it, so a transaction that
+//! commits late is sequenced by a later batch.
+//!
+//! Computing the leaves is most of a batch's work, so it is done ahead. When a batch is full,
+//! a look-ahead task starts as soon as the batch's positions are read: it reads the events
+//! queued after them, outside any transaction (`Store::log_queue_after`), and hashes them on
+//! blocking threads, one chunk per core, while the batch is written and committed. The next
+//! batch still reads the queue in its own transaction and decides its events alone; it only
+//! takes the look-ahead's hash of each event it holds, and reads and hashes the others (a
+//! transaction that committed late, the first batch of a pass) itself, beside its writes. A
+//! leaf hash depends on nothing but the stored event, which is append-only, so a hash
+//! computed outside the transaction is the one it would compute; a look-ahead that fails or
+//! is abandoned changes nothing but the time taken.
 //!
 //! A checkpoint is signed when none exists yet, or when the tree has grown and either
 //! `log_checkpoint_leaves` leaves were added or `log_checkpoint_interval` passed since the
@@ -21,12 +33,16 @@
 //! (`COUNTERSIGN_LOG_SIGNING_KEY_FILE`) and passes it in with [`Service::with_log_signer`];
 //! without it there is no sequencer.
 
-use countersign_domain::{clock, EventId};
-use countersign_store::{LogHead, StoredCheckpoint, StoredTile};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use countersign_domain::{clock, AuditEvent, EventId};
+use countersign_store::{LogHead, QueuedEvent, Store, StoredCheckpoint, StoredTile};
 use countersign_tlog::leaf::event_leaf_hash;
 use countersign_tlog::tiled::integrate;
 use countersign_tlog::{Checkpoint, Hash, LogSigner};
 use time::OffsetDateTime;
+use tokio::task::JoinHandle;
 
 use crate::error::{ServiceError, ServiceResult};
 use crate::log_tiles::{edge_tiles, with_store_tiles};
@@ -50,12 +66,82 @@ pub struct SequenceReport {
 enum Batch {
     /// Another transaction is sequencing.
     Busy,
-    /// Sequenced `leaves` events (maybe 0) and signed `checkpoint` or not.
+    /// Sequenced `leaves` events (maybe 0) and signed `checkpoint` or not; `ahead` computes
+    /// the leaves of the events queued after them (started when the batch was full).
     Done {
         leaves: u64,
         checkpoint: bool,
         size: u64,
+        ahead: Option<LookAhead>,
     },
+}
+
+/// Events queued after a batch, read outside its transaction, with their leaf hashes.
+struct AheadLeaves {
+    queued: Vec<QueuedEvent>,
+    hashes: Vec<Hash>,
+}
+
+/// The look-ahead task; dropping it abandons it.
+struct LookAhead(JoinHandle<ServiceResult<AheadLeaves>>);
+
+impl LookAhead {
+    /// Read the events queued after position `after` and compute their leaf hashes.
+    fn start(store: Arc<dyn Store>, after: u64, limit: u32) -> Self {
+        Self(tokio::spawn(async move {
+            let rows = store.log_queue_after(after, limit).await?;
+            let (queued, events): (Vec<QueuedEvent>, Vec<AuditEvent>) = rows.into_iter().unzip();
+            let hashes = join_leaf_hashes(spawn_leaf_hashes(events)).await?;
+            Ok(AheadLeaves { queued, hashes })
+        }))
+    }
+
+    /// Its leaves by event id; nothing when it failed (the batch then computes them itself).
+    async fn finish(mut self) -> HashMap<EventId, Hash> {
+        match (&mut self.0).await.map_err(internal).and_then(|r| r) {
+            Ok(ahead) => ahead
+                .queued
+                .iter()
+                .map(|q| q.event_id)
+                .zip(ahead.hashes)
+                .collect(),
+            Err(e) => {
+                tracing::debug!(error = %e, "log look-ahead failed; the batch reads its events itself");
+                HashMap::new()
+            }
+        }
+    }
+}
+
+impl Drop for LookAhead {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Start computing the leaf hashes of `events` on blocking threads, one chunk per core.
+fn spawn_leaf_hashes(events: Vec<AuditEvent>) -> Vec<JoinHandle<Vec<Hash>>> {
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+    let chunk = events.len().div_ceil(cores).max(1);
+    let mut tasks = Vec::with_capacity(cores);
+    let mut rest = events;
+    while !rest.is_empty() {
+        let tail = rest.split_off(chunk.min(rest.len()));
+        let part = std::mem::replace(&mut rest, tail);
+        tasks.push(tokio::task::spawn_blocking(move || {
+            part.iter().map(event_leaf_hash).collect::<Vec<Hash>>()
+        }));
+    }
+    tasks
+}
+
+/// The hashes of [`spawn_leaf_hashes`], in order.
+async fn join_leaf_hashes(tasks: Vec<JoinHandle<Vec<Hash>>>) -> ServiceResult<Vec<Hash>> {
+    let mut out = Vec::new();
+    for task in tasks {
+        out.extend(task.await.map_err(internal)?);
+    }
+    Ok(out)
 }
 
 fn internal(e: impl std::fmt::Display) -> ServiceError {
@@ -80,8 +166,13 @@ impl Service {
             return Ok(SequenceReport::default());
         };
         let mut report = SequenceReport::default();
+        let mut ahead: Option<LookAhead> = None;
         loop {
-            match self.sequence_batch(&signer).await? {
+            let known = match ahead.take() {
+                Some(task) => task.finish().await,
+                None => HashMap::new(),
+            };
+            match self.sequence_batch(&signer, known).await? {
                 Batch::Busy => {
                     report.yielded = true;
                     return Ok(report);
@@ -90,6 +181,7 @@ impl Service {
                     leaves,
                     checkpoint,
                     size,
+                    ahead: next,
                 } => {
                     report.leaves += leaves;
                     report.checkpoints += u64::from(checkpoint);
@@ -97,24 +189,30 @@ impl Service {
                     if leaves < u64::from(self.config.log_batch) {
                         return Ok(report);
                     }
+                    ahead = next;
                 }
             }
         }
     }
 
-    /// One batch, in one transaction (see the module docs).
-    async fn sequence_batch(&self, signer: &LogSigner) -> ServiceResult<Batch> {
+    /// One batch, in one transaction (see the module docs), taking the leaf hashes in
+    /// `known` (the look-ahead's) for the events it holds.
+    async fn sequence_batch(
+        &self,
+        signer: &LogSigner,
+        mut known: HashMap<EventId, Hash>,
+    ) -> ServiceResult<Batch> {
         let mut tx = self.begin().await?;
         if !tx.lead_log().await? {
             tx.rollback().await?;
             return Ok(Batch::Busy);
         }
         let head = tx.log_head().await?;
-        let events = tx.pending_log_events(self.config.log_batch).await?;
+        let queue = tx.log_queue(self.config.log_batch).await?;
         let last = tx.latest_log_checkpoint().await?;
         let now = clock::now();
-        let new_size = head.size + events.len() as u64;
-        let any = !events.is_empty();
+        let new_size = head.size + queue.len() as u64;
+        let any = !queue.is_empty();
         let checkpoint_due = self.checkpoint_due(last.as_ref(), new_size, now);
         if !any && !checkpoint_due {
             tx.rollback().await?;
@@ -122,20 +220,52 @@ impl Service {
                 leaves: 0,
                 checkpoint: false,
                 size: head.size,
+                ahead: None,
             });
         }
+        let mut ahead = None;
         let new_head = if !any {
             head
         } else {
-            // The leaves are computed on a blocking thread while the database stores the
-            // leaf rows and empties the queue: the two do not depend on each other.
-            let ids: Vec<EventId> = events.iter().map(|e| e.event_id).collect();
-            let leaves = tokio::task::spawn_blocking(move || {
-                events.iter().map(event_leaf_hash).collect::<Vec<Hash>>()
-            });
+            // A full batch: the next one's leaves are computed while this one is written.
+            if queue.len() >= self.config.log_batch as usize {
+                let after = queue[queue.len() - 1].position;
+                ahead = Some(LookAhead::start(
+                    self.store.clone(),
+                    after,
+                    self.config.log_batch,
+                ));
+            }
+            // The leaves the look-ahead did not compute are read now and computed on
+            // blocking threads while the database stores the leaf rows and empties the
+            // queue: the two do not depend on each other.
+            let mut hashes: Vec<Option<Hash>> =
+                queue.iter().map(|q| known.remove(&q.event_id)).collect();
+            let missing: Vec<usize> = (0..queue.len()).filter(|&i| hashes[i].is_none()).collect();
+            let computing = if missing.is_empty() {
+                Vec::new()
+            } else {
+                let ids: Vec<EventId> = missing.iter().map(|&i| queue[i].event_id).collect();
+                let events = tx.log_events(&ids).await?;
+                if events.len() != ids.len() {
+                    return Err(internal(format!(
+                        "{} of {} queued events are stored",
+                        events.len(),
+                        ids.len()
+                    )));
+                }
+                spawn_leaf_hashes(events)
+            };
+            let ids: Vec<EventId> = queue.iter().map(|q| q.event_id).collect();
             tx.append_log_leaves(head.size, &ids).await?;
-            tx.remove_pending_log_events(&ids).await?;
-            let hashes = leaves.await.map_err(internal)?;
+            tx.remove_pending_log_events(&queue).await?;
+            for (i, h) in missing.iter().zip(join_leaf_hashes(computing).await?) {
+                hashes[*i] = Some(h);
+            }
+            let hashes: Vec<Hash> = hashes
+                .into_iter()
+                .collect::<Option<_>>()
+                .ok_or_else(|| internal("a queued event has no leaf hash"))?;
             let old_root = Hash(head.root);
             let integration = with_store_tiles(tx.as_mut(), &edge_tiles(head.size), |tiles| {
                 integrate(tiles, head.size, old_root, &hashes)
@@ -160,6 +290,11 @@ impl Service {
             if !tx.advance_log_head(head.size, &new_head, now).await? {
                 return Err(internal("the log head moved under the sequencer's turn"));
             }
+            tracing::trace!(
+                log.leaves = queue.len(),
+                log.read_ahead = queue.len() - missing.len(),
+                "log batch leaves computed"
+            );
             new_head
         };
         if checkpoint_due {
@@ -188,6 +323,7 @@ impl Service {
             leaves,
             checkpoint: checkpoint_due,
             size: new_head.size,
+            ahead,
         })
     }
 

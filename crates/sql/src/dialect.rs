@@ -79,6 +79,9 @@ pub trait Dialect: DriverResults + Debug + Clone + Send + Sync + Sized + 'static
     ///
     /// `IN_LIST`: membership in the list bound at `{list}`, without the left-hand side.
     const IN_LIST: &'static str;
+    /// `INT_IN_LIST`: membership in the list of integers (decimal text) bound at `{list}`,
+    /// without the left-hand side; an index on the left-hand column serves it.
+    const INT_IN_LIST: &'static str;
     /// `LIST_TABLE`: a table `x (value, ord)` of the list bound at `{list}`, in list order.
     const LIST_TABLE: &'static str;
     /// `ARRAY`: a list-valued subquery of `{expr}` per row `FROM {from}`, ordered by `{order}`.

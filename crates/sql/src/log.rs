@@ -3,21 +3,26 @@
 //!
 //! Bulk writes take one statement per batch: leaves are one `INSERT … SELECT` over the list
 //! of event ids bound once (`unnest` on PostgreSQL, `json_each` on SQLite), numbered with
-//! `ROW_NUMBER()`; the queue is emptied with one `DELETE … IN (list)`; tiles are multi-row
-//! upserts that only ever widen a tile (the database refuses anything else). The sequencer's
-//! turn is the dialect's [`Dialect::LOG_LEAD`].
+//! `ROW_NUMBER()`; the queue is emptied with one `DELETE` of the batch's positions (the
+//! integer primary key, [`Dialect::INT_IN_LIST`], a third of the cost of deleting by event
+//! id); tiles are multi-row upserts that only ever widen a tile (the database refuses
+//! anything else). The sequencer's turn is the dialect's [`Dialect::LOG_LEAD`].
+//!
+//! The batch itself is read as positions and ids only ([`LogRepo::log_queue`]); the bodies
+//! come from the look-ahead read outside the transaction ([`queue_after`], the store's
+//! `log_queue_after`) or, for the events it did not cover, [`LogRepo::log_events`].
 
 use async_trait::async_trait;
 use countersign_domain::{AuditEvent, EventId};
 use countersign_store::{
-    LeafEvent, LogHead, LogRepo, StoreError, StoreResult, StoredCheckpoint, StoredTile,
+    LeafEvent, LogHead, LogRepo, QueuedEvent, StoreError, StoreResult, StoredCheckpoint, StoredTile,
 };
 use time::OffsetDateTime;
 
 use crate::audit::event;
 use crate::cols::Cols;
 use crate::dialect::Dialect;
-use crate::sql::{fill, Sql};
+use crate::sql::{fill, Conn, Sql};
 use crate::tx::SqlTransaction;
 
 /// The most tiles one upsert carries (4 parameters each).
@@ -67,6 +72,35 @@ fn checkpoint<D: Dialect>(r: &Cols<'_, D>) -> StoreResult<StoredCheckpoint> {
     })
 }
 
+fn queued<D: Dialect>(r: &Cols<'_, D>) -> StoreResult<QueuedEvent> {
+    Ok(QueuedEvent {
+        position: to_u64("log_pending.seq", r.get("log_pending.seq")?)?,
+        event_id: r.parse("log_pending.event_id")?,
+    })
+}
+
+/// Up to `limit` queued events after position `after`, with their stored events, in queue
+/// order: the look-ahead's read, on a connection outside any transaction.
+pub(crate) async fn queue_after<D: Dialect>(
+    conn: &mut Conn<D>,
+    after: u64,
+    limit: u32,
+) -> StoreResult<Vec<(QueuedEvent, AuditEvent)>> {
+    Sql::<D>::new(
+        "SELECT p.seq, p.event_id, CAST(a.body AS TEXT) AS body FROM log_pending p \
+         JOIN audit_events a ON a.event_id = p.event_id WHERE p.seq > $1 \
+         ORDER BY p.seq LIMIT $2",
+    )
+    .arg(to_i64("log_pending.seq", after)?)
+    .arg(i64::from(limit))
+    .fetch_all(conn, |r| {
+        let q = queued(r)?;
+        let e = event(&q.event_id.to_string(), &r.text("audit_events.body")?)?;
+        Ok((q, e))
+    })
+    .await
+}
+
 const CHECKPOINT_COLUMNS: &str = "tree_size, root, note, created_at";
 
 #[async_trait]
@@ -112,19 +146,37 @@ impl<D: Dialect> LogRepo for SqlTransaction<D> {
         Ok(changed == 1)
     }
 
-    async fn pending_log_events(&mut self, limit: u32) -> StoreResult<Vec<AuditEvent>> {
-        Sql::<D>::new(
-            "SELECT a.event_id, CAST(a.body AS TEXT) AS body FROM log_pending p \
-             JOIN audit_events a ON a.event_id = p.event_id ORDER BY p.seq LIMIT $1",
-        )
-        .arg(i64::from(limit))
-        .fetch_all(self.conn(), |r| {
-            event(
-                &r.text("audit_events.event_id")?,
-                &r.text("audit_events.body")?,
-            )
-        })
-        .await
+    async fn log_queue(&mut self, limit: u32) -> StoreResult<Vec<QueuedEvent>> {
+        Sql::<D>::new("SELECT seq, event_id FROM log_pending ORDER BY seq LIMIT $1")
+            .arg(i64::from(limit))
+            .fetch_all(self.conn(), queued)
+            .await
+    }
+
+    async fn log_events(&mut self, ids: &[EventId]) -> StoreResult<Vec<AuditEvent>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut q = Sql::<D>::new(
+            "SELECT event_id, CAST(body AS TEXT) AS body FROM audit_events WHERE event_id ",
+        );
+        let list = q.param(D::encode_list(
+            ids.iter().map(ToString::to_string).collect(),
+        ));
+        q.push(&fill(D::IN_LIST, &[("list", &list)]));
+        let mut found: std::collections::HashMap<EventId, AuditEvent> = q
+            .once()
+            .fetch_all(self.conn(), |r| {
+                let e = event(
+                    &r.text("audit_events.event_id")?,
+                    &r.text("audit_events.body")?,
+                )?;
+                Ok((e.event_id, e))
+            })
+            .await?
+            .into_iter()
+            .collect();
+        Ok(ids.iter().filter_map(|id| found.remove(id)).collect())
     }
 
     async fn pending_log_count(&mut self) -> StoreResult<u64> {
@@ -135,16 +187,21 @@ impl<D: Dialect> LogRepo for SqlTransaction<D> {
         to_u64("log_pending.n", n)
     }
 
-    async fn remove_pending_log_events(&mut self, events: &[EventId]) -> StoreResult<()> {
+    async fn remove_pending_log_events(&mut self, events: &[QueuedEvent]) -> StoreResult<()> {
         if events.is_empty() {
             return Ok(());
         }
-        let mut q = Sql::<D>::new("DELETE FROM log_pending WHERE event_id ");
+        let mut q = Sql::<D>::new("DELETE FROM log_pending WHERE seq ");
         let list = q.param(D::encode_list(
-            events.iter().map(ToString::to_string).collect(),
+            events.iter().map(|e| e.position.to_string()).collect(),
         ));
-        q.push(&fill(D::IN_LIST, &[("list", &list)]));
-        q.once().execute(self.conn()).await?;
+        q.push(&fill(D::INT_IN_LIST, &[("list", &list)]));
+        let removed = q.once().execute(self.conn()).await?;
+        if removed != events.len() as u64 {
+            return Err(StoreError::Other(
+                format!("{removed} of {} queued events removed", events.len()).into(),
+            ));
+        }
         Ok(())
     }
 

@@ -82,6 +82,7 @@ impl Dialect for SqliteDialect {
     // Lists travel as one JSON array, bound once and unpacked by `json_each`.
     type List = String;
     const IN_LIST: &'static str = "IN (SELECT value FROM json_each({list}))";
+    const INT_IN_LIST: &'static str = "IN (SELECT CAST(value AS INTEGER) FROM json_each({list}))";
     const LIST_TABLE: &'static str = "(SELECT value, key AS ord FROM json_each({list})) AS x";
 
     fn encode_list(items: Vec<String>) -> String {

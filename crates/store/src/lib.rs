@@ -47,7 +47,7 @@ pub use error::{StoreError, StoreResult};
 pub use events::{StreamBatch, StreamMessage, StreamPosition};
 pub use jobs::{JobFilter, JobRepo};
 pub use keys::{KeyAuthRecord, KeyRepo};
-pub use log::{LeafEvent, LogHead, LogRepo, StoredCheckpoint, StoredTile};
+pub use log::{LeafEvent, LogHead, LogRepo, QueuedEvent, StoredCheckpoint, StoredTile};
 pub use page::{Cursor, CursorError, Page, PageRequest};
 pub use policies::PolicyRepo;
 pub use principals::PrincipalRepo;

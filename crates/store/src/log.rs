@@ -3,9 +3,13 @@
 //!
 //! Hashes travel as raw bytes; what they mean (RFC 6962 leaf and node hashes, C2SP tiles) is
 //! the `countersign-tlog` crate's business, not the store's. The sequencer does one batch in
-//! one transaction: [`LogRepo::lead_log`], read the head, take pending events, append their
-//! leaves, store the grown tiles, advance the head, drop the pending rows, maybe add a
-//! checkpoint, commit. Leaves, checkpoints and full tiles are append-only in the database.
+//! one transaction: [`LogRepo::lead_log`], read the head, take the first queued events
+//! ([`LogRepo::log_queue`]: positions and ids), read the bodies it has not already read ahead
+//! ([`LogRepo::log_events`]), append their leaves, store the grown tiles, advance the head,
+//! drop the queued rows, maybe add a checkpoint, commit. Outside any transaction,
+//! `Store::log_queue_after` reads the events queued after a position, with their bodies, so
+//! the sequencer can compute the next batch's leaves while the current batch is written.
+//! Leaves, checkpoints and full tiles are append-only in the database.
 
 use async_trait::async_trait;
 use countersign_domain::{AuditEvent, EventId};
@@ -40,6 +44,15 @@ pub struct StoredCheckpoint {
     pub created_at: OffsetDateTime,
 }
 
+/// An event waiting in the log's queue: its position there (positions grow in the order
+/// events are queued; a transaction that commits late holds lower positions than events
+/// queued and committed after it) and its id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueuedEvent {
+    pub position: u64,
+    pub event_id: EventId,
+}
+
 /// A sequenced event: its leaf index and the event as stored now.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LeafEvent {
@@ -66,15 +79,18 @@ pub trait LogRepo {
         at: OffsetDateTime,
     ) -> StoreResult<bool>;
 
-    /// Up to `limit` events waiting to be sequenced, as stored, in the order they were
-    /// queued.
-    async fn pending_log_events(&mut self, limit: u32) -> StoreResult<Vec<AuditEvent>>;
+    /// Up to `limit` events waiting to be sequenced, in the order they were queued: their
+    /// queue positions and ids.
+    async fn log_queue(&mut self, limit: u32) -> StoreResult<Vec<QueuedEvent>>;
+
+    /// The stored events with these ids, in the order asked (an id not stored is left out).
+    async fn log_events(&mut self, ids: &[EventId]) -> StoreResult<Vec<AuditEvent>>;
 
     /// Events waiting to be sequenced, counted.
     async fn pending_log_count(&mut self) -> StoreResult<u64>;
 
-    /// Remove these events from the queue (they have just been sequenced).
-    async fn remove_pending_log_events(&mut self, events: &[EventId]) -> StoreResult<()>;
+    /// Remove these events from the queue (they have just been sequenced), by position.
+    async fn remove_pending_log_events(&mut self, events: &[QueuedEvent]) -> StoreResult<()>;
 
     /// Record `events` as leaves `first_index`, `first_index + 1`, …, in order.
     async fn append_log_leaves(&mut self, first_index: u64, events: &[EventId]) -> StoreResult<()>;

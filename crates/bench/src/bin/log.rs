@@ -6,12 +6,17 @@
 //!   `BENCH_LOG_BATCH` events per transaction, default 10,000) turns them all into leaves,
 //!   tiles and checkpoints → leaves/s. Beside it, the raw baseline moves the same number of
 //!   queued rows into a twin leaves table with the sequencer's statements (read the batch with
-//!   its bodies, `INSERT … SELECT … unnest`, `DELETE … = ANY`) and nothing else: no leaf
-//!   computation, no tiles, no head, no signature.
-//! - **Lag**: one writer stores events at about `BENCH_LOG_RATE` events/s (default 10,000, in
-//!   appends of 100) for `BENCH_LOG_SECONDS` (default 10) while the sequencer runs a pass,
-//!   pauses `BENCH_LOG_PAUSE_MS` (default 100) and runs again; the lag of an append is from its
-//!   commit to the end of the first pass that leaves the tree covering it → p50/p99/max.
+//!   its positions and bodies, `INSERT … SELECT … unnest`, `DELETE … WHERE seq = ANY`) and
+//!   nothing else: no leaf computation, no tiles, no head, no signature, and no overlap (one
+//!   connection, one statement after the other).
+//! - **Lag**: `BENCH_LOG_WRITERS` (default 4) HTTP clients ingest events through the real
+//!   router (`POST /api/v1/audit/events`, NDJSON appends of 100, bodies prepared before the
+//!   clock starts), together at `BENCH_LOG_RATE` events/s (default 10,000; each writer paced
+//!   at its share, offset from the others) for `BENCH_LOG_SECONDS` (default 10), while the
+//!   sequencer runs a pass, pauses `BENCH_LOG_PAUSE_MS` (default 100) and runs again. The
+//!   rate achieved is reported (appends sent over the time to the last answer). The lag of an
+//!   append is from its answer (after its commit) to the end of the first pass whose tree
+//!   holds its last leaf (looked up by event id afterwards) → p50/p99/max.
 //! - **Proofs**: `GET /api/v1/audit/{id}/proof` for 2,000 random sequenced events through the
 //!   real router on 127.0.0.1 (one client, keep-alive) → p50/p99.
 
@@ -26,7 +31,7 @@ use countersign_postgres::{PgOptions, PgStore};
 use countersign_service::tlog::LogSigner;
 use countersign_service::{Service, ServiceConfig};
 use countersign_store::Store;
-use reqwest::header::AUTHORIZATION;
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE};
 use sqlx::{Connection, Executor, PgConnection};
 
 const SUITE: &str = "log";
@@ -128,8 +133,8 @@ async fn sealing(
     let mut next: i64 = 0;
     loop {
         let mut tx = conn.begin().await?;
-        let rows: Vec<(String, String)> = sqlx::query_as(
-            "SELECT a.event_id, CAST(a.body AS TEXT) FROM raw_pending p \
+        let rows: Vec<(i64, String, String)> = sqlx::query_as(
+            "SELECT p.seq, a.event_id, CAST(a.body AS TEXT) FROM raw_pending p \
              JOIN audit_events a ON a.event_id = p.event_id ORDER BY p.seq LIMIT $1",
         )
         .bind(i64::from(batch))
@@ -139,7 +144,8 @@ async fn sealing(
             tx.commit().await?;
             break;
         }
-        let ids: Vec<String> = rows.into_iter().map(|(id, _)| id).collect();
+        let (positions, ids): (Vec<i64>, Vec<String>) =
+            rows.into_iter().map(|(seq, id, _)| (seq, id)).unzip();
         sqlx::query(
             "INSERT INTO raw_leaves (leaf_index, event_id) \
              SELECT $1 + ROW_NUMBER() OVER (ORDER BY x.ord) - 1, x.value \
@@ -149,8 +155,8 @@ async fn sealing(
         .bind(&ids)
         .execute(&mut *tx)
         .await?;
-        sqlx::query("DELETE FROM raw_pending WHERE event_id = ANY($1)")
-            .bind(&ids)
+        sqlx::query("DELETE FROM raw_pending WHERE seq = ANY($1)")
+            .bind(&positions)
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
@@ -171,69 +177,159 @@ async fn sealing(
     Ok(())
 }
 
-/// Lag: a steady writer and a polling sequencer.
+/// The real router served in-process on 127.0.0.1:0 over `svc`, with an admin key: its base
+/// URL and the key.
+async fn serve(svc: &Service, name: &str) -> anyhow::Result<(String, String)> {
+    let key = svc
+        .bootstrap_key(name, PrincipalKind::Service, Some(&"admin".parse()?), None)
+        .await?
+        .minted
+        .token
+        .expose()
+        .to_owned();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let base = format!("http://{}", listener.local_addr()?);
+    let served = svc.clone();
+    tokio::spawn(async move {
+        let _ = countersign_http::serve(
+            listener,
+            served,
+            HttpConfig::default(),
+            std::future::pending(),
+        )
+        .await;
+    });
+    Ok((base, key))
+}
+
+/// Lag: writers ingesting at a steady rate through `POST /api/v1/audit/events`, and a polling
+/// sequencer.
+#[allow(clippy::too_many_arguments)]
 async fn lag(
+    url: &str,
     store: &PgStore,
     signer: &LogSigner,
     batch: u32,
     rate: usize,
     seconds: usize,
     pause: StdDuration,
+    writers: usize,
 ) -> anyhow::Result<()> {
     const APPEND: usize = 100;
     let svc = service(store, signer, batch);
+    let (base, key) = serve(&svc, "bench-lag").await?;
     // Start from an empty queue.
     let start_size = svc.sequence_log().await?.tree_size;
-    let (commits_tx, mut commits_rx) = tokio::sync::mpsc::unbounded_channel::<(Instant, u64)>();
-    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let writer = {
-        let store = store.clone();
+    // Every request body prepared up front, with its event ids: each writer sends every
+    // `writers`-th append.
+    let appends = rate * seconds / APPEND;
+    let mut n = 10_000_000usize;
+    let mut bodies: Vec<Vec<(Vec<String>, bytes::Bytes)>> = vec![Vec::new(); writers];
+    for a in 0..appends {
+        let events: Vec<AuditEvent> = (n..n + APPEND).map(event).collect();
+        n += APPEND;
+        let ids = events.iter().map(|e| e.event_id.to_string()).collect();
+        let body: String = events.iter().map(|e| e.to_json_line() + "\n").collect();
+        bodies[a % writers].push((ids, bytes::Bytes::from(body)));
+    }
+    let client = reqwest::Client::new();
+    let endpoint = format!("{base}/api/v1/audit/events");
+    let stop = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let t0 = Instant::now();
+    let mut tasks = Vec::new();
+    for (w, mine) in bodies.into_iter().enumerate() {
+        let client = client.clone();
+        let endpoint = endpoint.clone();
+        let auth = format!("Bearer {key}");
         let stop = stop.clone();
-        tokio::spawn(async move {
-            let per_append = StdDuration::from_secs_f64(APPEND as f64 / rate as f64);
-            let mut tick = tokio::time::interval(per_append);
+        tasks.push(tokio::spawn(async move {
+            // Writer `w` sends its appends at `rate / writers` events/s, offset from the
+            // others so the appends are spread evenly.
+            let every = StdDuration::from_secs_f64((APPEND * writers) as f64 / rate as f64);
+            let start = tokio::time::Instant::now() + every.mul_f64(w as f64 / writers as f64);
+            let mut tick = tokio::time::interval_at(start, every);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
-            let t0 = Instant::now();
-            let mut written = 0u64;
-            let mut n = 10_000_000usize;
-            while t0.elapsed() < StdDuration::from_secs(seconds as u64) {
+            let mut commits = Vec::with_capacity(mine.len());
+            for (ids, body) in mine {
                 tick.tick().await;
-                let events: Vec<AuditEvent> = (n..n + APPEND).map(event).collect();
-                n += APPEND;
-                let mut tx = store.begin().await?;
-                tx.append_audit(&events).await?;
-                tx.commit().await?;
-                written += APPEND as u64;
-                let _ = commits_tx.send((Instant::now(), written));
+                let r = client
+                    .post(&endpoint)
+                    .header(CONTENT_TYPE, "application/x-ndjson")
+                    .header(AUTHORIZATION, &auth)
+                    .body(body)
+                    .send()
+                    .await?;
+                let status = r.status();
+                let answer = r.bytes().await?;
+                let at = Instant::now();
+                ensure!(
+                    status.is_success(),
+                    "ingest answered {status}: {}",
+                    String::from_utf8_lossy(&answer)
+                );
+                commits.push((at, ids));
             }
-            stop.store(true, std::sync::atomic::Ordering::SeqCst);
-            anyhow::Ok(written)
-        })
-    };
+            stop.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            anyhow::Ok(commits)
+        }));
+    }
     let mut passes: Vec<(Instant, u64)> = Vec::new();
     loop {
-        let finished = stop.load(std::sync::atomic::Ordering::SeqCst);
+        let finished = stop.load(std::sync::atomic::Ordering::SeqCst) == writers;
         let report = svc.sequence_log().await?;
-        passes.push((Instant::now(), report.tree_size - start_size));
+        passes.push((Instant::now(), report.tree_size));
         if finished && report.leaves == 0 {
             break;
         }
         tokio::time::sleep(pause).await;
     }
-    let written = writer.await??;
-    let mut lags = Vec::new();
-    while let Ok((at, cumulative)) = commits_rx.try_recv() {
+    let mut commits = Vec::new();
+    for t in tasks {
+        commits.extend(t.await??);
+    }
+    let last_commit = commits
+        .iter()
+        .map(|(at, _)| *at)
+        .max()
+        .context("no appends")?;
+    let written = commits.len() * APPEND;
+    let achieved = written as f64 / last_commit.duration_since(t0).as_secs_f64();
+    // Each append is sequenced by the first pass whose tree holds its last leaf.
+    let mut conn = PgConnection::connect(url).await?;
+    let leaves: std::collections::HashMap<String, i64> =
+        sqlx::query_as("SELECT event_id, leaf_index FROM log_leaves WHERE leaf_index >= $1")
+            .bind(i64::try_from(start_size)?)
+            .fetch_all(&mut conn)
+            .await?
+            .into_iter()
+            .collect();
+    let mut lags = Vec::with_capacity(commits.len());
+    for (at, ids) in &commits {
+        let mut last = 0u64;
+        for id in ids {
+            let leaf = leaves
+                .get(id)
+                .with_context(|| format!("{id} was never sequenced"))?;
+            last = last.max(u64::try_from(*leaf)?);
+        }
         let covered = passes
             .iter()
-            .find(|(_, size)| *size >= cumulative)
+            .find(|(_, size)| *size > last)
             .context("an append was never sequenced")?;
-        lags.push(covered.0.saturating_duration_since(at));
+        lags.push(covered.0.saturating_duration_since(*at));
     }
     let l = Latency::of(&mut lags);
     report(
         SUITE,
         &format!(
-            "lag: commit to sequenced, {written} events at ~{rate}/s, pass every {} (p50/p99/max)",
+            "lag: ingest {written} events, {writers} writers × appends of {APPEND}, aimed {rate}/s"
+        ),
+        format!("{achieved:.0} events/s achieved"),
+    );
+    report(
+        SUITE,
+        &format!(
+            "lag: commit to sequenced, pass every {} (p50/p99/max)",
             ms(pause)
         ),
         format!("{} / {} / {}", ms(l.p50), ms(l.p99), ms(l.max)),
@@ -250,29 +346,7 @@ async fn proofs(
 ) -> anyhow::Result<()> {
     let svc = service(store, signer, 10_000);
     svc.sequence_log().await?;
-    let key = svc
-        .bootstrap_key(
-            "bench",
-            PrincipalKind::Service,
-            Some(&"admin".parse()?),
-            None,
-        )
-        .await?
-        .minted
-        .token
-        .expose();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let base = format!("http://{}", listener.local_addr()?);
-    let served = svc.clone();
-    tokio::spawn(async move {
-        let _ = countersign_http::serve(
-            listener,
-            served,
-            HttpConfig::default(),
-            std::future::pending(),
-        )
-        .await;
-    });
+    let (base, key) = serve(&svc, "bench").await?;
     // Checkpoint the bootstrap's events too, so every sampled event has a proof.
     svc.sequence_log().await?;
     let mut conn = PgConnection::connect(url).await?;
@@ -318,8 +392,9 @@ async fn main() -> anyhow::Result<()> {
     let rate = env_usize("BENCH_LOG_RATE", 10_000)?;
     let seconds = env_usize("BENCH_LOG_SECONDS", 10)?;
     let pause = StdDuration::from_millis(env_usize("BENCH_LOG_PAUSE_MS", 100)? as u64);
+    let writers = env_usize("BENCH_LOG_WRITERS", 4)?;
     ensure!(
-        events > 0 && batch > 0 && rate > 0 && seconds > 0,
+        events > 0 && batch > 0 && rate > 0 && seconds > 0 && writers > 0,
         "sizes must be positive"
     );
 
@@ -338,10 +413,13 @@ async fn main() -> anyhow::Result<()> {
     report(
         SUITE,
         "setup",
-        format!("{events} events sealed in batches of {batch}; lag at ~{rate}/s for {seconds} s"),
+        format!(
+            "{events} events sealed in batches of {batch}; lag at ~{rate}/s for {seconds} s \
+             from {writers} writers"
+        ),
     );
     sealing(&url, &store, &signer, events, batch).await?;
-    lag(&store, &signer, batch, rate, seconds, pause).await?;
+    lag(&url, &store, &signer, batch, rate, seconds, pause, writers).await?;
     proofs(&url, &store, &signer, 2000).await?;
     Ok(())
 }

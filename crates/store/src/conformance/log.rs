@@ -58,17 +58,85 @@ pub async fn log_queue_follows_appends(store: TestStore) {
 
     let mut tx = begin(&store).await;
     assert_eq!(tx.pending_log_count().await.unwrap(), 5);
-    let pending = tx.pending_log_events(10).await.unwrap();
+    let queue = tx.log_queue(10).await.unwrap();
     let mut want = first.clone();
     want.extend(later.clone());
-    assert_eq!(pending, want, "queued once each, in the order stored");
-    assert_eq!(tx.pending_log_events(2).await.unwrap(), want[..2].to_vec());
-    tx.remove_pending_log_events(&ids(&want[..3]))
-        .await
-        .unwrap();
-    assert_eq!(tx.pending_log_events(10).await.unwrap(), later);
+    assert_eq!(
+        queue.iter().map(|q| q.event_id).collect::<Vec<_>>(),
+        ids(&want),
+        "queued once each, in the order stored"
+    );
+    assert!(
+        queue.windows(2).all(|w| w[0].position < w[1].position),
+        "positions grow in queue order: {queue:?}"
+    );
+    assert_eq!(tx.log_queue(2).await.unwrap(), queue[..2].to_vec());
+    assert_eq!(
+        tx.log_events(&ids(&want)).await.unwrap(),
+        want,
+        "the events as stored"
+    );
+    tx.remove_pending_log_events(&queue[..3]).await.unwrap();
+    assert_eq!(tx.log_queue(10).await.unwrap(), queue[3..].to_vec());
     assert_eq!(tx.pending_log_count().await.unwrap(), 2);
-    commit(tx).await;
+    assert!(
+        tx.remove_pending_log_events(&queue[..1]).await.is_err(),
+        "an event no longer queued is not removed twice"
+    );
+}
+
+/// The look-ahead read: the events queued after a position, with their bodies, in queue
+/// order, read outside any transaction, and blind to what an open transaction has not
+/// committed; the events asked by id come in the order asked, unknown ids left out.
+pub async fn log_queue_after_reads_beside_transactions(store: TestStore) {
+    let stored = events(6);
+    append(&store, &stored).await;
+    let mut tx = begin(&store).await;
+    let queue = tx.log_queue(10).await.unwrap();
+    let mut backwards = ids(&stored);
+    backwards.reverse();
+    backwards.insert(2, EventId::new());
+    let mut want = stored.clone();
+    want.reverse();
+    assert_eq!(tx.log_events(&backwards).await.unwrap(), want);
+    tx.rollback().await.unwrap();
+
+    let all = store.log_queue_after(0, 100).await.unwrap();
+    assert_eq!(
+        all.iter().map(|(q, _)| *q).collect::<Vec<_>>(),
+        queue,
+        "the whole queue after position 0"
+    );
+    assert_eq!(
+        all.iter().map(|(_, e)| e.clone()).collect::<Vec<_>>(),
+        stored
+    );
+    let after = store.log_queue_after(queue[1].position, 3).await.unwrap();
+    assert_eq!(
+        after.iter().map(|(q, _)| *q).collect::<Vec<_>>(),
+        queue[2..5].to_vec(),
+        "strictly after the position, at most the limit"
+    );
+    assert_eq!(after[0].1, stored[2]);
+    assert!(store
+        .log_queue_after(queue[5].position, 10)
+        .await
+        .unwrap()
+        .is_empty());
+
+    // An append not committed yet is not read ahead; once committed, it is.
+    let mut open = begin(&store).await;
+    let late = events(1);
+    open.append_audit(&late).await.unwrap();
+    assert!(store
+        .log_queue_after(queue[5].position, 10)
+        .await
+        .unwrap()
+        .is_empty());
+    commit(open).await;
+    let now_queued = store.log_queue_after(queue[5].position, 10).await.unwrap();
+    assert_eq!(now_queued.len(), 1);
+    assert_eq!(now_queued[0].1, late[0]);
 }
 
 /// The head starts as the empty tree and moves only by compare-and-set, never back.
