@@ -1,7 +1,8 @@
 //! The transparency log end to end: the sequencer (every event once, no gap, late commits,
 //! concurrent sequencers, a failed batch), the routes (checkpoint, key, tiles, entry bundles,
 //! proofs, consistency, `log.read`, `COUNTERSIGN_LOG_PUBLIC`), export lines with
-//! `leaf_index`, and the self-check catching an event edited behind the triggers' back.
+//! `leaf_index`, and the self-check catching events edited behind the triggers' back (its
+//! `countersign_log_tamper_detected_total` moving by exactly the leaves edited).
 //!
 //! What is served is checked the way an auditor would: proofs with the tlog crate against the
 //! served checkpoint and key, and the log's root recomputed from the served entry bundles by a
