@@ -673,7 +673,7 @@ mod tests {
 
     #[test]
     fn the_leaf_limit_is_refused_on_validation_and_fitted_for_own_events() {
-        let holders: Vec<String> = (0..2000).map(|i| format!("holder-number-{i:05}")).collect();
+        let holders: Vec<String> = (0..4000).map(|i| format!("holder-number-{i:05}")).collect();
         let big = sample().details(json!({"job_id": "job_1", "waiting_on": holders}));
         assert!(big.canonical_len() > MAX_EVENT_BYTES);
         assert!(!big.fits_log());
