@@ -24,13 +24,12 @@ use crate::error::CliError;
 use crate::timearg;
 
 #[derive(Debug, Args)]
-#[command(group(clap::ArgGroup::new("range").required(true).args(["from", "first_leaf"])))]
 pub struct ExportArgs {
     /// Window start (RFC 3339, `2026-05-20`, `now-7d`).
-    #[arg(long, value_name = "TIME", value_parser = timearg::clap_parse, allow_hyphen_values = true, requires = "to")]
+    #[arg(long, value_name = "TIME", value_parser = timearg::clap_parse, allow_hyphen_values = true, required_unless_present = "first_leaf")]
     pub from: Option<String>,
     /// Window end (same forms; the server caps the window, 90 days by default).
-    #[arg(long, value_name = "TIME", value_parser = timearg::clap_parse, allow_hyphen_values = true, requires = "from")]
+    #[arg(long, value_name = "TIME", value_parser = timearg::clap_parse, allow_hyphen_values = true, required_unless_present = "first_leaf")]
     pub to: Option<String>,
     /// Only this category (`lifecycle`, `auth`, `config`, `access`, `audit`).
     #[arg(long, conflicts_with = "first_leaf")]
