@@ -183,4 +183,45 @@ mod tests {
         assert!(cli.global.json);
         assert!(!format!("{cli:?}").contains("secret"));
     }
+
+    #[test]
+    fn an_export_is_a_window_or_a_leaf_range_never_both() {
+        let parse = |args: &[&str]| {
+            Cli::try_parse_from(
+                ["countersign", "audit", "export"]
+                    .iter()
+                    .chain(args)
+                    .copied(),
+            )
+        };
+        assert!(parse(&["--from", "2026-05-01", "--to", "2026-05-02"]).is_ok());
+        assert!(parse(&["--first-leaf", "0", "--last-leaf", "99"]).is_ok());
+        for bad in [
+            &[][..],
+            &["--from", "2026-05-01"],
+            &["--first-leaf", "0"],
+            &["--last-leaf", "9"],
+            &[
+                "--first-leaf",
+                "0",
+                "--last-leaf",
+                "9",
+                "--from",
+                "2026-05-01",
+                "--to",
+                "2026-05-02",
+            ],
+            &[
+                "--first-leaf",
+                "0",
+                "--last-leaf",
+                "9",
+                "--category",
+                "auth",
+            ],
+            &["--first-leaf", "0", "--last-leaf", "9", "--limit", "3"],
+        ] {
+            assert!(parse(bad).is_err(), "{bad:?}");
+        }
+    }
 }

@@ -108,6 +108,13 @@ pub struct ServerConfig {
     /// Widest window one export may cover.
     #[arg(long, env = "COUNTERSIGN_EXPORT_MAX_WINDOW", default_value = "90d", value_parser = parse_duration)]
     pub export_max_window: Duration,
+    /// Most leaves one leaf-range export may cover.
+    #[arg(
+        long,
+        env = "COUNTERSIGN_EXPORT_MAX_LEAVES",
+        default_value = "10000000"
+    )]
+    pub export_max_leaves: u64,
     /// Largest request body (the ingest endpoint allows ten times this).
     #[arg(long, env = "COUNTERSIGN_MAX_BODY", default_value = "1MiB", value_parser = parse_size)]
     pub max_body: usize,
@@ -175,6 +182,12 @@ impl ServerConfig {
                 "must be at least 1m",
             ));
         }
+        if self.export_max_leaves < 1 {
+            return Err(ConfigError::new(
+                "COUNTERSIGN_EXPORT_MAX_LEAVES",
+                "must be at least 1",
+            ));
+        }
         if self.max_body < 1024 || self.max_body > 64 << 20 {
             return Err(ConfigError::new(
                 "COUNTERSIGN_MAX_BODY",
@@ -211,6 +224,7 @@ impl ServerConfig {
             approval_bypass: self.approval_bypass,
             default_approval_timeout: self.approval_timeout,
             export_max_window: self.export_max_window,
+            export_max_leaves: self.export_max_leaves,
             public_url: self.public_url.clone(),
             log_public: self.log.public,
             session_idle_timeout: self.session_idle_timeout,

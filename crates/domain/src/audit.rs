@@ -321,6 +321,20 @@ fn details_is_empty(d: &Option<serde_json::Map<String, serde_json::Value>>) -> b
     d.as_ref().is_none_or(|m| m.is_empty())
 }
 
+/// The largest audit event: the length of its RFC 8785 canonical JSON, which is its
+/// transparency-log leaf, and an entry bundle (C2SP `tlog-tiles`) stores each leaf behind a
+/// 2-byte length. [`AuditEvent::validate`] refuses a longer event;
+/// [`AuditEvent::fit_to_log`] shortens one the service builds itself.
+pub const MAX_EVENT_BYTES: usize = 65_535;
+
+/// The `details` member [`AuditEvent::fit_to_log`] lists the members it left out in:
+/// `[{"member": "waiting_on", "bytes": 70312}]`.
+pub const OMITTED_DETAILS: &str = "omitted_details";
+
+/// The longest `result.message` or `authorization.reason` an event shortened by
+/// [`AuditEvent::fit_to_log`] keeps, in characters.
+const FITTED_TEXT_CHARS: usize = 1024;
+
 /// The longest action name.
 pub const MAX_ACTION_LEN: usize = 128;
 /// The longest free-string field (actor id, resource id, …).
@@ -446,9 +460,84 @@ impl AuditEvent {
         // its JSON path (`actor.id`, `details.note`).
         if let Ok(value) = serde_json::to_value(self) {
             crate::text::reject_nul_in_json("", &value)?;
+            let len = canonical_len(&value);
+            if len > MAX_EVENT_BYTES {
+                return Err(ValidationError::new(
+                    "event",
+                    format!(
+                        "its canonical JSON is {len} bytes, at most {MAX_EVENT_BYTES} (the \
+                         largest transparency-log leaf); shorten `details`"
+                    ),
+                ));
+            }
         }
         Ok(())
     }
+
+    /// The length of the event's RFC 8785 canonical JSON: its transparency-log leaf
+    /// (`countersign_tlog::leaf::event_leaf`).
+    pub fn canonical_len(&self) -> usize {
+        canonical_len(&serde_json::to_value(self).expect("an audit event always serializes"))
+    }
+
+    /// Whether the event is at most [`MAX_EVENT_BYTES`]. Cheap for the usual event: its
+    /// compact JSON is more than a sixth of its canonical JSON (the same escapes; only numbers
+    /// are spelled differently, at worst `1e+20` becoming `100000000000000000000`), so one well
+    /// under the limit needs no canonical form.
+    pub fn fits_log(&self) -> bool {
+        let compact = serde_json::to_vec(self).map_or(usize::MAX, |v| v.len());
+        compact <= MAX_EVENT_BYTES / 6 || self.canonical_len() <= MAX_EVENT_BYTES
+    }
+
+    /// This event at most [`MAX_EVENT_BYTES`], for events the service builds from stored
+    /// lists that have no bound of their own (a role's holders, a quorum's approvers): while
+    /// it is too long, the largest `details` member is left out and named, with its size, in
+    /// `details.omitted_details`; then `result.message` and `authorization.reason` are cut to
+    /// 1,024 characters. An event that fits is returned as it is.
+    pub fn fit_to_log(mut self) -> Self {
+        let mut len = self.canonical_len();
+        let mut omitted = Vec::new();
+        while len > MAX_EVENT_BYTES {
+            let Some(details) = self.details.as_mut() else {
+                break;
+            };
+            let largest = details
+                .iter()
+                .filter(|(name, _)| name.as_str() != OMITTED_DETAILS)
+                .map(|(name, v)| (name.clone(), canonical_len(v)))
+                .max_by_key(|(_, bytes)| *bytes);
+            let Some((member, bytes)) = largest else {
+                break;
+            };
+            details.remove(&member);
+            omitted.push(serde_json::json!({"member": member, "bytes": bytes}));
+            details.insert(
+                OMITTED_DETAILS.to_owned(),
+                serde_json::Value::Array(omitted.clone()),
+            );
+            len = self.canonical_len();
+        }
+        if len > MAX_EVENT_BYTES {
+            let cut = |text: &mut String| {
+                if let Some((at, _)) = text.char_indices().nth(FITTED_TEXT_CHARS) {
+                    text.truncate(at);
+                    text.push('…');
+                }
+            };
+            if let AuditResult::Error { message, .. } = &mut self.result {
+                cut(message);
+            }
+            if let Some(reason) = self.authorization.reason.as_mut() {
+                cut(reason);
+            }
+        }
+        self
+    }
+}
+
+/// The length of `value`'s RFC 8785 canonical JSON.
+fn canonical_len(value: &serde_json::Value) -> usize {
+    crate::canonical::to_canonical_string(value).len()
 }
 
 #[cfg(test)]
@@ -580,5 +669,56 @@ mod tests {
             e.action = (*a).to_owned();
             assert!(e.validate().is_ok(), "{a}");
         }
+    }
+
+    #[test]
+    fn the_leaf_limit_is_refused_on_validation_and_fitted_for_own_events() {
+        let holders: Vec<String> = (0..4000).map(|i| format!("holder-number-{i:05}")).collect();
+        let big = sample().details(json!({"job_id": "job_1", "waiting_on": holders}));
+        assert!(big.canonical_len() > MAX_EVENT_BYTES);
+        assert!(!big.fits_log());
+        let refused = big.validate().unwrap_err();
+        assert_eq!(refused.field, "event");
+        assert!(refused.message.contains("at most 65535"), "{refused}");
+
+        let fitted = big.clone().fit_to_log();
+        assert!(fitted.fits_log() && fitted.validate().is_ok());
+        let details = fitted.details.as_ref().unwrap();
+        assert_eq!(details["job_id"], "job_1", "the small members stay");
+        assert!(details.get("waiting_on").is_none());
+        let omitted = &details[OMITTED_DETAILS][0];
+        assert_eq!(omitted["member"], "waiting_on");
+        assert_eq!(
+            omitted["bytes"],
+            crate::canonical::to_canonical_string(&big.details.as_ref().unwrap()["waiting_on"])
+                .len()
+        );
+        assert_eq!(fitted.event_id, big.event_id);
+
+        // Free text past the limit is cut once details are gone.
+        let long = sample().result(AuditResult::Error {
+            kind: "internal".into(),
+            message: "é".repeat(40_000),
+        });
+        let fitted = long.fit_to_log();
+        assert!(fitted.fits_log());
+        match &fitted.result {
+            AuditResult::Error { message, .. } => {
+                assert_eq!(message.chars().count(), FITTED_TEXT_CHARS + 1)
+            }
+            AuditResult::Ok => unreachable!(),
+        }
+
+        // Numbers grow in canonical form: 18 KB of `1e+20` is 66 KB of leaf.
+        let numbers = sample().details(json!({"n": vec![1e20_f64; 3000]}));
+        let compact = serde_json::to_string(&numbers).unwrap();
+        assert!(compact.len() < 20_000, "{}", &compact[compact.len() - 60..]);
+        assert!(!numbers.fits_log());
+        assert!(numbers.fit_to_log().fits_log());
+
+        // An event that fits is untouched.
+        let small = sample().details(json!({"rows": 2}));
+        assert!(small.fits_log());
+        assert_eq!(small.clone().fit_to_log(), small);
     }
 }

@@ -1,12 +1,12 @@
 //! The streaming audit export: a server-side cursor in one read-only snapshot.
 //!
 //! The stream begins a `REPEATABLE READ, READ ONLY` transaction, declares a `NO SCROLL`
-//! cursor over the window in `(ts, event_id)` order, and `FETCH`es one chunk per poll, so it
+//! cursor over the window in `(ts, event_id)` order (or over a leaf range in leaf order), and `FETCH`es one chunk per poll, so it
 //! holds at most one chunk in memory and every chunk reads the same snapshot.
 
-use countersign_sql::audit::{export_chunk, EXPORT_FROM};
+use countersign_sql::audit::{export_chunk, export_order, leaf_column, EXPORT_FROM};
 use countersign_sql::{DriverResults, ExportAudit};
-use countersign_store::{ExportFilter, ExportRow, StoreResult};
+use countersign_store::{ExportFilter, ExportRange, ExportRow, StoreResult};
 use futures::stream::{self, BoxStream, StreamExt};
 use sqlx::{PgPool, Postgres, QueryBuilder};
 use time::OffsetDateTime;
@@ -67,11 +67,22 @@ async fn open(
         .await
         .map_err(PgDialect::map_error)?;
     let mut qb = QueryBuilder::<Postgres>::new(format!(
-        "DECLARE export NO SCROLL CURSOR FOR {EXPORT_FROM} WHERE a.ts >= "
+        "DECLARE export NO SCROLL CURSOR FOR {EXPORT_FROM} WHERE "
     ));
-    qb.push_bind(filter.from)
-        .push(" AND a.ts < ")
-        .push_bind(filter.to);
+    match filter.range {
+        ExportRange::Window { from, to } => {
+            qb.push("a.ts >= ")
+                .push_bind(from)
+                .push(" AND a.ts < ")
+                .push_bind(to);
+        }
+        ExportRange::Leaves { first, last } => {
+            qb.push("l.leaf_index >= ")
+                .push_bind(leaf_column(first))
+                .push(" AND l.leaf_index <= ")
+                .push_bind(leaf_column(last));
+        }
+    }
     if let Some(category) = filter.category {
         qb.push(" AND a.category = ").push_bind(category.as_str());
     }
@@ -82,7 +93,7 @@ async fn open(
             .push_bind(id.to_string())
             .push(")");
     }
-    qb.push(" ORDER BY a.ts, a.event_id");
+    qb.push(export_order(&filter.range));
     if let Some(limit) = filter.limit {
         qb.push(" LIMIT ")
             .push_bind(i64::try_from(limit).unwrap_or(i64::MAX));

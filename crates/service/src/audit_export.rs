@@ -1,16 +1,29 @@
-//! The streaming audit export: `GET /api/v1/audit/export?from=&to=[&category=&limit=&after=]`.
+//! The streaming audit export: `GET /api/v1/audit/export?from=&to=[&category=&limit=&after=]`
+//! (a time window), or `GET /api/v1/audit/export?first_leaf=&last_leaf=` (a range of the
+//! transparency log's leaves).
 //!
-//! [`Service::export_audit`] checks `audit.export`, validates the query (from and to required
-//! RFC 3339 times, `to` after `from`, a window of at most
-//! [`ServiceConfig::export_max_window`](crate::ServiceConfig), a known category, `limit`
-//! 1..=[`MAX_EXPORT_LIMIT`], `after` an existing event id), fetches the first chunk (so an
-//! unreachable database is still a clean 503), and answers an [`AuditExport`]: a stream of
-//! NDJSON text chunks, one per chunk of rows read from the store's server-side cursor. Only
-//! one chunk is in memory at a time, however many rows the export covers.
+//! [`Service::export_audit`] checks `audit.export`, validates the query, fetches the first
+//! chunk (so an unreachable database is still a clean 503), and answers an [`AuditExport`]: a
+//! stream of NDJSON text chunks, one per chunk of rows read from the store's server-side
+//! cursor. Only one chunk is in memory at a time, however many rows the export covers.
+//!
+//! - **A time window**: `from` and `to` required RFC 3339 times, `to` after `from`, a window
+//!   of at most [`ServiceConfig::export_max_window`](crate::ServiceConfig), a known category,
+//!   `limit` 1..=[`MAX_EXPORT_LIMIT`], `after` an existing event id. Every event in the
+//!   window, in `(ts, event_id)` order. An event ingested late with its own older `ts` is
+//!   sequenced after events newer than it, so a window's lines are not always one contiguous
+//!   run of leaves.
+//! - **A leaf range**: `first_leaf` and `last_leaf` (inclusive) required together, alone (no
+//!   time, category, limit or after: the range holds every leaf in it), at most
+//!   [`ServiceConfig::export_max_leaves`](crate::ServiceConfig) leaves; it also needs
+//!   `log.read`. The leaves of the range that exist, in leaf order, each line with its
+//!   `leaf_index`: exactly what `countersign audit verify export` checks against a checkpoint.
+//!   Leaves past the log's end are not there yet and are not sent.
 //!
 //! Every export is itself audited with one `audit.exported` event (category `audit`, resource
-//! `{type: "audit_export", id: <request id>}`, details `{from, to, category, rows, complete}`),
-//! written in its own transaction once the stream ends:
+//! `{type: "audit_export", id: <request id>}`, details `{from, to, category, rows, complete}`,
+//! or `{first_leaf, last_leaf, rows, complete}` for a leaf range), written in its own
+//! transaction once the stream ends:
 //!
 //! - **the stream ran out**: written before the stream reports its end, with `complete: true`
 //!   (so a client that has read the whole body finds the event already stored). If that write
@@ -32,7 +45,7 @@ use countersign_domain::audit::actions;
 use countersign_domain::{
     clock, Actor, AuditEvent, AuditResult, Category, EventId, Permission, Resource,
 };
-use countersign_store::{ExportFilter, ExportRow, StoreResult};
+use countersign_store::{ExportFilter, ExportRange, ExportRow, StoreResult};
 use countersign_tlog::leaf::LEAF_INDEX_FIELD;
 use futures::stream::{BoxStream, Stream, StreamExt};
 use serde_json::{json, Value};
@@ -57,20 +70,20 @@ pub struct ExportParams {
     pub category: Option<String>,
     pub limit: Option<String>,
     pub after: Option<String>,
+    pub first_leaf: Option<String>,
+    pub last_leaf: Option<String>,
 }
 
 /// A validated export, ready to stream.
 pub struct AuditExport {
-    from: OffsetDateTime,
-    to: OffsetDateTime,
+    range: ExportRange,
     stream: ExportStream,
 }
 
 impl std::fmt::Debug for AuditExport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AuditExport")
-            .field("from", &self.from)
-            .field("to", &self.to)
+            .field("range", &self.range)
             .field("sent", &self.stream.sent)
             .finish_non_exhaustive()
     }
@@ -78,13 +91,19 @@ impl std::fmt::Debug for AuditExport {
 
 impl AuditExport {
     /// `countersign-audit-<from>_to_<to>.ndjson`, the times in UTC with `:` replaced by `-`
-    /// (`2026-05-20T00-00-00Z`) so the name is safe on every file system.
+    /// (`2026-05-20T00-00-00Z`) so the name is safe on every file system; for a leaf range
+    /// `countersign-audit-leaves-<first>-<last>.ndjson`.
     pub fn filename(&self) -> String {
-        format!(
-            "countersign-audit-{}_to_{}.ndjson",
-            filename_time(self.from),
-            filename_time(self.to)
-        )
+        match self.range {
+            ExportRange::Window { from, to } => format!(
+                "countersign-audit-{}_to_{}.ndjson",
+                filename_time(from),
+                filename_time(to)
+            ),
+            ExportRange::Leaves { first, last } => {
+                format!("countersign-audit-leaves-{first}-{last}.ndjson")
+            }
+        }
     }
 
     /// The NDJSON body: each item is one or more whole lines, each ending in `\n`.
@@ -96,6 +115,14 @@ impl AuditExport {
 fn rfc3339(t: OffsetDateTime) -> String {
     t.format(&Rfc3339)
         .unwrap_or_else(|_| t.unix_timestamp().to_string())
+}
+
+/// A range as the log names it: `2026-05-20T00:00:00Z..2026-05-21T00:00:00Z`, `leaves 0..=99`.
+fn describe(range: &ExportRange) -> String {
+    match range {
+        ExportRange::Window { from, to } => format!("{}..{}", rfc3339(*from), rfc3339(*to)),
+        ExportRange::Leaves { first, last } => format!("leaves {first}..={last}"),
+    }
 }
 
 fn filename_time(t: OffsetDateTime) -> String {
@@ -129,18 +156,40 @@ fn parse_time(field: &str, value: Option<&str>) -> ServiceResult<OffsetDateTime>
         })
 }
 
+/// A leaf index of a leaf-range export (a bigint in the store).
+fn parse_leaf(field: &str, value: Option<&str>) -> ServiceResult<u64> {
+    let value = value.ok_or_else(|| {
+        ServiceError::invalid(format!(
+            "{field}: required with {} (a leaf index; the range includes both ends)",
+            if field == "first_leaf" {
+                "last_leaf"
+            } else {
+                "first_leaf"
+            }
+        ))
+    })?;
+    match value.parse::<u64>() {
+        Ok(n) if i64::try_from(n).is_ok() => Ok(n),
+        _ => Err(ServiceError::invalid(format!(
+            "{field}: `{value}` is not a leaf index (an integer from 0)"
+        ))),
+    }
+}
+
 /// The validated query, before the `after` event is looked up.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct ValidParams {
-    from: OffsetDateTime,
-    to: OffsetDateTime,
+    range: ExportRange,
     category: Option<Category>,
     limit: Option<u64>,
     after: Option<EventId>,
 }
 
 impl ExportParams {
-    fn validate(&self, max_window: Duration) -> ServiceResult<ValidParams> {
+    fn validate(&self, max_window: Duration, max_leaves: u64) -> ServiceResult<ValidParams> {
+        if self.first_leaf.is_some() || self.last_leaf.is_some() {
+            return self.validate_leaves(max_leaves);
+        }
         let from = parse_time("from", self.from.as_deref())?;
         let to = parse_time("to", self.to.as_deref())?;
         if to <= from {
@@ -176,11 +225,48 @@ impl ExportParams {
             .map(|a| parse_id::<EventId>("after", a))
             .transpose()?;
         Ok(ValidParams {
-            from,
-            to,
+            range: ExportRange::Window { from, to },
             category,
             limit,
             after,
+        })
+    }
+
+    /// A leaf range: both ends, nothing else, at most `max_leaves` leaves.
+    fn validate_leaves(&self, max_leaves: u64) -> ServiceResult<ValidParams> {
+        for (field, given) in [
+            ("from", &self.from),
+            ("to", &self.to),
+            ("category", &self.category),
+            ("limit", &self.limit),
+            ("after", &self.after),
+        ] {
+            if given.is_some() {
+                return Err(ServiceError::invalid(format!(
+                    "{field}: not with first_leaf and last_leaf: an export covers either a time \
+                     window (from, to) or a range of leaves, and a range of leaves holds every \
+                     leaf in it"
+                )));
+            }
+        }
+        let first = parse_leaf("first_leaf", self.first_leaf.as_deref())?;
+        let last = parse_leaf("last_leaf", self.last_leaf.as_deref())?;
+        if last < first {
+            return Err(ServiceError::invalid(
+                "last_leaf: must be at least first_leaf (the range includes both ends)",
+            ));
+        }
+        if last - first >= max_leaves {
+            return Err(ServiceError::invalid(format!(
+                "last_leaf: a leaf range covers at most {max_leaves} leaves \
+                 (COUNTERSIGN_EXPORT_MAX_LEAVES); split the export into several ranges"
+            )));
+        }
+        Ok(ValidParams {
+            range: ExportRange::Leaves { first, last },
+            category: None,
+            limit: None,
+            after: None,
         })
     }
 }
@@ -195,7 +281,12 @@ impl Service {
     ) -> ServiceResult<AuditExport> {
         self.require(caller, Permission::AuditExport, Resource::new("audit", "*"))
             .await?;
-        let p = params.validate(self.config.export_max_window)?;
+        let p = params.validate(self.config.export_max_window, self.config.export_max_leaves)?;
+        if let ExportRange::Leaves { .. } = p.range {
+            // A range of the log's leaves is a read of the log too.
+            self.require(caller, Permission::LogRead, Resource::new("log", "leaves"))
+                .await?;
+        }
         let after = match p.after {
             None => None,
             Some(id) => {
@@ -209,8 +300,7 @@ impl Service {
             }
         };
         let filter = ExportFilter {
-            from: p.from,
-            to: p.to,
+            range: p.range,
             category: p.category,
             after,
             limit: p.limit,
@@ -232,24 +322,28 @@ impl Service {
                     EventId::new().ulid().to_string().to_ascii_lowercase()
                 )
             }),
-            details: json!({
-                "from": rfc3339(p.from),
-                "to": rfc3339(p.to),
-                "category": p.category.map(Category::as_str),
-            }),
+            details: match p.range {
+                ExportRange::Window { from, to } => json!({
+                    "from": rfc3339(from),
+                    "to": rfc3339(to),
+                    "category": p.category.map(Category::as_str),
+                }),
+                ExportRange::Leaves { first, last } => json!({
+                    "first_leaf": first,
+                    "last_leaf": last,
+                }),
+            },
             limit: p.limit,
             after: p.after,
         };
         tracing::info!(
             request.id = audit.request_id.as_deref().unwrap_or("-"),
             principal.id = %caller.id(),
-            export.from = %rfc3339(p.from),
-            export.to = %rfc3339(p.to),
+            export.range = %describe(&p.range),
             "audit export started"
         );
         Ok(AuditExport {
-            from: p.from,
-            to: p.to,
+            range: p.range,
             stream: ExportStream {
                 rows,
                 first,
@@ -278,7 +372,8 @@ struct ExportAudit {
     actor: Actor,
     request_id: Option<String>,
     export_id: String,
-    /// `{from, to, category}`; `rows` and `complete` are added at the end.
+    /// `{from, to, category}` or `{first_leaf, last_leaf}`; `rows` and `complete` are added
+    /// at the end.
     details: Value,
     limit: Option<u64>,
     after: Option<EventId>,
@@ -504,10 +599,60 @@ mod tests {
     }
 
     const DAY: Duration = Duration::from_secs(86_400);
+    const MAX_LEAVES: u64 = 1000;
+
+    fn leaves(first: Option<&str>, last: Option<&str>) -> ExportParams {
+        ExportParams {
+            first_leaf: first.map(str::to_owned),
+            last_leaf: last.map(str::to_owned),
+            ..ExportParams::default()
+        }
+    }
+
+    #[test]
+    fn a_leaf_range_stands_alone_and_is_capped() {
+        let bad = |p: ExportParams| match p.validate(90 * DAY, MAX_LEAVES) {
+            Err(ServiceError::Invalid(m)) => m,
+            other => panic!("expected invalid, got {other:?}"),
+        };
+        let ok = leaves(Some("0"), Some("999"))
+            .validate(90 * DAY, MAX_LEAVES)
+            .unwrap();
+        assert_eq!(
+            ok.range,
+            ExportRange::Leaves {
+                first: 0,
+                last: 999
+            }
+        );
+        let one = leaves(Some("7"), Some("7"))
+            .validate(90 * DAY, MAX_LEAVES)
+            .unwrap();
+        assert_eq!(one.range, ExportRange::Leaves { first: 7, last: 7 });
+        assert!(bad(leaves(Some("0"), Some("1000"))).contains("at most 1000 leaves"));
+        assert!(bad(leaves(Some("5"), Some("4"))).starts_with("last_leaf: must be at least"));
+        assert!(bad(leaves(Some("5"), None)).starts_with("last_leaf: required"));
+        assert!(bad(leaves(None, Some("5"))).starts_with("first_leaf: required"));
+        for n in ["-1", "x", "1.5", "9223372036854775808"] {
+            assert!(
+                bad(leaves(Some(n), Some("5"))).starts_with("first_leaf:"),
+                "{n}"
+            );
+        }
+        let mut mixed = leaves(Some("0"), Some("5"));
+        mixed.from = Some("2026-05-20T00:00:00Z".into());
+        assert!(bad(mixed.clone()).starts_with("from: not with first_leaf"));
+        mixed.from = None;
+        mixed.limit = Some("3".into());
+        assert!(bad(mixed.clone()).starts_with("limit: not with first_leaf"));
+        mixed.limit = None;
+        mixed.category = Some("auth".into());
+        assert!(bad(mixed).starts_with("category: not with first_leaf"));
+    }
 
     #[test]
     fn validation_names_the_field() {
-        let bad = |p: ExportParams| match p.validate(90 * DAY) {
+        let bad = |p: ExportParams| match p.validate(90 * DAY, MAX_LEAVES) {
             Err(ServiceError::Invalid(m)) => m,
             other => panic!("expected invalid, got {other:?}"),
         };
@@ -533,7 +678,7 @@ mod tests {
         p.after = Some("apr_01hx0000000000000000000000".into());
         assert!(bad(p.clone()).starts_with("after:"));
         p.after = None;
-        let ok = p.validate(90 * DAY).unwrap();
+        let ok = p.validate(90 * DAY, MAX_LEAVES).unwrap();
         assert_eq!(ok.category, Some(Category::Auth));
         assert_eq!(ok.limit, Some(MAX_EXPORT_LIMIT));
     }
@@ -542,10 +687,13 @@ mod tests {
     fn window_edges_and_offsets() {
         // Exactly the maximum is allowed; offsets are normalised to UTC.
         let p = params("2026-05-20T02:00:00+02:00", "2026-05-21T00:00:00Z");
-        let ok = p.validate(DAY).unwrap();
-        assert_eq!(ok.from.offset(), time::UtcOffset::UTC);
+        let ok = p.validate(DAY, MAX_LEAVES).unwrap();
+        let ExportRange::Window { from, .. } = ok.range else {
+            panic!("a window: {ok:?}")
+        };
+        assert_eq!(from.offset(), time::UtcOffset::UTC);
         assert!(params("2026-05-20T00:00:00Z", "2026-05-21T00:00:01Z")
-            .validate(DAY)
+            .validate(DAY, MAX_LEAVES)
             .is_err());
         assert_eq!(human(Duration::from_secs(3 * 3600)), "3 hours");
         assert_eq!(human(Duration::from_secs(90)), "90 seconds");
@@ -556,5 +704,9 @@ mod tests {
     fn filenames_are_safe() {
         let t = time::macros::datetime!(2026-05-20 00:00:00 UTC);
         assert_eq!(filename_time(t), "2026-05-20T00-00-00Z");
+        assert_eq!(
+            describe(&ExportRange::Leaves { first: 3, last: 9 }),
+            "leaves 3..=9"
+        );
     }
 }

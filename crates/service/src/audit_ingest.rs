@@ -11,7 +11,10 @@
 //! the message says). The byte limit is the HTTP layer's.
 //!
 //! The server overwrites `ingested_by` with the caller's principal id and truncates `ts` to
-//! the microsecond (the store's precision, so the stored body and its order key agree);
+//! the microsecond (the store's precision, so the stored body and its order key agree) before
+//! it validates the event, so the size rule holds for the event as stored: its RFC 8785
+//! canonical JSON (its transparency-log leaf) is at most
+//! [`MAX_EVENT_BYTES`](countersign_domain::audit::MAX_EVENT_BYTES);
 //! everything else — actor, resource, authorization — is kept as sent. All events go to the
 //! store in one `append_audit` call in one transaction (multi-row inserts); an `event_id`
 //! already stored, or repeated within the batch, is a no-op counted in `duplicates`.
@@ -49,12 +52,7 @@ impl Service {
     ) -> ServiceResult<IngestOutcome> {
         self.require(caller, Permission::AuditWrite, Resource::new("audit", "*"))
             .await?;
-        let mut events = parse_batch(format, body)?;
-        let ingested_by = caller.id().to_string();
-        for event in &mut events {
-            event.ingested_by = Some(ingested_by.clone());
-            event.ts = clock::truncate_to_micros(event.ts);
-        }
+        let events = parse_batch(format, body, &caller.id().to_string())?;
         if events.is_empty() {
             return Ok(IngestOutcome::default());
         }
@@ -84,12 +82,24 @@ impl Service {
     }
 }
 
-/// Parse and validate a whole batch; the first bad event is a 400 naming its place.
-pub fn parse_batch(format: IngestFormat, body: &[u8]) -> ServiceResult<Vec<AuditEvent>> {
+/// Parse, stamp (see [`stamp`]) and validate a whole batch; the first bad event is a 400
+/// naming its place.
+pub fn parse_batch(
+    format: IngestFormat,
+    body: &[u8],
+    ingested_by: &str,
+) -> ServiceResult<Vec<AuditEvent>> {
     match format {
-        IngestFormat::Ndjson => parse_ndjson(body),
-        IngestFormat::JsonArray => parse_array(body),
+        IngestFormat::Ndjson => parse_ndjson(body, ingested_by),
+        IngestFormat::JsonArray => parse_array(body, ingested_by),
     }
+}
+
+/// Set what the server decides on an ingested event, before it is validated (the size
+/// limit is the stored event's): `ingested_by`, and `ts` at the store's precision.
+fn stamp(event: &mut AuditEvent, ingested_by: &str) {
+    event.ingested_by = Some(ingested_by.to_owned());
+    event.ts = clock::truncate_to_micros(event.ts);
 }
 
 fn too_many(n: usize) -> ServiceError {
@@ -105,7 +115,7 @@ fn bare_message(e: &serde_json::Error) -> String {
     text.strip_suffix(&suffix).unwrap_or(&text).to_owned()
 }
 
-fn parse_ndjson(body: &[u8]) -> ServiceResult<Vec<AuditEvent>> {
+fn parse_ndjson(body: &[u8], ingested_by: &str) -> ServiceResult<Vec<AuditEvent>> {
     let is_blank = |l: &&[u8]| l.iter().all(u8::is_ascii_whitespace);
     let count = body.split(|b| *b == b'\n').filter(|l| !is_blank(l)).count();
     if count > MAX_INGEST_EVENTS {
@@ -117,13 +127,14 @@ fn parse_ndjson(body: &[u8]) -> ServiceResult<Vec<AuditEvent>> {
             continue;
         }
         let n = i + 1;
-        let event: AuditEvent = serde_json::from_slice(line).map_err(|e| {
+        let mut event: AuditEvent = serde_json::from_slice(line).map_err(|e| {
             ServiceError::invalid(format!(
                 "line {n}, column {}: {}",
                 e.column(),
                 bare_message(&e)
             ))
         })?;
+        stamp(&mut event, ingested_by);
         event
             .validate()
             .map_err(|e| ServiceError::invalid(format!("line {n}: {e}")))?;
@@ -179,7 +190,7 @@ fn too_many_marker() -> String {
     format!("more than {MAX_INGEST_EVENTS} events")
 }
 
-fn parse_array(body: &[u8]) -> ServiceResult<Vec<AuditEvent>> {
+fn parse_array(body: &[u8], ingested_by: &str) -> ServiceResult<Vec<AuditEvent>> {
     let mut failed_at = None;
     let mut de = serde_json::Deserializer::from_slice(body);
     let parsed = Batch {
@@ -187,7 +198,7 @@ fn parse_array(body: &[u8]) -> ServiceResult<Vec<AuditEvent>> {
     }
     .deserialize(&mut de)
     .and_then(|events| de.end().map(|()| events));
-    let events = parsed.map_err(|e| {
+    let mut events = parsed.map_err(|e| {
         let message = bare_message(&e);
         match failed_at {
             Some(i) => ServiceError::invalid(format!(
@@ -205,7 +216,8 @@ fn parse_array(body: &[u8]) -> ServiceResult<Vec<AuditEvent>> {
             )),
         }
     })?;
-    for (i, event) in events.iter().enumerate() {
+    for (i, event) in events.iter_mut().enumerate() {
+        stamp(event, ingested_by);
         event
             .validate()
             .map_err(|e| ServiceError::invalid(format!("event at index {i}: {e}")))?;
@@ -217,6 +229,8 @@ fn parse_array(body: &[u8]) -> ServiceResult<Vec<AuditEvent>> {
 mod tests {
     use super::*;
     use countersign_domain::{Actor, Category};
+
+    const BY: &str = "prn_01hx0000000000000000000000";
 
     fn line(action: &str) -> String {
         AuditEvent::new(
@@ -238,45 +252,83 @@ mod tests {
     #[test]
     fn ndjson_names_the_line() {
         let ok = format!("{}\n\n{}\r\n", line("doc.read"), line("doc.write"));
-        assert_eq!(parse_ndjson(ok.as_bytes()).unwrap().len(), 2);
+        assert_eq!(parse_ndjson(ok.as_bytes(), BY).unwrap().len(), 2);
         let bad = format!("{}\n\n{{\"schema\": 1}}\n", line("doc.read"));
-        assert!(message(parse_ndjson(bad.as_bytes())).starts_with("line 3, column"));
+        assert!(message(parse_ndjson(bad.as_bytes(), BY)).starts_with("line 3, column"));
         let invalid = format!("{}\n{}\n", line("doc.read"), line("Doc Read"));
         assert_eq!(
-            message(parse_ndjson(invalid.as_bytes())),
+            message(parse_ndjson(invalid.as_bytes(), BY)),
             "line 2: action: must be 1 to 128 characters of [a-z0-9._-]"
         );
-        assert!(parse_ndjson(b"").unwrap().is_empty());
+        assert!(parse_ndjson(b"", BY).unwrap().is_empty());
     }
 
     #[test]
     fn arrays_name_the_index() {
         let ok = format!("[{}, {}]", line("doc.read"), line("doc.write"));
-        assert_eq!(parse_array(ok.as_bytes()).unwrap().len(), 2);
+        assert_eq!(parse_array(ok.as_bytes(), BY).unwrap().len(), 2);
         let bad = format!("[{}, {{\"surprise\": 1}}]", line("doc.read"));
-        let m = message(parse_array(bad.as_bytes()));
+        let m = message(parse_array(bad.as_bytes(), BY));
         assert!(m.starts_with("event at index 1 (line 1, column"), "{m}");
         let invalid = format!("[{}, {}]", line("doc.read"), line("Doc Read"));
-        assert!(message(parse_array(invalid.as_bytes())).starts_with("event at index 1: action"));
-        assert!(message(parse_array(b"{}")).starts_with("invalid JSON array"));
-        assert!(message(parse_array(b"[] trailing")).starts_with("invalid JSON array"));
+        assert!(
+            message(parse_array(invalid.as_bytes(), BY)).starts_with("event at index 1: action")
+        );
+        assert!(message(parse_array(b"{}", BY)).starts_with("invalid JSON array"));
+        assert!(message(parse_array(b"[] trailing", BY)).starts_with("invalid JSON array"));
     }
 
     #[test]
     fn counts_are_limited() {
         let one = line("doc.read");
         let many = vec![one.as_str(); MAX_INGEST_EVENTS + 1];
-        assert!(message(parse_ndjson(many.join("\n").as_bytes())).contains("at most 1000"));
+        assert!(message(parse_ndjson(many.join("\n").as_bytes(), BY)).contains("at most 1000"));
         assert!(
-            message(parse_array(format!("[{}]", many.join(",")).as_bytes()))
+            message(parse_array(format!("[{}]", many.join(",")).as_bytes(), BY))
                 .contains("at most 1000")
         );
         let enough = &many[..MAX_INGEST_EVENTS];
         assert_eq!(
-            parse_array(format!("[{}]", enough.join(",")).as_bytes())
+            parse_array(format!("[{}]", enough.join(",")).as_bytes(), BY)
                 .unwrap()
                 .len(),
             MAX_INGEST_EVENTS
         );
+    }
+
+    /// An event of `pad` bytes of details text.
+    fn padded(pad: usize) -> AuditEvent {
+        AuditEvent::new(
+            Category::Access,
+            "doc.read",
+            Actor::anonymous(),
+            Resource::new("doc", "d-1"),
+        )
+        .details(serde_json::json!({"note": "x".repeat(pad)}))
+    }
+
+    #[test]
+    fn an_event_over_the_leaf_limit_is_refused_by_its_line_as_stored() {
+        use countersign_domain::audit::MAX_EVENT_BYTES;
+        // The largest event that fits once `ingested_by` is set, and one byte more.
+        let mut fits = padded(0);
+        stamp(&mut fits, BY);
+        let pad = MAX_EVENT_BYTES - fits.canonical_len();
+        let mut largest = padded(pad);
+        stamp(&mut largest, BY);
+        assert_eq!(largest.canonical_len(), MAX_EVENT_BYTES);
+        let body = format!(
+            "{}\n{}\n",
+            padded(pad).to_json_line(),
+            padded(pad + 1).to_json_line()
+        );
+        let m = message(parse_ndjson(body.as_bytes(), BY));
+        assert!(m.starts_with("line 2: event: "), "{m}");
+        assert!(m.contains("65536 bytes"), "{m}");
+        // Without the server's `ingested_by` it would have fitted: the limit is the stored
+        // event's.
+        assert!(padded(pad + 1).validate().is_ok());
+        let array = format!("[{}]", padded(pad + 1).to_json_line());
+        assert!(message(parse_array(array.as_bytes(), BY)).starts_with("event at index 0: event: "));
     }
 }

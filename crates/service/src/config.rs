@@ -11,6 +11,8 @@ pub struct ServiceConfig {
     pub default_approval_timeout: Duration,
     /// `COUNTERSIGN_EXPORT_MAX_WINDOW`: the widest `to - from` an export may ask for.
     pub export_max_window: Duration,
+    /// `COUNTERSIGN_EXPORT_MAX_LEAVES`: the most leaves a leaf-range export may ask for.
+    pub export_max_leaves: u64,
     /// The lease a claim gets when it asks for none.
     pub default_lease: Duration,
     /// The longest lease a claim may ask for.
@@ -61,6 +63,7 @@ impl Default for ServiceConfig {
             approval_bypass: false,
             default_approval_timeout: Duration::from_secs(168 * 3600),
             export_max_window: Duration::from_secs(90 * 24 * 3600),
+            export_max_leaves: 10_000_000,
             default_lease: Duration::from_secs(60),
             max_lease: Duration::from_secs(3600),
             max_attempts: 3,

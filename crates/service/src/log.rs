@@ -12,7 +12,7 @@ use std::sync::Arc;
 use countersign_api::{ConsistencyProof, EventProof};
 use countersign_domain::{EventId, Permission, Resource};
 use countersign_store::{StoredCheckpoint, Transaction};
-use countersign_tlog::bundle::encode_entry_bundle;
+use countersign_tlog::bundle::{encode_entry_bundle, MAX_LEAF_LEN};
 use countersign_tlog::leaf::event_leaf;
 use countersign_tlog::proof::encode_proof;
 use countersign_tlog::tiled::TiledTree;
@@ -176,7 +176,8 @@ impl Service {
     }
 
     /// `GET /api/v1/log/tile/entries/{N}[.p/{W}]`: an entry bundle (always needs a key);
-    /// `path` is what follows `tile/entries/`.
+    /// `path` is what follows `tile/entries/`. A leaf too long for a bundle is a 409 naming
+    /// it.
     pub async fn log_entry_bundle(&self, caller: &Caller, path: &str) -> ServiceResult<Vec<u8>> {
         self.require_log_read(
             Some(caller),
@@ -197,8 +198,24 @@ impl Service {
         if leaves.len() as u64 != end - start {
             return Err(ServiceError::NotFound("log entry bundle"));
         }
-        let leaves: Vec<Vec<u8>> = leaves.iter().map(|l| event_leaf(&l.event)).collect();
-        encode_entry_bundle(&leaves).map_err(internal)
+        let bytes: Vec<Vec<u8>> = leaves.iter().map(|l| event_leaf(&l.event)).collect();
+        // Events enter at most MAX_LEAF_LEN long; one stored longer anyway (before that rule,
+        // or behind the service's back) is named rather than failing the bundle opaquely.
+        if let Some((leaf, len)) = leaves
+            .iter()
+            .zip(&bytes)
+            .map(|(l, b)| (l, b.len()))
+            .find(|(_, len)| *len > MAX_LEAF_LEN)
+        {
+            let id = leaf.event.event_id;
+            return Err(ServiceError::Conflict(format!(
+                "leaf {} (event {id}) is {len} bytes, more than the {MAX_LEAF_LEN} an entry \
+                 bundle can hold: read the event with GET /api/v1/audit/{id} and prove it with \
+                 GET /api/v1/audit/{id}/proof",
+                leaf.index
+            )));
+        }
+        encode_entry_bundle(&bytes).map_err(internal)
     }
 
     /// `GET /api/v1/audit/{event_id}/proof[?tree_size=N]`: the event's inclusion proof in the

@@ -82,12 +82,22 @@ impl Service {
 
     /// Write the outbox messages `events` announce, append `events` through `tx` and commit:
     /// the state change, its audit trail and its notifications land together or not at all.
+    /// An event longer than a transparency-log leaf may be (details built from a list with no
+    /// bound of its own, such as a role's many holders) is stored fitted to it
+    /// ([`AuditEvent::fit_to_log`]); its notification keeps the whole.
     pub(crate) async fn commit_with(
         &self,
         mut tx: Box<dyn Transaction>,
         events: &[AuditEvent],
     ) -> ServiceResult<()> {
         self.write_outbox(tx.as_mut(), events).await?;
+        let fitted: Vec<AuditEvent>;
+        let events = if events.iter().all(AuditEvent::fits_log) {
+            events
+        } else {
+            fitted = events.iter().cloned().map(fit_to_log).collect();
+            &fitted
+        };
         if !events.is_empty() {
             if let Err(e) = tx.append_audit(events).await {
                 metrics::audit_writes(events.len(), false);
@@ -105,4 +115,19 @@ impl Service {
             }
         }
     }
+}
+
+/// `event` fitted to a transparency-log leaf, saying so in the log when it had to be.
+fn fit_to_log(event: AuditEvent) -> AuditEvent {
+    if event.fits_log() {
+        return event;
+    }
+    let fitted = event.fit_to_log();
+    tracing::warn!(
+        audit.action = %fitted.action,
+        audit.event_id = %fitted.event_id,
+        audit.omitted = ?fitted.details.as_ref().and_then(|d| d.get(countersign_domain::audit::OMITTED_DETAILS)),
+        "an audit event was too long for the transparency log; its largest details were left out"
+    );
+    fitted
 }

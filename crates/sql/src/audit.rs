@@ -17,7 +17,8 @@ use async_trait::async_trait;
 use countersign_domain::{ActorKind, AuditEvent, EventId};
 use countersign_store::decode::{parse, CorruptRow};
 use countersign_store::{
-    AppendOutcome, AuditFilter, AuditRepo, ExportRow, Page, PageRequest, StoreError, StoreResult,
+    AppendOutcome, AuditFilter, AuditRepo, ExportRange, ExportRow, Page, PageRequest, StoreError,
+    StoreResult,
 };
 use time::OffsetDateTime;
 
@@ -46,6 +47,20 @@ pub fn stored<D: Dialect>(r: &Cols<'_, D>) -> StoreResult<(OffsetDateTime, Strin
 pub const EXPORT_FROM: &str =
     "SELECT a.ts, a.event_id, CAST(a.body AS TEXT) AS body, l.leaf_index \
      FROM audit_events a LEFT JOIN log_leaves l ON l.event_id = a.event_id";
+
+/// The order of an export over [`EXPORT_FROM`]: `(ts, event_id)` for a window, the leaf
+/// index for a leaf range.
+pub fn export_order(range: &ExportRange) -> &'static str {
+    match range {
+        ExportRange::Window { .. } => " ORDER BY a.ts, a.event_id",
+        ExportRange::Leaves { .. } => " ORDER BY l.leaf_index",
+    }
+}
+
+/// A leaf index as the `log_leaves.leaf_index` column holds it (a bigint).
+pub fn leaf_column(index: u64) -> i64 {
+    i64::try_from(index).unwrap_or(i64::MAX)
+}
 
 /// One export chunk from its stored `(ts, event_id, body, leaf_index)` rows; `None` when there
 /// are none.

@@ -1,12 +1,12 @@
 //! The streaming audit export: keyset chunks in one read transaction (one WAL snapshot).
 //!
 //! SQLite has no server-side cursor, so each chunk is a query continuing strictly after the
-//! stored `(ts, event_id)` of the last row sent; a deferred read transaction pins the snapshot
+//! stored `(ts, event_id)` of the last row sent (its leaf index, for a leaf range); a deferred read transaction pins the snapshot
 //! at its first SELECT, which every later chunk reads too.
 
-use countersign_sql::audit::{export_chunk, EXPORT_FROM};
+use countersign_sql::audit::{export_chunk, export_order, leaf_column, EXPORT_FROM};
 use countersign_sql::{DriverResults, ExportAudit};
-use countersign_store::{ExportFilter, ExportRow, StoreResult};
+use countersign_store::{ExportFilter, ExportRange, ExportRow, StoreResult};
 use futures::stream::{self, BoxStream, StreamExt};
 use sqlx::{QueryBuilder, Sqlite, SqlitePool};
 
@@ -28,34 +28,77 @@ enum Export {
     Done,
 }
 
-/// Where an export stands: the window, the rows still allowed, and the stored `(ts,
-/// event_id)` of the last row sent.
+/// Where an export stands: what it covers, the rows still allowed, and the order key of the
+/// last row sent.
 struct ExportCursor {
     filter: ExportFilter,
     remaining: Option<u64>,
-    after: Option<(String, String)>,
+    after: Option<Position>,
+}
+
+/// The order key of a row sent, as stored.
+enum Position {
+    /// `(ts, event_id)`, in a window's order.
+    Time(String, String),
+    /// The leaf index, in a leaf range's order.
+    Leaf(i64),
 }
 
 impl ExportCursor {
-    /// The next chunk: `(ts, event_id) > after` within the window, oldest first.
+    /// The next chunk: within the range, strictly after the last row sent, in the range's
+    /// order.
     fn query(&self, limit: u64) -> QueryBuilder<'static, Sqlite> {
-        let mut qb = QueryBuilder::<Sqlite>::new(format!("{EXPORT_FROM} WHERE a.ts >= "));
-        qb.push_bind(timestamp::encode(self.filter.from))
-            .push(" AND a.ts < ")
-            .push_bind(timestamp::encode(self.filter.to));
+        let mut qb = QueryBuilder::<Sqlite>::new(format!("{EXPORT_FROM} WHERE "));
+        match self.filter.range {
+            ExportRange::Window { from, to } => {
+                qb.push("a.ts >= ")
+                    .push_bind(timestamp::encode(from))
+                    .push(" AND a.ts < ")
+                    .push_bind(timestamp::encode(to));
+            }
+            ExportRange::Leaves { first, last } => {
+                qb.push("l.leaf_index >= ")
+                    .push_bind(leaf_column(first))
+                    .push(" AND l.leaf_index <= ")
+                    .push_bind(leaf_column(last));
+            }
+        }
         if let Some(category) = self.filter.category {
             qb.push(" AND a.category = ").push_bind(category.as_str());
         }
-        if let Some((ts, id)) = &self.after {
+        if let Some((ts, id)) = &self.filter.after {
             qb.push(" AND (a.ts, a.event_id) > (")
-                .push_bind(ts.clone())
+                .push_bind(timestamp::encode(*ts))
                 .push(", ")
-                .push_bind(id.clone())
+                .push_bind(id.to_string())
                 .push(")");
         }
-        qb.push(" ORDER BY a.ts, a.event_id LIMIT ")
+        match &self.after {
+            None => {}
+            Some(Position::Time(ts, id)) => {
+                qb.push(" AND (a.ts, a.event_id) > (")
+                    .push_bind(ts.clone())
+                    .push(", ")
+                    .push_bind(id.clone())
+                    .push(")");
+            }
+            Some(Position::Leaf(index)) => {
+                qb.push(" AND l.leaf_index > ").push_bind(*index);
+            }
+        }
+        qb.push(export_order(&self.filter.range))
+            .push(" LIMIT ")
             .push_bind(i64::try_from(limit).unwrap_or(i64::MAX));
         qb
+    }
+
+    /// The position after `row`, the last row of a chunk.
+    fn position(&self, row: &(String, String, String, Option<i64>)) -> Option<Position> {
+        let (ts, id, _, leaf) = row;
+        match self.filter.range {
+            ExportRange::Window { .. } => Some(Position::Time(ts.clone(), id.clone())),
+            ExportRange::Leaves { .. } => leaf.map(Position::Leaf),
+        }
     }
 }
 
@@ -73,9 +116,7 @@ impl ExportAudit for SqliteDialect {
                     let tx = pool.begin().await.map_err(SqliteDialect::map_error)?;
                     let cursor = ExportCursor {
                         remaining: filter.limit,
-                        after: filter
-                            .after
-                            .map(|(ts, id)| (timestamp::encode(ts), id.to_string())),
+                        after: None,
                         filter,
                     };
                     (tx, cursor)
@@ -102,8 +143,8 @@ impl ExportAudit for SqliteDialect {
                 tx.commit().await.map_err(SqliteDialect::map_error)?;
                 Export::Done
             } else {
-                if let Some((ts, id, _, _)) = rows.last() {
-                    cursor.after = Some((ts.clone(), id.clone()));
+                if let Some(last) = rows.last() {
+                    cursor.after = cursor.position(last);
                 }
                 cursor.remaining = cursor.remaining.map(|r| r - fetched);
                 Export::Open { tx, cursor }

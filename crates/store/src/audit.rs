@@ -22,15 +22,27 @@ pub struct AuditFilter {
     pub to: Option<OffsetDateTime>,
 }
 
-/// What an export covers: `from <= ts < to`, optionally one category, resuming strictly after
-/// `(ts, event_id)` of `after`, at most `limit` rows.
+/// What an export covers: its [`ExportRange`], optionally one category, only rows strictly
+/// after `(ts, event_id)` of `after`, at most `limit` rows.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExportFilter {
-    pub from: OffsetDateTime,
-    pub to: OffsetDateTime,
+    pub range: ExportRange,
     pub category: Option<Category>,
     pub after: Option<(OffsetDateTime, EventId)>,
     pub limit: Option<u64>,
+}
+
+/// The rows an export selects, and their order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExportRange {
+    /// Every event with `from <= ts < to`, sequenced or not, in `(ts, event_id)` order.
+    Window {
+        from: OffsetDateTime,
+        to: OffsetDateTime,
+    },
+    /// The transparency log's leaves `first..=last` that exist, in leaf order: only sequenced
+    /// events.
+    Leaves { first: u64, last: u64 },
 }
 
 /// One exported event: its order key, its stored wire form (one NDJSON line, no newline) and

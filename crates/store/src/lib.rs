@@ -42,7 +42,7 @@ pub mod webhooks;
 pub mod conformance;
 
 pub use approvals::{ApprovalFilter, ApprovalRepo};
-pub use audit::{AppendOutcome, AuditFilter, AuditRepo, ExportFilter, ExportRow};
+pub use audit::{AppendOutcome, AuditFilter, AuditRepo, ExportFilter, ExportRange, ExportRow};
 pub use error::{StoreError, StoreResult};
 pub use events::{StreamBatch, StreamMessage, StreamPosition};
 pub use jobs::{JobFilter, JobRepo};

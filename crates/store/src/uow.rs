@@ -75,8 +75,9 @@ pub trait Store: Send + Sync + 'static {
         Ok(Vec::new())
     }
 
-    /// Stream the export's rows in `(ts, event_id)` order, in chunks of at most `chunk_size`,
-    /// from one consistent snapshot, holding at most one chunk in memory.
+    /// Stream the export's rows in the order of its [`ExportRange`](crate::ExportRange)
+    /// (`(ts, event_id)`, or leaf order), in chunks of at most `chunk_size`, from one
+    /// consistent snapshot, holding at most one chunk in memory.
     fn export_audit(
         &self,
         filter: ExportFilter,

@@ -7,6 +7,9 @@ use crate::tile::TILE_WIDTH;
 /// Largest leaf an entry bundle can hold.
 pub const MAX_LEAF_LEN: usize = u16::MAX as usize;
 
+// Every audit event the domain accepts fits in an entry bundle.
+const _: () = assert!(countersign_domain::audit::MAX_EVENT_BYTES <= MAX_LEAF_LEN);
+
 /// Encode `leaves` as an entry bundle. A leaf over 65,535 bytes, or more than 256 leaves, is
 /// refused.
 pub fn encode_entry_bundle<L: AsRef<[u8]>>(leaves: &[L]) -> Result<Vec<u8>, TlogError> {

@@ -1,9 +1,12 @@
 //! `countersign audit export`: stream `GET /api/v1/audit/export` (NDJSON) to a file or stdout
-//! chunk by chunk as it arrives (memory stays flat), with a progress line on stderr.
+//! chunk by chunk as it arrives (memory stays flat), with a progress line on stderr. The export
+//! covers a time window (`--from`, `--to`) or a range of the transparency log's leaves
+//! (`--first-leaf`, `--last-leaf`), which `countersign audit verify export` checks as it is.
 //!
 //! `--resume` continues an existing file: a torn last line (an interrupted write) is cut off,
-//! the last complete line's `event_id` becomes `after=`, and new events are appended, so an
-//! interrupted export finished with `--resume` holds every event exactly once.
+//! the last complete line's `event_id` becomes `after=` (for a leaf range, the leaf after its
+//! `leaf_index` becomes `first_leaf=`), and new events are appended, so an interrupted export
+//! finished with `--resume` holds every event exactly once.
 
 use std::fs::{File, OpenOptions};
 use std::io::{ErrorKind, IsTerminal, Read, Seek, SeekFrom, Write};
@@ -23,17 +26,25 @@ use crate::timearg;
 #[derive(Debug, Args)]
 pub struct ExportArgs {
     /// Window start (RFC 3339, `2026-05-20`, `now-7d`).
-    #[arg(long, value_name = "TIME", value_parser = timearg::clap_parse, allow_hyphen_values = true)]
-    pub from: String,
+    #[arg(long, value_name = "TIME", value_parser = timearg::clap_parse, allow_hyphen_values = true, required_unless_present = "first_leaf")]
+    pub from: Option<String>,
     /// Window end (same forms; the server caps the window, 90 days by default).
-    #[arg(long, value_name = "TIME", value_parser = timearg::clap_parse, allow_hyphen_values = true)]
-    pub to: String,
+    #[arg(long, value_name = "TIME", value_parser = timearg::clap_parse, allow_hyphen_values = true, required_unless_present = "first_leaf")]
+    pub to: Option<String>,
     /// Only this category (`lifecycle`, `auth`, `config`, `access`, `audit`).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "first_leaf")]
     pub category: Option<String>,
     /// At most this many events.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "first_leaf")]
     pub limit: Option<u64>,
+    /// Instead of a window: the transparency log's leaves from this index, in leaf order
+    /// (needs `log.read` too; `audit verify export` checks the file as it is).
+    #[arg(long, value_name = "INDEX", requires = "last_leaf", conflicts_with_all = ["from", "to"])]
+    pub first_leaf: Option<u64>,
+    /// The leaf range's last index, included (the server caps the range, 10,000,000 leaves
+    /// by default).
+    #[arg(long, value_name = "INDEX", requires = "first_leaf")]
+    pub last_leaf: Option<u64>,
     /// Write here instead of stdout.
     #[arg(long, short, value_name = "FILE")]
     pub output: Option<PathBuf>,
@@ -87,13 +98,28 @@ impl Sink {
 }
 
 pub async fn run(ctx: &Ctx, a: ExportArgs) -> Result<(), CliError> {
-    let (mut sink, after) = open_sink(&a)?;
+    let (mut sink, last) = open_sink(&a)?;
+    let (after, first_leaf) = match (&last, a.first_leaf) {
+        (None, first) => (None, first),
+        (Some(last), None) => (Some(last.event_id.clone()), None),
+        (Some(last), Some(_)) => (None, Some(last.next_leaf()?)),
+    };
+    if let (Some(first), Some(end)) = (first_leaf, a.last_leaf) {
+        if first > end {
+            // Resuming a leaf range already complete.
+            sink.persist()?;
+            eprintln!("nothing to export: the file already runs through leaf {end}");
+            return Ok(());
+        }
+    }
     let query = Query::new()
-        .opt("from", Some(&a.from))
-        .opt("to", Some(&a.to))
+        .opt("from", a.from.as_ref())
+        .opt("to", a.to.as_ref())
         .opt("category", a.category.as_ref())
         .opt("limit", a.limit)
-        .opt("after", after.as_ref());
+        .opt("after", after.as_ref())
+        .opt("first_leaf", first_leaf)
+        .opt("last_leaf", a.last_leaf);
     let resp = ctx
         .client
         .stream(
@@ -142,7 +168,11 @@ pub async fn run(ctx: &Ctx, a: ExportArgs) -> Result<(), CliError> {
     }
     let name = sink_name(&sink);
     sink.persist()?;
-    let resumed = after.map(|id| format!(" after {id}")).unwrap_or_default();
+    let resumed = match (&last, a.first_leaf) {
+        (None, _) => String::new(),
+        (Some(last), None) => format!(" after {}", last.event_id),
+        (Some(_), Some(_)) => format!(" from leaf {}", first_leaf.unwrap_or_default()),
+    };
     eprintln!(
         "exported {} events ({}){resumed} to {} in {:.1}s",
         progress.events,
@@ -175,8 +205,28 @@ fn interrupted(sink: Sink, progress: &Progress, why: &str) -> CliError {
     }
 }
 
-/// Open the output; with `--resume`, also the event id to continue after.
-fn open_sink(a: &ExportArgs) -> Result<(Sink, Option<String>), CliError> {
+/// The last complete event of a file being resumed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LastLine {
+    pub event_id: String,
+    /// Its `leaf_index`, when the line has one.
+    pub leaf_index: Option<u64>,
+}
+
+impl LastLine {
+    /// The leaf a leaf-range export resumes at.
+    fn next_leaf(&self) -> Result<u64, CliError> {
+        self.leaf_index.map(|i| i + 1).ok_or_else(|| {
+            CliError::Usage(format!(
+                "cannot resume a leaf range: the last line ({}) has no leaf_index",
+                self.event_id
+            ))
+        })
+    }
+}
+
+/// Open the output; with `--resume`, also the last event already written.
+fn open_sink(a: &ExportArgs) -> Result<(Sink, Option<LastLine>), CliError> {
     let Some(path) = &a.output else {
         return Ok((Sink::Stdout(std::io::stdout()), None));
     };
@@ -208,9 +258,9 @@ fn open_sink(a: &ExportArgs) -> Result<(Sink, Option<String>), CliError> {
     Ok((Sink::New(file, path.clone()), None))
 }
 
-/// Cut a torn last line off `file` and return the `event_id` of its last complete line
-/// (`None` for an empty file).
-pub fn resume_point(file: &mut File, path: &Path) -> Result<Option<String>, CliError> {
+/// Cut a torn last line off `file` and return its last complete line's `event_id` and
+/// `leaf_index` (`None` for an empty file).
+pub fn resume_point(file: &mut File, path: &Path) -> Result<Option<LastLine>, CliError> {
     let len = file
         .metadata()
         .with_context(|| format!("reading {}", path.display()))?
@@ -245,7 +295,10 @@ pub fn resume_point(file: &mut File, path: &Path) -> Result<Option<String>, CliE
         ))
     })?;
     match event["event_id"].as_str() {
-        Some(id) => Ok(Some(id.to_owned())),
+        Some(id) => Ok(Some(LastLine {
+            event_id: id.to_owned(),
+            leaf_index: event["leaf_index"].as_u64(),
+        })),
         None => Err(CliError::Usage(format!(
             "cannot resume {}: its last line has no event_id",
             path.display()
@@ -298,7 +351,10 @@ mod tests {
             b"{\"event_id\":\"evt_1\"}\n{\"event_id\":\"evt_2\"}\n{\"event_id\":\"ev",
         );
         assert_eq!(
-            resume_point(&mut f, &path).unwrap().as_deref(),
+            resume_point(&mut f, &path)
+                .unwrap()
+                .map(|l| l.event_id)
+                .as_deref(),
             Some("evt_2")
         );
         assert_eq!(
@@ -308,7 +364,10 @@ mod tests {
         // Appending continues right after the kept line.
         f.write_all(b"{\"event_id\":\"evt_3\"}\n").unwrap();
         assert_eq!(
-            resume_point(&mut f, &path).unwrap().as_deref(),
+            resume_point(&mut f, &path)
+                .unwrap()
+                .map(|l| l.event_id)
+                .as_deref(),
             Some("evt_3")
         );
         std::fs::remove_file(&path).unwrap();
@@ -331,12 +390,20 @@ mod tests {
             "{{\"event_id\":\"evt_9\",\"pad\":\"{}\"}}\n",
             "x".repeat(200_000)
         );
+        let (path3, mut f3) = file_with("leaf", b"{\"event_id\":\"evt_1\",\"leaf_index\":41}\n");
+        let last = resume_point(&mut f3, &path3).unwrap().unwrap();
+        assert_eq!(last.leaf_index, Some(41));
+        assert_eq!(last.next_leaf().unwrap(), 42);
+        std::fs::remove_file(&path3).unwrap();
         let (path, mut f) = file_with(
             "long",
             format!("{{\"event_id\":\"evt_8\"}}\n{long}").as_bytes(),
         );
         assert_eq!(
-            resume_point(&mut f, &path).unwrap().as_deref(),
+            resume_point(&mut f, &path)
+                .unwrap()
+                .map(|l| l.event_id)
+                .as_deref(),
             Some("evt_9")
         );
         let (path2, mut f2) = file_with("junk", b"hello\n");

@@ -141,6 +141,44 @@ fn an_export_verifies_offline_against_the_signed_log_and_an_edit_is_named() {
     let good = verify(&export_arg);
     assert_eq!(good.code, 0, "{good:#?}");
 
+    // The same leaves exported as a leaf range, cut short and finished with --resume: the
+    // file verifies as the range.
+    let leaves = scratch.path().join("leaves.ndjson");
+    let leaves_arg = leaves.display().to_string();
+    let last = (written - 1).to_string();
+    let export_leaves = |extra: &str| {
+        cs(
+            &url,
+            &admin,
+            &home,
+            &[
+                "audit",
+                "export",
+                "--first-leaf",
+                "0",
+                "--last-leaf",
+                &last,
+                "-o",
+                &leaves_arg,
+                extra,
+            ],
+        )
+        .ok();
+    };
+    export_leaves("--force");
+    let whole = std::fs::read_to_string(&leaves).unwrap();
+    assert_eq!(whole.lines().count() as u64, written);
+    let half: String = whole
+        .lines()
+        .take(written as usize / 2)
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(&leaves, format!("{half}{{\"event_id\":\"evt_torn")).unwrap();
+    export_leaves("--resume");
+    assert_eq!(std::fs::read_to_string(&leaves).unwrap(), whole);
+    let by_leaves = verify(&leaves_arg);
+    assert_eq!(by_leaves.code, 0, "{by_leaves:#?}");
+
     // One event's proof, offline.
     let approval_event = lines
         .iter()

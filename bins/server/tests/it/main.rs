@@ -3,6 +3,7 @@
 mod support;
 
 mod e2e;
+mod log_crash;
 mod log_keys;
 mod ops;
 mod runtime_role;

@@ -238,8 +238,7 @@ pub async fn export(
         from: q.from,
         to: q.to,
         category: q.category.filter(|c| !c.is_empty()),
-        limit: None,
-        after: None,
+        ..ExportParams::default()
     };
     let export = match state.service.export_audit(&session.caller, &params).await {
         Ok(e) => e,

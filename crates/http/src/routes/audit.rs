@@ -4,9 +4,9 @@
 //! - `GET /api/v1/audit` (`audit.read`): newest first, keyset pages; unknown query
 //!   parameters are refused (a mistyped filter must not silently widen the answer).
 //! - `GET /api/v1/audit/{event_id}` (`audit.read`).
-//! - `GET /api/v1/audit/export` (`audit.export`): `application/x-ndjson` streamed chunk by
-//!   chunk from the store's cursor through `Body::from_stream`, with a `Content-Disposition`
-//!   attachment name; the service writes the `audit.exported` event when the body ends or is
+//! - `GET /api/v1/audit/export` (`audit.export`; a leaf range, `first_leaf`/`last_leaf`,
+//!   also `log.read`): `application/x-ndjson` streamed chunk by chunk from the store's cursor
+//!   through `Body::from_stream`, with a `Content-Disposition` attachment name; the service writes the `audit.exported` event when the body ends or is
 //!   dropped (see `countersign_service::audit_export`).
 //! - `POST /api/v1/audit/events` (`audit.write`): an NDJSON (`application/x-ndjson`) or JSON
 //!   array (`application/json`) batch of at most 1,000 events. This route alone takes bodies
@@ -143,11 +143,12 @@ async fn get(
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct ExportQuery {
-    /// The window's start (RFC 3339); required.
-    #[param(required = true, format = DateTime)]
+    /// The window's start (RFC 3339); required unless `first_leaf` and `last_leaf` are given.
+    #[param(format = DateTime)]
     from: Option<String>,
-    /// The window's end (RFC 3339), after `from`; required.
-    #[param(required = true, format = DateTime)]
+    /// The window's end (RFC 3339), after `from`; required unless `first_leaf` and
+    /// `last_leaf` are given.
+    #[param(format = DateTime)]
     to: Option<String>,
     #[param(value_type = Option<Category>)]
     category: Option<String>,
@@ -157,9 +158,16 @@ struct ExportQuery {
     /// Resume after this event id.
     #[param(value_type = Option<EventId>)]
     after: Option<String>,
+    /// Instead of a time window: the first leaf index of a range of the transparency log
+    /// (needs `log.read` too); with `last_leaf`, and none of the window's parameters.
+    #[param(value_type = Option<u64>, minimum = 0)]
+    first_leaf: Option<String>,
+    /// The range's last leaf index (included); at most `COUNTERSIGN_EXPORT_MAX_LEAVES` leaves.
+    #[param(value_type = Option<u64>, minimum = 0)]
+    last_leaf: Option<String>,
 }
 
-#[utoipa::path(get, path = "/api/v1/audit/export", tag = "audit", params(ExportQuery), responses((status = 200, description = "NDJSON: the events of the array, one per line, in `(ts, event_id)` order.", content_type = "application/x-ndjson", body = Vec<AuditEvent>, headers(("Content-Disposition" = String, description = "`attachment; filename=\"countersign-audit-<from>_to_<to>.ndjson\"`")))))]
+#[utoipa::path(get, path = "/api/v1/audit/export", tag = "audit", params(ExportQuery), responses((status = 200, description = "NDJSON: the events of the array, one per line, in `(ts, event_id)` order; with `first_leaf` and `last_leaf`, the log's leaves of that range that exist, in leaf order, each line with its `leaf_index`.", content_type = "application/x-ndjson", body = Vec<AuditEvent>, headers(("Content-Disposition" = String, description = "`attachment; filename=\"countersign-audit-<from>_to_<to>.ndjson\"` (`countersign-audit-leaves-<first>-<last>.ndjson` for a leaf range)")))))]
 async fn export(
     State(s): State<AppState>,
     Auth(caller): Auth,
@@ -171,6 +179,8 @@ async fn export(
         category: q.category,
         limit: q.limit,
         after: q.after,
+        first_leaf: q.first_leaf,
+        last_leaf: q.last_leaf,
     };
     let export = s.service.export_audit(&caller, &params).await?;
     export_response(export)

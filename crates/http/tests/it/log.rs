@@ -1,7 +1,8 @@
 //! The transparency log end to end: the sequencer (every event once, no gap, late commits,
 //! concurrent sequencers, a failed batch), the routes (checkpoint, key, tiles, entry bundles,
 //! proofs, consistency, `log.read`, `COUNTERSIGN_LOG_PUBLIC`), export lines with
-//! `leaf_index`, and the self-check catching an event edited behind the triggers' back.
+//! `leaf_index`, and the self-check catching events edited behind the triggers' back (its
+//! `countersign_log_tamper_detected_total` moving by exactly the leaves edited).
 //!
 //! What is served is checked the way an auditor would: proofs with the tlog crate against the
 //! served checkpoint and key, and the log's root recomputed from the served entry bundles by a
@@ -30,7 +31,7 @@ use crate::support::{Db, TestApp};
 
 const ORIGIN: &str = "countersign.test/log";
 
-fn config() -> ServiceConfig {
+pub(crate) fn config() -> ServiceConfig {
     ServiceConfig {
         // Sign a checkpoint after every batch that grew the log.
         log_checkpoint_interval: Duration::ZERO,
@@ -40,18 +41,18 @@ fn config() -> ServiceConfig {
     }
 }
 
-fn signer() -> LogSigner {
+pub(crate) fn signer() -> LogSigner {
     LogSigner::generate(ORIGIN).unwrap().0
 }
 
-async fn app(db: Db) -> (TestApp, LogSigner) {
+pub(crate) async fn app(db: Db) -> (TestApp, LogSigner) {
     let signer = signer();
     let service = Service::new(db.store(), config()).with_log_signer(signer.clone());
     (TestApp::over(db, service).await, signer)
 }
 
 /// A few events through the API (principals, roles, keys).
-async fn activity(app: &TestApp, n: usize) {
+pub(crate) async fn activity(app: &TestApp, n: usize) {
     static NEXT: AtomicUsize = AtomicUsize::new(0);
     for _ in 0..n {
         let i = NEXT.fetch_add(1, Ordering::Relaxed);
@@ -59,13 +60,13 @@ async fn activity(app: &TestApp, n: usize) {
     }
 }
 
-async fn sequence(app: &TestApp) -> u64 {
+pub(crate) async fn sequence(app: &TestApp) -> u64 {
     let report = app.service.sequence_log().await.expect("sequence");
     report.tree_size
 }
 
 /// Every stored event is a leaf exactly once, leaves are 0..n with no gap, nothing waits.
-async fn assert_all_sequenced(db: &Db) -> i64 {
+pub(crate) async fn assert_all_sequenced(db: &Db) -> i64 {
     let events = db.count("audit_events").await;
     let leaves: Vec<i64> = db
         .column("SELECT leaf_index FROM log_leaves ORDER BY leaf_index", &[])
@@ -119,7 +120,11 @@ fn decode_bundle(mut bytes: &[u8]) -> Vec<Vec<u8>> {
 }
 
 /// A GET whose body is binary (a tile or a bundle), read as bytes.
-async fn get_bytes(app: &TestApp, path: &str, key: Option<&str>) -> (StatusCode, Vec<u8>) {
+pub(crate) async fn get_bytes(
+    app: &TestApp,
+    path: &str,
+    key: Option<&str>,
+) -> (StatusCode, Vec<u8>) {
     let mut req = Request::builder().method(Method::GET).uri(path);
     if let Some(k) = key {
         req = req.header(header::AUTHORIZATION, format!("Bearer {k}"));
@@ -136,7 +141,7 @@ async fn get_bytes(app: &TestApp, path: &str, key: Option<&str>) -> (StatusCode,
 }
 
 /// The served key and checkpoint, verified.
-async fn served_checkpoint(
+pub(crate) async fn served_checkpoint(
     app: &TestApp,
 ) -> (LogVerifier, countersign_service::tlog::Checkpoint, String) {
     let key = app.get("/api/v1/log/key", &app.admin).await;
@@ -725,32 +730,19 @@ async fn a_failed_batch_leaves_the_queue_intact(db: Db) {
 }
 both_backends!(a_failed_batch_leaves_the_queue_intact);
 
-async fn the_self_check_catches_an_edited_event(db: Db) {
-    let (app, _) = app(db.clone()).await;
-    activity(&app, 2).await;
-    sequence(&app).await;
-    let clean = app.service.self_check_log().await.unwrap();
-    assert!(clean.tampered.is_empty(), "{clean:?}");
-    assert!(clean.end > clean.start);
-
-    // As the database owner: switch the append-only protection off and edit one event.
-    let id: String = db
-        .scalar("SELECT event_id FROM log_leaves WHERE leaf_index = 3", &[])
-        .await;
-    let proof = app
-        .get(&format!("/api/v1/audit/{id}/proof"), &app.admin)
-        .await;
-    assert_eq!(proof.status, StatusCode::OK);
+/// As the database owner: switch the append-only protection off and rewrite the stored body
+/// of event `id`, naming another resource.
+async fn edit_stored_event(db: &Db, id: &str) {
     let body: String = db
         .scalar(
             "SELECT CAST(body AS TEXT) FROM audit_events WHERE event_id = $1",
-            &[&id],
+            &[id],
         )
         .await;
     let mut edited: Value = serde_json::from_str(&body).unwrap();
     edited["resource"]["id"] = Value::from("someone-else");
     let edited = edited.to_string();
-    match &db {
+    match db {
         Db::Postgres(_) => {
             db.execute(
                 "ALTER TABLE audit_events DISABLE TRIGGER audit_events_no_update",
@@ -759,7 +751,7 @@ async fn the_self_check_catches_an_edited_event(db: Db) {
             .await;
             db.execute(
                 "UPDATE audit_events SET body = CAST($1 AS json) WHERE event_id = $2",
-                &[&edited, &id],
+                &[&edited, id],
             )
             .await;
             db.execute(
@@ -769,34 +761,79 @@ async fn the_self_check_catches_an_edited_event(db: Db) {
             .await;
         }
         Db::Sqlite { .. } => {
-            db.execute("DROP TRIGGER audit_events_no_update", &[]).await;
+            db.execute("DROP TRIGGER IF EXISTS audit_events_no_update", &[])
+                .await;
             db.execute(
                 "UPDATE audit_events SET body = $1 WHERE event_id = $2",
-                &[&edited, &id],
+                &[&edited, id],
             )
             .await;
         }
     }
+}
 
+const TAMPER_DETECTED: &str = "countersign_log_tamper_detected_total";
+const SELF_CHECK_LEAVES: &str = "countersign_log_self_check_leaves_total";
+
+// Reads counters of the process-wide metrics recorder: alone.
+both_backends!(the_self_check_catches_an_edited_event, alone);
+async fn the_self_check_catches_an_edited_event(db: Db) {
+    let (app, _) = app(db.clone()).await;
+    activity(&app, 2).await;
+    sequence(&app).await;
+    let clean = app.service.self_check_log().await.unwrap();
+    assert!(clean.tampered.is_empty(), "{clean:?}");
+    assert!(clean.end > clean.start);
+    assert_eq!(clean.end, clean.tree_size, "one pass covers this small log");
+
+    // Leaves 3 and 4 are edited; leaf 3 is followed through to its proof.
+    let id: String = db
+        .scalar("SELECT event_id FROM log_leaves WHERE leaf_index = 3", &[])
+        .await;
+    let other: String = db
+        .scalar("SELECT event_id FROM log_leaves WHERE leaf_index = 4", &[])
+        .await;
+    let proof = app
+        .get(&format!("/api/v1/audit/{id}/proof"), &app.admin)
+        .await;
+    assert_eq!(proof.status, StatusCode::OK);
+    edit_stored_event(&db, &id).await;
+    edit_stored_event(&db, &other).await;
+
+    let tampered_before = app.metric(TAMPER_DETECTED, &[]).await;
+    let checked_before = app.metric(SELF_CHECK_LEAVES, &[]).await;
     let report = app.service.self_check_log().await.unwrap();
-    assert_eq!(report.tampered.len(), 1, "{report:?}");
+    assert_eq!(report.tampered.len(), 2, "{report:?}");
     assert_eq!(report.tampered[0].leaf_index, 3);
     assert_eq!(
         report.tampered[0].event_id.map(|e| e.to_string()),
         Some(id.clone())
     );
-    let alarms = app.events("log.tamper_detected").await;
-    assert_eq!(alarms.len(), 1, "{alarms:?}");
+    assert_eq!(report.tampered[1].leaf_index, 4);
+    // The counter moved by exactly the leaves found edited, and the leaves compared by the
+    // pass's window.
+    assert_eq!(
+        app.metric(TAMPER_DETECTED, &[]).await - tampered_before,
+        2.0
+    );
+    assert_eq!(
+        app.metric(SELF_CHECK_LEAVES, &[]).await - checked_before,
+        (report.end - report.start) as f64
+    );
+    let mut alarms = app.events("log.tamper_detected").await;
+    alarms.sort_by_key(|a| a["details"]["leaf_index"].as_u64());
+    assert_eq!(alarms.len(), 2, "{alarms:?}");
     assert_eq!(alarms[0]["category"], "audit");
     assert_eq!(alarms[0]["details"]["leaf_index"], 3);
     assert_eq!(alarms[0]["details"]["event_id"], id);
+    assert_eq!(alarms[1]["details"]["event_id"], other);
     let messages: i64 = db
         .scalar(
             "SELECT count(*) FROM outbox_messages WHERE event = 'log.tamper_detected'",
             &[],
         )
         .await;
-    assert_eq!(messages, 1, "webhooks are told");
+    assert_eq!(messages, 2, "webhooks are told");
 
     // The event as served now no longer verifies against the proof.
     let served = app.get(&format!("/api/v1/audit/{id}"), &app.admin).await;
@@ -817,4 +854,3 @@ async fn the_self_check_catches_an_edited_event(db: Db) {
         .verify(&verifier, &leaf)
         .is_err());
 }
-both_backends!(the_self_check_catches_an_edited_event);

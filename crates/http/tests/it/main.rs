@@ -20,6 +20,8 @@ mod gates;
 mod key_escalation;
 mod key_lifecycle;
 mod log;
+mod log_export;
+mod log_leaf_size;
 mod metrics;
 mod nul_bytes;
 mod races;

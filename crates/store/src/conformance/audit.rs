@@ -8,7 +8,7 @@ use time::{Duration, OffsetDateTime};
 
 use super::fixtures::*;
 use super::walk_pages;
-use crate::{AuditFilter, ExportFilter, ExportRow, PageRequest};
+use crate::{AuditFilter, ExportFilter, ExportRange, ExportRow, PageRequest};
 
 fn newest_first(events: &mut [AuditEvent]) {
     events.sort_by_key(|x| std::cmp::Reverse((x.ts, x.event_id.to_string())));
@@ -37,8 +37,7 @@ async fn export(store: &TestStore, filter: ExportFilter, chunk: u32) -> Vec<Vec<
 
 fn window(from: OffsetDateTime, to: OffsetDateTime) -> ExportFilter {
     ExportFilter {
-        from,
-        to,
+        range: ExportRange::Window { from, to },
         category: None,
         after: None,
         limit: None,

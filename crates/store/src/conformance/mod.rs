@@ -162,6 +162,7 @@ macro_rules! conformance_tests {
             log::log_tiles_only_grow,
             log::log_checkpoints_latest_and_by_size,
             log::log_export_rows_carry_leaf_index,
+            log::log_export_by_leaf_range,
             sessions::sessions_touch_end_and_guard,
             sessions::sessions_approvals_awaiting_vote,
         }
