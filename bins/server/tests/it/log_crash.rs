@@ -22,7 +22,7 @@ use countersign_service::tlog::{LogVerifier, MemoryLog, TileId};
 use sqlx::PgPool;
 
 use crate::support::{
-    free_port, run, scheduler_binary, server_binary, spawn, PgDatabase, Proc, TempDir,
+    admin_key, free_port, run, scheduler_binary, server_binary, spawn, PgDatabase, Proc, TempDir,
 };
 
 /// Queued events: a backlog of hundreds of batches.
@@ -286,18 +286,7 @@ async fn a_scheduler_killed_while_sealing_loses_and_doubles_nothing() {
     }
 
     // The server's export of the whole range verifies against the signed checkpoint.
-    let out = run(
-        server_binary(),
-        &["keys", "create", "--principal", "admin", "--role", "admin"],
-        &[("COUNTERSIGN_DATABASE_URL", db.url.clone())],
-        scratch.path(),
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let admin = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    let admin = admin_key(&db.url, scratch.path());
     let port = free_port();
     let mut server = spawn(
         "countersign-server",

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use countersign_service::tlog::LogVerifier;
 
 use crate::support::{
-    free_port, http, run, scheduler_binary, server_binary, spawn, PgDatabase, TempDir,
+    admin_key, free_port, http, run, scheduler_binary, server_binary, spawn, PgDatabase, TempDir,
 };
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -63,19 +63,7 @@ async fn a_generated_key_signs_in_the_scheduler_and_verifies_at_the_server() {
     assert!(!again.status.success());
     assert_eq!(std::fs::read_to_string(&key_file).unwrap(), secret);
 
-    let env = [("COUNTERSIGN_DATABASE_URL", db.url.clone())];
-    let out = run(
-        server_binary(),
-        &["keys", "create", "--principal", "admin", "--role", "admin"],
-        &env,
-        scratch.path(),
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let admin = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    let admin = admin_key(&db.url, scratch.path());
 
     let port = free_port();
     let mut server = spawn(

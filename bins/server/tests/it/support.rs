@@ -55,6 +55,22 @@ pub fn run(bin: &Path, args: &[&str], env: &[(&str, String)], cwd: &Path) -> Out
         .unwrap_or_else(|e| panic!("running {}: {e}", bin.display()))
 }
 
+/// A new admin key, made by `countersign-server keys create` against the database at `url`.
+pub fn admin_key(url: &str, cwd: &Path) -> String {
+    let out = run(
+        server_binary(),
+        &["keys", "create", "--principal", "admin", "--role", "admin"],
+        &[("COUNTERSIGN_DATABASE_URL", url.to_owned())],
+        cwd,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
 pub fn server_binary() -> &'static Path {
     binaries::server()
 }

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 
 use crate::support::{
-    free_port, http, run, scheduler_binary, server_binary, spawn, PgDatabase, Proc, TempDir,
+    admin_key, free_port, http, scheduler_binary, server_binary, spawn, PgDatabase, Proc, TempDir,
 };
 
 /// Read one request; answer its `webhook-id` header (the body is read and dropped).
@@ -86,19 +86,7 @@ fn start_scheduler(url: &str, scratch: &std::path::Path) -> Proc {
 async fn a_scheduler_killed_mid_delivery_loses_nothing() {
     let db = PgDatabase::create().await;
     let scratch = TempDir::new("webhook-crash");
-    let env = [("COUNTERSIGN_DATABASE_URL", db.url.clone())];
-    let out = run(
-        server_binary(),
-        &["keys", "create", "--principal", "admin", "--role", "admin"],
-        &env,
-        scratch.path(),
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let admin = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    let admin = admin_key(&db.url, scratch.path());
     let port = free_port();
     let mut server = spawn(
         "countersign-server",
