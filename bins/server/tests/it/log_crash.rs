@@ -67,27 +67,23 @@ async fn scalar(pool: &PgPool, sql: &str) -> i64 {
 }
 
 /// Every leaf is a stored event, each at most once, numbered `0..n` with no gap, and the
-/// head's size is `n`: what a committed state must show, whenever the sequencer died.
+/// head's size is `n`: what a committed state must show, whenever the sequencer died. The
+/// facts are read in one statement, so from one snapshot: a killed scheduler's last COMMIT
+/// may still land while they are read.
 async fn assert_leaves_whole(pool: &PgPool) -> i64 {
-    let leaves = scalar(pool, "SELECT count(*) FROM log_leaves").await;
-    let distinct = scalar(pool, "SELECT count(DISTINCT event_id) FROM log_leaves").await;
-    let top = scalar(
-        pool,
-        "SELECT COALESCE(max(leaf_index) + 1, 0) FROM log_leaves",
-    )
-    .await;
-    let size = scalar(pool, "SELECT tree_size FROM log_state").await;
-    let orphans = scalar(
-        pool,
-        "SELECT count(*) FROM log_leaves l LEFT JOIN audit_events a USING (event_id) \
-         WHERE a.event_id IS NULL",
-    )
-    .await;
-    let queued_and_sealed = scalar(
-        pool,
-        "SELECT count(*) FROM log_pending p JOIN log_leaves l USING (event_id)",
-    )
-    .await;
+    let (leaves, distinct, top, size, orphans, queued_and_sealed): (i64, i64, i64, i64, i64, i64) =
+        sqlx::query_as(
+            "SELECT (SELECT count(*) FROM log_leaves), \
+                    (SELECT count(DISTINCT event_id) FROM log_leaves), \
+                    (SELECT COALESCE(max(leaf_index) + 1, 0) FROM log_leaves), \
+                    (SELECT tree_size FROM log_state), \
+                    (SELECT count(*) FROM log_leaves l LEFT JOIN audit_events a USING (event_id) \
+                     WHERE a.event_id IS NULL), \
+                    (SELECT count(*) FROM log_pending p JOIN log_leaves l USING (event_id))",
+        )
+        .fetch_one(pool)
+        .await
+        .expect("reading the log's state");
     assert_eq!(distinct, leaves, "an event sealed twice");
     assert_eq!(top, leaves, "a gap in the leaf indexes");
     assert_eq!(size, leaves, "the head's size is not the leaves'");
