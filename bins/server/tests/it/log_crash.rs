@@ -22,7 +22,8 @@ use countersign_service::tlog::{LogVerifier, MemoryLog, TileId};
 use sqlx::PgPool;
 
 use crate::support::{
-    admin_key, free_port, run, scheduler_binary, server_binary, spawn, PgDatabase, Proc, TempDir,
+    admin_key, free_port, log_keygen, scheduler_binary, server_binary, spawn, PgDatabase, Proc,
+    TempDir,
 };
 
 /// Queued events: a backlog of hundreds of batches.
@@ -136,25 +137,7 @@ async fn a_scheduler_killed_while_sealing_loses_and_doubles_nothing() {
     let db = PgDatabase::create().await;
     let scratch = TempDir::new("log-crash");
     let key_file = scratch.path().join("log.key").display().to_string();
-    let out = run(
-        server_binary(),
-        &[
-            "log",
-            "keygen",
-            "--origin",
-            "countersign.test/crash",
-            "--out",
-            &key_file,
-        ],
-        &[],
-        scratch.path(),
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let verifier_key = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    let verifier_key = log_keygen("countersign.test/crash", &key_file, scratch.path());
     let verifier = LogVerifier::new(&verifier_key).unwrap();
 
     // The backlog, queued by the store as it is appended.

@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 use countersign_service::tlog::LogVerifier;
 
 use crate::support::{
-    admin_key, free_port, http, run, scheduler_binary, server_binary, spawn, PgDatabase, TempDir,
+    admin_key, free_port, http, log_keygen, run, scheduler_binary, server_binary, spawn,
+    PgDatabase, TempDir,
 };
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -17,25 +18,7 @@ async fn a_generated_key_signs_in_the_scheduler_and_verifies_at_the_server() {
     let scratch = TempDir::new("log-keys");
     let key_file = scratch.path().join("log.key");
     let key_arg = key_file.display().to_string();
-    let out = run(
-        server_binary(),
-        &[
-            "log",
-            "keygen",
-            "--origin",
-            "countersign.test/log",
-            "--out",
-            &key_arg,
-        ],
-        &[],
-        scratch.path(),
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let verifier_key = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    let verifier_key = log_keygen("countersign.test/log", &key_arg, scratch.path());
     let verifier = LogVerifier::new(&verifier_key).expect("a verifier key on stdout");
     assert_eq!(verifier.name(), "countersign.test/log");
     #[cfg(unix)]

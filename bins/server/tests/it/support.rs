@@ -71,6 +71,23 @@ pub fn admin_key(url: &str, cwd: &Path) -> String {
     String::from_utf8(out.stdout).unwrap().trim().to_owned()
 }
 
+/// A new log signing key written to `out` by `countersign-server log keygen --origin`; answers
+/// the verifier key it prints.
+pub fn log_keygen(origin: &str, out: &str, cwd: &Path) -> String {
+    let run_out = run(
+        server_binary(),
+        &["log", "keygen", "--origin", origin, "--out", out],
+        &[],
+        cwd,
+    );
+    assert!(
+        run_out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run_out.stderr)
+    );
+    String::from_utf8(run_out.stdout).unwrap().trim().to_owned()
+}
+
 pub fn server_binary() -> &'static Path {
     binaries::server()
 }
