@@ -334,7 +334,7 @@ mod tests {
         // Without the server's `ingested_by` it would have fitted: the limit is the stored
         // event's.
         assert!(with(pad + 1).validate().is_ok());
-        let array = format!("[{}]", padded(pad + 1).to_json_line());
+        let array = format!("[{}]", with(pad + 1).to_json_line());
         assert!(message(parse_array(array.as_bytes(), BY)).starts_with("event at index 0: event: "));
     }
 }
