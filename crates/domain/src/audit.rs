@@ -480,6 +480,25 @@ impl AuditEvent {
         canonical_len(&serde_json::to_value(self).expect("an audit event always serializes"))
     }
 
+    /// The event's RFC 8785 canonical JSON, as the API serves it: its transparency-log leaf.
+    pub fn canonical(&self) -> Vec<u8> {
+        let value = serde_json::to_value(self).expect("an audit event always serializes");
+        let mut out = Vec::with_capacity(512);
+        crate::canonical::write_canonical(&value, &mut out);
+        out
+    }
+
+    /// The RFC 6962 leaf hash of the event's leaf: `SHA-256(0x00 || canonical JSON)`. Stores
+    /// keep it beside the event when they write it, so the log's sequencer integrates hashes
+    /// without reading bodies back (the self-check still re-hashes the stored bodies).
+    pub fn leaf_hash(&self) -> [u8; 32] {
+        use sha2::{Digest, Sha256};
+        let mut hasher = Sha256::new();
+        hasher.update([0u8]);
+        hasher.update(self.canonical());
+        hasher.finalize().into()
+    }
+
     /// Whether the event is at most [`MAX_EVENT_BYTES`]. Cheap for the usual event: its
     /// compact JSON is more than a sixth of its canonical JSON (the same escapes; only numbers
     /// are spelled differently, at worst `1e+20` becoming `100000000000000000000`), so one well

@@ -14,16 +14,14 @@
 //! skipped: an event is queued in the transaction that stores it, so a transaction that
 //! commits late is sequenced by a later batch.
 //!
-//! Computing the leaves is most of a batch's work, so it is done ahead. When a batch is full,
-//! a look-ahead task starts as soon as the batch's positions are read: it reads the events
-//! queued after them, outside any transaction (`Store::log_queue_after`), and hashes them on
-//! blocking threads, one chunk per core, while the batch is written and committed. The next
-//! batch still reads the queue in its own transaction and decides its events alone; it only
-//! takes the look-ahead's hash of each event it holds, and reads and hashes the others (a
-//! transaction that committed late, the first batch of a pass) itself, beside its writes. A
-//! leaf hash depends on nothing but the stored event, which is append-only, so a hash
-//! computed outside the transaction is the one it would compute; a look-ahead that fails or
-//! is abandoned changes nothing but the time taken.
+//! The leaves' hashes come with the queue: every append stores each event's leaf hash
+//! (`AuditEvent::leaf_hash`, the RFC 6962 hash of its RFC 8785 canonical JSON) beside it, and
+//! the database's queue trigger copies it into the queue (Tessera's model: an entry is hashed
+//! when it is added; integration handles hashes only). A batch therefore reads no bodies. An
+//! event queued without a hash (stored before the column existed) has its body read and hashed
+//! in the batch, on blocking threads while the database stores the leaf rows. What the log
+//! commits to is what the writer stored; the self-check (`log_self_check`) re-hashes the stored
+//! bodies against the sealed leaves, so a body changed after it was written is caught there.
 //!
 //! A checkpoint is signed when none exists yet, or when the tree has grown and either
 //! `log_checkpoint_leaves` leaves were added or `log_checkpoint_interval` passed since the
@@ -33,11 +31,8 @@
 //! (`COUNTERSIGN_LOG_SIGNING_KEY_FILE`) and passes it in with [`Service::with_log_signer`];
 //! without it there is no sequencer.
 
-use std::collections::HashMap;
-use std::sync::Arc;
-
 use countersign_domain::{clock, AuditEvent, EventId};
-use countersign_store::{LogHead, QueuedEvent, Store, StoredCheckpoint, StoredTile};
+use countersign_store::{LogHead, StoredCheckpoint, StoredTile};
 use countersign_tlog::leaf::event_leaf_hash;
 use countersign_tlog::tiled::integrate;
 use countersign_tlog::{Checkpoint, Hash, LogSigner};
@@ -66,57 +61,12 @@ pub struct SequenceReport {
 enum Batch {
     /// Another transaction is sequencing.
     Busy,
-    /// Sequenced `leaves` events (maybe 0) and signed `checkpoint` or not; `ahead` computes
-    /// the leaves of the events queued after them (started when the batch was full).
+    /// Sequenced `leaves` events (maybe 0) and signed `checkpoint` or not.
     Done {
         leaves: u64,
         checkpoint: bool,
         size: u64,
-        ahead: Option<LookAhead>,
     },
-}
-
-/// Events queued after a batch, read outside its transaction, with their leaf hashes.
-struct AheadLeaves {
-    queued: Vec<QueuedEvent>,
-    hashes: Vec<Hash>,
-}
-
-/// The look-ahead task; dropping it abandons it.
-struct LookAhead(JoinHandle<ServiceResult<AheadLeaves>>);
-
-impl LookAhead {
-    /// Read the events queued after position `after` and compute their leaf hashes.
-    fn start(store: Arc<dyn Store>, after: u64, limit: u32) -> Self {
-        Self(tokio::spawn(async move {
-            let rows = store.log_queue_after(after, limit).await?;
-            let (queued, events): (Vec<QueuedEvent>, Vec<AuditEvent>) = rows.into_iter().unzip();
-            let hashes = join_leaf_hashes(spawn_leaf_hashes(events)).await?;
-            Ok(AheadLeaves { queued, hashes })
-        }))
-    }
-
-    /// Its leaves by event id; nothing when it failed (the batch then computes them itself).
-    async fn finish(mut self) -> HashMap<EventId, Hash> {
-        match (&mut self.0).await.map_err(internal).and_then(|r| r) {
-            Ok(ahead) => ahead
-                .queued
-                .iter()
-                .map(|q| q.event_id)
-                .zip(ahead.hashes)
-                .collect(),
-            Err(e) => {
-                tracing::debug!(error = %e, "log look-ahead failed; the batch reads its events itself");
-                HashMap::new()
-            }
-        }
-    }
-}
-
-impl Drop for LookAhead {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
 }
 
 /// Start computing the leaf hashes of `events` on blocking threads, one chunk per core.
@@ -166,13 +116,8 @@ impl Service {
             return Ok(SequenceReport::default());
         };
         let mut report = SequenceReport::default();
-        let mut ahead: Option<LookAhead> = None;
         loop {
-            let known = match ahead.take() {
-                Some(task) => task.finish().await,
-                None => HashMap::new(),
-            };
-            match self.sequence_batch(&signer, known).await? {
+            match self.sequence_batch(&signer).await? {
                 Batch::Busy => {
                     report.yielded = true;
                     return Ok(report);
@@ -181,7 +126,6 @@ impl Service {
                     leaves,
                     checkpoint,
                     size,
-                    ahead: next,
                 } => {
                     report.leaves += leaves;
                     report.checkpoints += u64::from(checkpoint);
@@ -189,19 +133,13 @@ impl Service {
                     if leaves < u64::from(self.config.log_batch) {
                         return Ok(report);
                     }
-                    ahead = next;
                 }
             }
         }
     }
 
-    /// One batch, in one transaction (see the module docs), taking the leaf hashes in
-    /// `known` (the look-ahead's) for the events it holds.
-    async fn sequence_batch(
-        &self,
-        signer: &LogSigner,
-        mut known: HashMap<EventId, Hash>,
-    ) -> ServiceResult<Batch> {
+    /// One batch, in one transaction (see the module docs).
+    async fn sequence_batch(&self, signer: &LogSigner) -> ServiceResult<Batch> {
         let mut tx = self.begin().await?;
         if !tx.lead_log().await? {
             tx.rollback().await?;
@@ -220,27 +158,16 @@ impl Service {
                 leaves: 0,
                 checkpoint: false,
                 size: head.size,
-                ahead: None,
             });
         }
-        let mut ahead = None;
         let new_head = if !any {
             head
         } else {
-            // A full batch: the next one's leaves are computed while this one is written.
-            if queue.len() >= self.config.log_batch as usize {
-                let after = queue[queue.len() - 1].position;
-                ahead = Some(LookAhead::start(
-                    self.store.clone(),
-                    after,
-                    self.config.log_batch,
-                ));
-            }
-            // The leaves the look-ahead did not compute are read now and computed on
-            // blocking threads while the database stores the leaf rows and empties the
-            // queue: the two do not depend on each other.
+            // Events queued without a hash are read now and hashed on blocking threads while
+            // the database stores the leaf rows and empties the queue: the two do not depend
+            // on each other.
             let mut hashes: Vec<Option<Hash>> =
-                queue.iter().map(|q| known.remove(&q.event_id)).collect();
+                queue.iter().map(|q| q.leaf_hash.map(Hash)).collect();
             let missing: Vec<usize> = (0..queue.len()).filter(|&i| hashes[i].is_none()).collect();
             let computing = if missing.is_empty() {
                 Vec::new()
@@ -292,7 +219,7 @@ impl Service {
             }
             tracing::trace!(
                 log.leaves = queue.len(),
-                log.read_ahead = queue.len() - missing.len(),
+                log.hashed_here = missing.len(),
                 "log batch leaves computed"
             );
             new_head
@@ -323,7 +250,6 @@ impl Service {
             leaves,
             checkpoint: checkpoint_due,
             size: new_head.size,
-            ahead,
         })
     }
 

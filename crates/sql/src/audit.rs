@@ -3,7 +3,9 @@
 //! Each event is stored twice over: `body` holds its exact wire form (the text of
 //! `serde_json::to_string`, kept byte for byte, so exports stream it unchanged), and a few
 //! extracted columns serve filters and order; `ts` is stored at microsecond precision. Reads
-//! parse `body` back.
+//! parse `body` back. `leaf_hash` is the event's transparency-log leaf hash
+//! ([`AuditEvent::leaf_hash`]), computed here from the event being stored; the database's
+//! queue trigger hands it to the sequencer.
 //!
 //! Appends are multi-row `INSERT … ON CONFLICT (event_id) DO NOTHING` statements of at most
 //! [`APPEND_CHUNK`] rows (well under either engine's bind-parameter limit); an event id already
@@ -27,7 +29,7 @@ use crate::dialect::Dialect;
 use crate::sql::{cursor, Sql};
 use crate::tx::SqlTransaction;
 
-/// The most events one INSERT carries (14 parameters each).
+/// The most events one INSERT carries (15 parameters each).
 pub const APPEND_CHUNK: usize = 1000;
 
 /// The columns [`stored`] reads: the order key and the wire form.
@@ -102,7 +104,7 @@ fn append<D: Dialect>(events: &[AuditEvent]) -> StoreResult<Sql<D>> {
     let mut q = Sql::<D>::new(
         "INSERT INTO audit_events (event_id, ts, category, action, actor_kind, actor_id, \
          actor_name, resource_type, resource_id, decision, outcome, request_id, \
-         ingested_by, body) VALUES ",
+         ingested_by, body, leaf_hash) VALUES ",
     );
     for (i, e) in events.iter().enumerate() {
         let body = serde_json::to_string(e).map_err(StoreError::other)?;
@@ -121,7 +123,8 @@ fn append<D: Dialect>(events: &[AuditEvent]) -> StoreResult<Sql<D>> {
         q.bind(e.result.as_str().to_owned()).push(", ");
         q.bind(e.request_id.clone()).push(", ");
         q.bind(e.ingested_by.clone()).push(", ");
-        q.bind(body).push(D::JSON_TEXT_CAST).push(")");
+        q.bind(body).push(D::JSON_TEXT_CAST).push(", ");
+        q.bind(e.leaf_hash().to_vec()).push(")");
     }
     q.push(" ON CONFLICT (event_id) DO NOTHING");
     Ok(q.once())

@@ -159,6 +159,7 @@ sql_db!(
     Get<i64>,
     Get<Option<i64>>,
     Get<Vec<u8>>,
+    Get<Option<Vec<u8>>>,
 );
 
 impl<DB: Database> std::fmt::Debug for Statement<DB> {

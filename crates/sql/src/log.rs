@@ -8,9 +8,9 @@
 //! id); tiles are multi-row upserts that only ever widen a tile (the database refuses
 //! anything else). The sequencer's turn is the dialect's [`Dialect::LOG_LEAD`].
 //!
-//! The batch itself is read as positions and ids only ([`LogRepo::log_queue`]); the bodies
-//! come from the look-ahead read outside the transaction ([`queue_after`], the store's
-//! `log_queue_after`) or, for the events it did not cover, [`LogRepo::log_events`].
+//! The batch itself is read from the queue alone ([`LogRepo::log_queue`]: positions, ids and
+//! the leaf hashes the writers stored, copied there by the queue trigger); bodies are read
+//! ([`LogRepo::log_events`]) only for events queued without a hash.
 
 use async_trait::async_trait;
 use countersign_domain::{AuditEvent, EventId};
@@ -22,7 +22,7 @@ use time::OffsetDateTime;
 use crate::audit::event;
 use crate::cols::Cols;
 use crate::dialect::Dialect;
-use crate::sql::{fill, Conn, Sql};
+use crate::sql::{fill, Sql};
 use crate::tx::SqlTransaction;
 
 /// The most tiles one upsert carries (4 parameters each).
@@ -73,32 +73,14 @@ fn checkpoint<D: Dialect>(r: &Cols<'_, D>) -> StoreResult<StoredCheckpoint> {
 }
 
 fn queued<D: Dialect>(r: &Cols<'_, D>) -> StoreResult<QueuedEvent> {
+    let leaf_hash: Option<Vec<u8>> = r.get("log_pending.leaf_hash")?;
     Ok(QueuedEvent {
         position: to_u64("log_pending.seq", r.get("log_pending.seq")?)?,
         event_id: r.parse("log_pending.event_id")?,
+        leaf_hash: leaf_hash
+            .map(|h| hash32("log_pending.leaf_hash", h))
+            .transpose()?,
     })
-}
-
-/// Up to `limit` queued events after position `after`, with their stored events, in queue
-/// order: the look-ahead's read, on a connection outside any transaction.
-pub(crate) async fn queue_after<D: Dialect>(
-    conn: &mut Conn<D>,
-    after: u64,
-    limit: u32,
-) -> StoreResult<Vec<(QueuedEvent, AuditEvent)>> {
-    Sql::<D>::new(
-        "SELECT p.seq, p.event_id, CAST(a.body AS TEXT) AS body FROM log_pending p \
-         JOIN audit_events a ON a.event_id = p.event_id WHERE p.seq > $1 \
-         ORDER BY p.seq LIMIT $2",
-    )
-    .arg(to_i64("log_pending.seq", after)?)
-    .arg(i64::from(limit))
-    .fetch_all(conn, |r| {
-        let q = queued(r)?;
-        let e = event(&q.event_id.to_string(), &r.text("audit_events.body")?)?;
-        Ok((q, e))
-    })
-    .await
 }
 
 const CHECKPOINT_COLUMNS: &str = "tree_size, root, note, created_at";
@@ -147,7 +129,7 @@ impl<D: Dialect> LogRepo for SqlTransaction<D> {
     }
 
     async fn log_queue(&mut self, limit: u32) -> StoreResult<Vec<QueuedEvent>> {
-        Sql::<D>::new("SELECT seq, event_id FROM log_pending ORDER BY seq LIMIT $1")
+        Sql::<D>::new("SELECT seq, event_id, leaf_hash FROM log_pending ORDER BY seq LIMIT $1")
             .arg(i64::from(limit))
             .fetch_all(self.conn(), queued)
             .await

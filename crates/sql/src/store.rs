@@ -1,13 +1,12 @@
 //! [`SqlStore`]: a backend over one connection pool — transactions, key authentication,
 //! readiness (the database answers and every migration of this build is applied), the
-//! dialect's export, and the reads done outside any transaction (the event stream's, the
-//! transparency log's look-ahead).
+//! dialect's export, and the reads done outside any transaction (the event stream's).
 
 use async_trait::async_trait;
-use countersign_domain::{AuditEvent, KeyId, MessageId};
+use countersign_domain::{KeyId, MessageId};
 use countersign_store::{
-    ExportFilter, ExportRow, KeyAuthRecord, QueuedEvent, RolePosture, Store, StoreError,
-    StoreResult, StreamBatch, StreamPosition, Transaction,
+    ExportFilter, ExportRow, KeyAuthRecord, RolePosture, Store, StoreError, StoreResult,
+    StreamBatch, StreamPosition, Transaction,
 };
 use futures::stream::BoxStream;
 use sqlx::Pool;
@@ -16,7 +15,6 @@ use crate::db::Run;
 use crate::dialect::{Dialect, ExportAudit};
 use crate::event_stream;
 use crate::keys::key_auth_record;
-use crate::log::queue_after;
 use crate::sql::Sql;
 use crate::tx::SqlTransaction;
 
@@ -161,14 +159,5 @@ impl<D: ExportAudit> Store for SqlStore<D> {
 
     fn outbox_wakeups(&self) -> Option<BoxStream<'static, StoreResult<()>>> {
         D::outbox_wakeups(&self.pool)
-    }
-
-    async fn log_queue_after(
-        &self,
-        after: u64,
-        limit: u32,
-    ) -> StoreResult<Vec<(QueuedEvent, AuditEvent)>> {
-        let mut conn = self.pool.acquire().await.map_err(D::map_error)?;
-        queue_after::<D>(&mut conn, after, limit).await
     }
 }

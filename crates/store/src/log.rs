@@ -4,12 +4,12 @@
 //! Hashes travel as raw bytes; what they mean (RFC 6962 leaf and node hashes, C2SP tiles) is
 //! the `countersign-tlog` crate's business, not the store's. The sequencer does one batch in
 //! one transaction: [`LogRepo::lead_log`], read the head, take the first queued events
-//! ([`LogRepo::log_queue`]: positions and ids), read the bodies it has not already read ahead
-//! ([`LogRepo::log_events`]), append their leaves, store the grown tiles, advance the head,
-//! drop the queued rows, maybe add a checkpoint, commit. Outside any transaction,
-//! `Store::log_queue_after` reads the events queued after a position, with their bodies, so
-//! the sequencer can compute the next batch's leaves while the current batch is written.
-//! Leaves, checkpoints and full tiles are append-only in the database.
+//! ([`LogRepo::log_queue`]: positions, ids and the leaf hashes their writers stored), read the
+//! bodies of any queued without a hash ([`LogRepo::log_events`]), append their leaves, store
+//! the grown tiles, advance the head, drop the queued rows, maybe add a checkpoint, commit.
+//! Every append stores each event's leaf hash beside it (`AuditEvent::leaf_hash`), and the
+//! database's queue trigger copies it into the queue in the same transaction. Leaves,
+//! checkpoints and full tiles are append-only in the database.
 
 use async_trait::async_trait;
 use countersign_domain::{AuditEvent, EventId};
@@ -51,6 +51,9 @@ pub struct StoredCheckpoint {
 pub struct QueuedEvent {
     pub position: u64,
     pub event_id: EventId,
+    /// Its leaf hash as its writer computed it ([`AuditEvent::leaf_hash`]); `None` for an event
+    /// stored without one (before the column existed), whose body the sequencer hashes itself.
+    pub leaf_hash: Option<[u8; 32]>,
 }
 
 /// A sequenced event: its leaf index and the event as stored now.

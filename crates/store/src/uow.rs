@@ -5,7 +5,7 @@
 //! committing rolls it back, so an early `?` return keeps nothing.
 
 use async_trait::async_trait;
-use countersign_domain::{AuditEvent, KeyId, MessageId};
+use countersign_domain::{KeyId, MessageId};
 use futures::stream::BoxStream;
 
 use crate::approvals::ApprovalRepo;
@@ -14,7 +14,7 @@ use crate::error::StoreResult;
 use crate::events::{StreamBatch, StreamPosition};
 use crate::jobs::JobRepo;
 use crate::keys::{KeyAuthRecord, KeyRepo};
-use crate::log::{LogRepo, QueuedEvent};
+use crate::log::LogRepo;
 use crate::policies::PolicyRepo;
 use crate::principals::PrincipalRepo;
 use crate::reminders::ReminderRepo;
@@ -103,20 +103,6 @@ pub trait Store: Send + Sync + 'static {
     /// which the caller opens a new stream) delays a reader, never loses a message.
     fn outbox_wakeups(&self) -> Option<BoxStream<'static, StoreResult<()>>> {
         None
-    }
-
-    /// Up to `limit` events queued for the transparency log after queue position `after`,
-    /// with the events as stored, in queue order, read outside any transaction: the
-    /// sequencer's look-ahead (see [`crate::log`]). It decides nothing: a batch is still the
-    /// queue as its own transaction reads it ([`LogRepo::log_queue`]). A store that cannot
-    /// read beside a running transaction answers nothing, and the sequencer then reads every
-    /// event in its transaction.
-    async fn log_queue_after(
-        &self,
-        _after: u64,
-        _limit: u32,
-    ) -> StoreResult<Vec<(QueuedEvent, AuditEvent)>> {
-        Ok(Vec::new())
     }
 }
 

@@ -5,17 +5,14 @@
 use countersign_domain::audit::AuditEvent;
 use countersign_domain::canonical::write_canonical;
 
-use crate::hash::{leaf_hash, Hash};
+use crate::hash::Hash;
 
 /// The member an export line adds to a sequenced event, not part of its leaf.
 pub const LEAF_INDEX_FIELD: &str = "leaf_index";
 
 /// The leaf bytes of `event`.
 pub fn event_leaf(event: &AuditEvent) -> Vec<u8> {
-    let value = serde_json::to_value(event).expect("an audit event always serializes");
-    let mut leaf = Vec::with_capacity(512);
-    write_canonical(&value, &mut leaf);
-    leaf
+    event.canonical()
 }
 
 /// The leaf bytes of an event as JSON (an API answer or an export line): its canonical JSON,
@@ -35,7 +32,7 @@ pub fn write_json_leaf(mut event: serde_json::Value, out: &mut Vec<u8>) {
     write_canonical(&event, out);
 }
 
-/// The leaf hash of `event`.
+/// The leaf hash of `event` ([`AuditEvent::leaf_hash`], the one stores keep beside it).
 pub fn event_leaf_hash(event: &AuditEvent) -> Hash {
-    leaf_hash(&event_leaf(event))
+    Hash(event.leaf_hash())
 }

@@ -4,16 +4,19 @@
 //! - **Sealing**: `BENCH_LOG_EVENTS` (default 200,000) events are stored first (not timed, and
 //!   queued by the database as any append is); then the sequencer (`Service::sequence_log`,
 //!   `BENCH_LOG_BATCH` events per transaction, default 10,000) turns them all into leaves,
-//!   tiles and checkpoints → leaves/s. Beside it, the raw baseline moves the same number of
-//!   queued rows into a twin leaves table with the sequencer's statements (read the batch with
-//!   its positions and bodies, `INSERT … SELECT … unnest`, `DELETE … WHERE seq = ANY`) and
-//!   nothing else: no leaf computation, no tiles, no head, no signature, and no overlap (one
-//!   connection, one statement after the other).
+//!   tiles and checkpoints → leaves/s. Each event's leaf hash is computed when it is stored
+//!   (the setup's time includes it) and queued with it, as every append does. Beside it, the
+//!   raw baseline moves the same number of queued rows into a twin leaves table with the
+//!   sequencer's statements (read the batch's positions, ids and leaf hashes, `INSERT …
+//!   SELECT … unnest`, `DELETE … WHERE seq = ANY`) and nothing else: no tree hashing, no
+//!   tiles, no head, no signature, and no overlap (one connection, one statement after the
+//!   other).
 //! - **Lag**: `BENCH_LOG_WRITERS` (default 4) HTTP clients ingest events through the real
-//!   router (`POST /api/v1/audit/events`, NDJSON appends of 100, bodies prepared before the
-//!   clock starts), together at `BENCH_LOG_RATE` events/s (default 10,000; each writer paced
-//!   at its share, offset from the others) for `BENCH_LOG_SECONDS` (default 10), while the
-//!   sequencer runs a pass, pauses `BENCH_LOG_PAUSE_MS` (default 100) and runs again. The
+//!   router (`POST /api/v1/audit/events`, NDJSON appends of `BENCH_LOG_APPEND` events, default
+//!   100, at most 1,000, bodies prepared before the clock starts), together at
+//!   `BENCH_LOG_RATE` events/s (default 10,000; each writer paced at its share, offset from
+//!   the others) for `BENCH_LOG_SECONDS` (default 10), while the sequencer runs a pass,
+//!   pauses `BENCH_LOG_PAUSE_MS` (default 100) and runs again. The
 //!   rate achieved is reported (appends sent over the time to the last answer). The lag of an
 //!   append is from its answer (after its commit) to the end of the first pass whose tree
 //!   holds its last leaf (looked up by event id afterwards) → p50/p99/max.
@@ -124,18 +127,18 @@ async fn sealing(
     let mut conn = PgConnection::connect(url).await?;
     conn.execute(
         "CREATE TABLE raw_pending (seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, \
-         event_id text NOT NULL UNIQUE); \
+         event_id text NOT NULL UNIQUE, leaf_hash bytea); \
          CREATE TABLE raw_leaves (leaf_index bigint PRIMARY KEY, event_id text NOT NULL UNIQUE); \
-         INSERT INTO raw_pending (event_id) SELECT event_id FROM log_leaves ORDER BY leaf_index",
+         INSERT INTO raw_pending (event_id, leaf_hash) SELECT l.event_id, a.leaf_hash \
+         FROM log_leaves l JOIN audit_events a ON a.event_id = l.event_id ORDER BY l.leaf_index",
     )
     .await?;
     let t = Instant::now();
     let mut next: i64 = 0;
     loop {
         let mut tx = conn.begin().await?;
-        let rows: Vec<(i64, String, String)> = sqlx::query_as(
-            "SELECT p.seq, a.event_id, CAST(a.body AS TEXT) FROM raw_pending p \
-             JOIN audit_events a ON a.event_id = p.event_id ORDER BY p.seq LIMIT $1",
+        let rows: Vec<(i64, String, Option<Vec<u8>>)> = sqlx::query_as(
+            "SELECT seq, event_id, leaf_hash FROM raw_pending ORDER BY seq LIMIT $1",
         )
         .bind(i64::from(batch))
         .fetch_all(&mut *tx)
@@ -214,20 +217,20 @@ async fn lag(
     seconds: usize,
     pause: StdDuration,
     writers: usize,
+    append: usize,
 ) -> anyhow::Result<()> {
-    const APPEND: usize = 100;
     let svc = service(store, signer, batch);
     let (base, key) = serve(&svc, "bench-lag").await?;
     // Start from an empty queue.
     let start_size = svc.sequence_log().await?.tree_size;
     // Every request body prepared up front, with its event ids: each writer sends every
     // `writers`-th append.
-    let appends = rate * seconds / APPEND;
+    let appends = rate * seconds / append;
     let mut n = 10_000_000usize;
     let mut bodies: Vec<Vec<(Vec<String>, bytes::Bytes)>> = vec![Vec::new(); writers];
     for a in 0..appends {
-        let events: Vec<AuditEvent> = (n..n + APPEND).map(event).collect();
-        n += APPEND;
+        let events: Vec<AuditEvent> = (n..n + append).map(event).collect();
+        n += append;
         let ids = events.iter().map(|e| e.event_id.to_string()).collect();
         let body: String = events.iter().map(|e| e.to_json_line() + "\n").collect();
         bodies[a % writers].push((ids, bytes::Bytes::from(body)));
@@ -245,7 +248,7 @@ async fn lag(
         tasks.push(tokio::spawn(async move {
             // Writer `w` sends its appends at `rate / writers` events/s, offset from the
             // others so the appends are spread evenly.
-            let every = StdDuration::from_secs_f64((APPEND * writers) as f64 / rate as f64);
+            let every = StdDuration::from_secs_f64((append * writers) as f64 / rate as f64);
             let start = tokio::time::Instant::now() + every.mul_f64(w as f64 / writers as f64);
             let mut tick = tokio::time::interval_at(start, every);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
@@ -292,7 +295,7 @@ async fn lag(
         .map(|(at, _)| *at)
         .max()
         .context("no appends")?;
-    let written = commits.len() * APPEND;
+    let written = commits.len() * append;
     let achieved = written as f64 / last_commit.duration_since(t0).as_secs_f64();
     // Each append is sequenced by the first pass whose tree holds its last leaf.
     let mut conn = PgConnection::connect(url).await?;
@@ -322,7 +325,7 @@ async fn lag(
     report(
         SUITE,
         &format!(
-            "lag: ingest {written} events, {writers} writers × appends of {APPEND}, aimed {rate}/s"
+            "lag: ingest {written} events, {writers} writers × appends of {append}, aimed {rate}/s"
         ),
         format!("{achieved:.0} events/s achieved"),
     );
@@ -393,9 +396,14 @@ async fn main() -> anyhow::Result<()> {
     let seconds = env_usize("BENCH_LOG_SECONDS", 10)?;
     let pause = StdDuration::from_millis(env_usize("BENCH_LOG_PAUSE_MS", 100)? as u64);
     let writers = env_usize("BENCH_LOG_WRITERS", 4)?;
+    let append = env_usize("BENCH_LOG_APPEND", 100)?;
     ensure!(
         events > 0 && batch > 0 && rate > 0 && seconds > 0 && writers > 0,
         "sizes must be positive"
+    );
+    ensure!(
+        (1..=1000).contains(&append),
+        "BENCH_LOG_APPEND is 1 to 1000 (the ingest limit)"
     );
 
     let url = fresh_database("countersign_bench_log").await?;
@@ -419,7 +427,10 @@ async fn main() -> anyhow::Result<()> {
         ),
     );
     sealing(&url, &store, &signer, events, batch).await?;
-    lag(&url, &store, &signer, batch, rate, seconds, pause, writers).await?;
+    lag(
+        &url, &store, &signer, batch, rate, seconds, pause, writers, append,
+    )
+    .await?;
     proofs(&url, &store, &signer, 2000).await?;
     Ok(())
 }

@@ -622,12 +622,11 @@ async fn assert_served_leaves_make_the_checkpoint(app: &TestApp, events: u64) {
     }
 }
 
-/// Full batches compute the next batch's leaves ahead, outside their transaction, while
-/// writers keep appending, some of them committing late (after events queued behind them
-/// were read ahead). Two sequencers race. Every event is still a leaf exactly once, with no
-/// gap, and every leaf is the event as stored: a late commit is taken by the batch that
-/// reads it, never skipped, and a read-ahead hash never lands on another event.
-async fn read_ahead_batches_take_late_commits_and_skip_nothing(db: Db) {
+/// Full batches while writers keep appending, some of them committing late (after events
+/// queued behind them were sequenced). Two sequencers race. Every event is still a leaf
+/// exactly once, with no gap, and every leaf is the event as stored: a late commit is taken
+/// by the batch that reads it, never skipped, and a queued hash never lands on another event.
+async fn full_batches_take_late_commits_and_skip_nothing(db: Db) {
     let signer = signer();
     let service = Service::new(
         db.store(),
@@ -690,7 +689,7 @@ async fn read_ahead_batches_take_late_commits_and_skip_nothing(db: Db) {
     assert_served_leaves_make_the_checkpoint(&app, events as u64).await;
 }
 // Transactions stay open beside the sequencer: PostgreSQL only (SQLite has one writer).
-postgres_only!(read_ahead_batches_take_late_commits_and_skip_nothing);
+postgres_only!(full_batches_take_late_commits_and_skip_nothing);
 
 async fn a_failed_batch_leaves_the_queue_intact(db: Db) {
     let (app, _) = app(db.clone()).await;
@@ -729,6 +728,54 @@ async fn a_failed_batch_leaves_the_queue_intact(db: Db) {
     assert_all_sequenced(&db).await;
 }
 both_backends!(a_failed_batch_leaves_the_queue_intact);
+
+/// Events queued without a leaf hash (stored before the column existed) are hashed from their
+/// bodies in the batch, beside ones that carry it; the leaves served from the bodies make the
+/// signed root either way.
+async fn events_queued_without_a_hash_are_hashed_from_their_bodies(db: Db) {
+    let (app, _) = app(db.clone()).await;
+    activity(&app, 3).await;
+    let queued = db.count("log_pending").await;
+    let cleared = db
+        .execute(
+            "UPDATE log_pending SET leaf_hash = NULL WHERE seq % 3 <> 0",
+            &[],
+        )
+        .await;
+    assert!(
+        cleared > 0 && (cleared as i64) < queued,
+        "{cleared} of {queued}"
+    );
+    let size = sequence(&app).await;
+    let events = assert_all_sequenced(&db).await;
+    assert_eq!(size, events as u64);
+    assert_served_leaves_make_the_checkpoint(&app, events as u64).await;
+    let check = app.service.self_check_log().await.unwrap();
+    assert!(check.tampered.is_empty(), "{check:?}");
+}
+both_backends!(events_queued_without_a_hash_are_hashed_from_their_bodies);
+
+/// The log seals the leaf hash the writer stored, so a body rewritten by the database owner
+/// before its event is sequenced does not slip into the log as if written so: the self-check
+/// names it, and the served leaves no longer make the signed root.
+async fn an_edit_before_sealing_is_caught_by_the_self_check(db: Db) {
+    let (app, _) = app(db.clone()).await;
+    activity(&app, 2).await;
+    let id: String = db
+        .scalar(
+            "SELECT event_id FROM log_pending ORDER BY seq LIMIT 1 OFFSET 2",
+            &[],
+        )
+        .await;
+    edit_stored_event(&db, &id).await;
+    sequence(&app).await;
+    let report = app.service.self_check_log().await.unwrap();
+    assert_eq!(report.tampered.len(), 1, "{report:?}");
+    assert_eq!(report.tampered[0].leaf_index, 2);
+    assert_eq!(report.tampered[0].event_id.map(|e| e.to_string()), Some(id));
+}
+// Raises the tamper counter, which the self-check test reads: alone.
+both_backends!(an_edit_before_sealing_is_caught_by_the_self_check, alone);
 
 /// As the database owner: switch the append-only protection off and rewrite the stored body
 /// of event `id`, naming another resource.

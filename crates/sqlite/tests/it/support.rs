@@ -112,19 +112,6 @@ impl Store for TempStore {
     async fn stream_head(&self) -> StoreResult<countersign_store::StreamPosition> {
         self.store.stream_head().await
     }
-
-    async fn log_queue_after(
-        &self,
-        after: u64,
-        limit: u32,
-    ) -> StoreResult<
-        Vec<(
-            countersign_store::QueuedEvent,
-            countersign_domain::AuditEvent,
-        )>,
-    > {
-        self.store.log_queue_after(after, limit).await
-    }
 }
 
 /// The conformance store for one `#[sqlx::test]`: a fresh, migrated database file of its own

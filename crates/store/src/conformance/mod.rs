@@ -156,7 +156,7 @@ macro_rules! conformance_tests {
             reminders::reminders_due_and_compare_and_set,
             reminders::reminders_lock_due_skips_locked,
             log::log_queue_follows_appends,
-            log::log_queue_after_reads_beside_transactions,
+            log::log_queue_carries_each_events_leaf_hash,
             log::log_head_is_compare_and_set,
             log::log_leaves_append_and_read,
             log::log_tiles_only_grow,
