@@ -99,8 +99,9 @@ fn actor_kind(kind: ActorKind) -> &'static str {
     }
 }
 
-/// One multi-row INSERT of `events`.
-fn append<D: Dialect>(events: &[AuditEvent]) -> StoreResult<Sql<D>> {
+/// One multi-row INSERT of `events` (at most [`APPEND_CHUNK`]), each with its leaf hash; an
+/// event id already stored is skipped. Public for the benchmarks' raw baseline.
+pub fn append<D: Dialect>(events: &[AuditEvent]) -> StoreResult<Sql<D>> {
     let mut q = Sql::<D>::new(
         "INSERT INTO audit_events (event_id, ts, category, action, actor_kind, actor_id, \
          actor_name, resource_type, resource_id, decision, outcome, request_id, \

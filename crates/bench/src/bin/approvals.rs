@@ -41,8 +41,8 @@ use countersign_bench::{
 };
 use countersign_domain::audit::actions;
 use countersign_domain::{
-    clock, Actor, ActorKind, ApiKeyToken, ApprovalRule, AuditEvent, Category, Permission,
-    Principal, PrincipalKind, Resource, RoleId, SubjectId,
+    clock, Actor, ApiKeyToken, ApprovalRule, AuditEvent, Category, Permission, Principal,
+    PrincipalKind, Resource, RoleId, SubjectId,
 };
 use countersign_http::HttpConfig;
 use countersign_postgres::{PgDialect, PgOptions, PgStore};
@@ -95,11 +95,6 @@ const TRANSITION_JOB_SQL: &str = "UPDATE jobs SET status = $3, updated_at = $4, 
      WHERE id = $1 AND status = $2 RETURNING id, subject_id, action, payload, payload_sha256, \
      status, requested_by, idempotency_key, attempts, claimed_by, lease_expires_at, \
      result_message, created_at, updated_at";
-/// `audit::append`: the head of the multi-row insert.
-const APPEND_AUDIT_SQL: &str = "INSERT INTO audit_events (event_id, ts, category, action, \
-     actor_kind, actor_id, actor_name, resource_type, resource_id, decision, outcome, \
-     request_id, ingested_by, body) VALUES ";
-
 /// The statements whose text depends on the dialect, filled in as the store fills them.
 #[derive(Debug)]
 struct Statements {
@@ -736,40 +731,12 @@ async fn raw_approve<D: Dialect>(
             "approvers": [{"principal_id": principal_id, "role": ROLE}],
         })),
     ];
-    let mut append = Sql::<D>::new(APPEND_AUDIT_SQL);
-    for (i, e) in events.iter().enumerate() {
-        let body = serde_json::to_string(e)?;
-        append.push(if i == 0 { "(" } else { ", (" });
-        append.bind(e.event_id.to_string()).push(", ");
-        append.bind(D::encode_time(e.ts)).push(", ");
-        append.bind(e.category.as_str().to_owned()).push(", ");
-        append.bind(e.action.clone()).push(", ");
-        append.bind(actor_kind(e.actor.kind).to_owned()).push(", ");
-        append.bind(e.actor.id.clone()).push(", ");
-        append.bind(e.actor.name.clone()).push(", ");
-        append.bind(e.resource.kind.clone()).push(", ");
-        append.bind(e.resource.id.clone()).push(", ");
-        append
-            .bind(e.authorization.decision.as_str().to_owned())
-            .push(", ");
-        append.bind(e.result.as_str().to_owned()).push(", ");
-        append.bind(e.request_id.clone()).push(", ");
-        append.bind(e.ingested_by.clone()).push(", ");
-        append.bind(body).push(D::JSON_TEXT_CAST).push(")");
-    }
-    append.push(" ON CONFLICT (event_id) DO NOTHING");
-    let appended = append.once().execute(&mut *tx).await?;
+    let appended = countersign_sql::audit::append::<D>(&events)?
+        .execute(&mut *tx)
+        .await?;
     ensure!(appended == 2, "audit events not appended");
     tx.commit().await?;
     Ok(())
-}
-
-fn actor_kind(kind: ActorKind) -> &'static str {
-    match kind {
-        ActorKind::User => "user",
-        ActorKind::Service => "service",
-        ActorKind::System => "system",
-    }
 }
 
 /// Every approval of the run is `approved` with its job `pending`, with one vote and the two
