@@ -10,6 +10,7 @@
 //! no piece of work is done twice.
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use countersign_domain::audit::actions;
@@ -19,6 +20,7 @@ use countersign_domain::{
     SystemActor,
 };
 use serde_json::json;
+use tokio::sync::Notify;
 
 use crate::error::ServiceResult;
 use crate::metrics;
@@ -215,7 +217,8 @@ impl Service {
     /// and, beside them (so that a slow webhook endpoint never delays an expiry), webhook
     /// delivery each `tick` or each `delivery_poll` (a second), whichever is shorter, and at
     /// once when an outbox message commits on a store that announces commits, each attempt
-    /// in a task of its own. A failed pass is logged
+    /// in a task of its own; while a backlog fills every free place, also as soon as an
+    /// attempt ends. A failed pass is logged
     /// and retried on the next tick; an in-flight pass finishes before its loop returns.
     pub async fn run_scheduler(&self, tick: Duration, shutdown: impl Future<Output = ()>) {
         let (stop, stopped) = tokio::sync::watch::channel(false);
@@ -240,23 +243,23 @@ impl Service {
         // (PostgreSQL NOTIFY); the poll stays as the fallback.
         let wake = self.signal.subscribe(&self.store);
         let poll = tick.min(self.config.delivery_poll);
-        let delivery_loop = every_or_woken(poll, stopped.clone(), wake, || {
-            let in_flight = &in_flight;
+        // Each attempt calls this when it ends; after a pass whose room ran out (a backlog), the
+        // loop answers it with the next pass at once, so a backlog drains at the rate the
+        // attempts end rather than one batch per poll.
+        let ended = Arc::new(Notify::new());
+        let delivery_loop = every_or_woken(poll, stopped.clone(), wake, &ended, || {
+            let (in_flight, ended) = (&in_flight, &ended);
             async move {
                 let mut set = in_flight.lock().await;
-                match self.start_due_deliveries(&mut set).await {
-                    Ok(started) => {
+                match self.start_due_deliveries(&mut set, ended).await {
+                    Ok(room_ran_out) => {
                         metrics::scheduler_run("webhook_delivery", true);
-                        if started > 0 {
-                            tracing::debug!(
-                                scheduler.delivery_attempts = started,
-                                "webhook attempts started"
-                            );
-                        }
+                        room_ran_out
                     }
                     Err(e) => {
                         metrics::scheduler_run("webhook_delivery", false);
                         tracing::warn!(error = %e, "webhook delivery pass failed; retrying next tick");
+                        false
                     }
                 }
             }
@@ -286,29 +289,41 @@ where
 {
     // Nothing ever wakes it: the sender lives as long as the loop and never sends.
     let (_never, wake) = tokio::sync::watch::channel(0);
-    every_or_woken(tick, stopped, wake, pass).await
+    let again = Notify::new();
+    every_or_woken(tick, stopped, wake, &again, || {
+        let pass = pass();
+        async move {
+            pass.await;
+            false
+        }
+    })
+    .await
 }
 
-/// Like [`every`], and also as soon as `wake` changes; passes never overlap, and wake-ups
-/// that come during a pass are answered by one more pass.
+/// Like [`every`], and also as soon as `wake` changes, or as soon as `again` is notified
+/// after a pass that answered `true` (it left work for later); passes never overlap, and
+/// wake-ups that come during a pass are answered by one more pass.
 async fn every_or_woken<F, Fut>(
     tick: Duration,
     mut stopped: tokio::sync::watch::Receiver<bool>,
     mut wake: tokio::sync::watch::Receiver<u64>,
+    again: &Notify,
     pass: F,
 ) where
     F: Fn() -> Fut,
-    Fut: Future<Output = ()>,
+    Fut: Future<Output = bool>,
 {
     let mut interval = tokio::time::interval(tick);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut listen_again = false;
     loop {
         tokio::select! {
             _ = async { drop(stopped.wait_for(|s| *s).await) } => return,
             _ = interval.tick() => {}
             Ok(()) = wake.changed() => {}
+            () = again.notified(), if listen_again => {}
         }
         wake.borrow_and_update();
-        pass().await;
+        listen_again = pass().await;
     }
 }

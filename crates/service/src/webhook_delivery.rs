@@ -13,6 +13,9 @@
 //! - **Send** outside any transaction: a Standard Webhooks POST (`webhook-id` is the message
 //!   id, `webhook-timestamp`, `webhook-signature: v1,<base64 HMAC-SHA256>` by the
 //!   `standardwebhooks` crate) with a timeout (15 s); attempts of one batch run concurrently.
+//!   In the running loop each attempt is a task of its own, at most a batch in flight; when
+//!   a claim fills every free place, each attempt that ends wakes the loop to claim again,
+//!   so a backlog is not held to one batch per poll.
 //!   The body is the message's standard body, or for a `slack` webhook the Slack body
 //!   rendered from it ([`crate::slack`]); the signature covers the body sent.
 //! - **Record** each outcome as a compare-and-set on the attempt number: 2xx `delivered`;
@@ -29,6 +32,7 @@
 //! secret) nor the signing secret.
 
 use std::fmt::Debug;
+use std::sync::Arc;
 use std::time::Duration;
 
 use countersign_domain::audit::actions;
@@ -42,6 +46,7 @@ use futures::future::BoxFuture;
 use rand::Rng;
 use serde_json::json;
 use time::OffsetDateTime;
+use tokio::sync::Notify;
 
 use crate::error::ServiceResult;
 use crate::metrics;
@@ -152,11 +157,15 @@ impl Service {
     /// One tick of the running scheduler's delivery loop: fan out, reap finished attempts,
     /// claim up to the free room (`COUNTERSIGN_SCHEDULER_BATCH` attempts in flight at most) and
     /// start each claimed attempt as a task of its own, without waiting for it — so one slow
-    /// endpoint holds only its own attempts, never the others'. Answers how many started.
+    /// endpoint holds only its own attempts, never the others'. Every attempt calls `ended`
+    /// when it ends. Answers whether the room ran out (none left, or the claim filled it):
+    /// then more may be due, and the loop should claim again as soon as an attempt ends
+    /// instead of waiting for its next poll.
     pub(crate) async fn start_due_deliveries(
         &self,
         in_flight: &mut tokio::task::JoinSet<()>,
-    ) -> ServiceResult<usize> {
+        ended: &Arc<Notify>,
+    ) -> ServiceResult<bool> {
         self.fan_out_messages().await?;
         while let Some(done) = in_flight.try_join_next() {
             if let Err(e) = done {
@@ -164,19 +173,26 @@ impl Service {
             }
         }
         if self.webhook_transport.is_none() {
-            return Ok(0);
+            return Ok(false);
         }
         let room = self
             .config
             .scheduler_batch
             .saturating_sub(u32::try_from(in_flight.len()).unwrap_or(u32::MAX));
         if room == 0 {
-            return Ok(0);
+            return Ok(true);
         }
         let claimed = self.claim_up_to(room).await?;
-        let started = claimed.len();
+        let full = claimed.len() >= room as usize;
+        if !claimed.is_empty() {
+            tracing::debug!(
+                scheduler.delivery_attempts = claimed.len(),
+                "webhook attempts started"
+            );
+        }
         for d in claimed {
             let service = self.clone();
+            let ended = ended.clone();
             in_flight.spawn(async move {
                 if let Err(e) = service.send_claimed(&d).await {
                     tracing::warn!(
@@ -184,9 +200,10 @@ impl Service {
                         "recording a webhook delivery attempt failed; its lease will run out"
                     );
                 }
+                ended.notify_one();
             });
         }
-        Ok(started)
+        Ok(full)
     }
 
     /// Fan out, then claim, send and record due deliveries until none is due (without a

@@ -16,12 +16,13 @@
 //! - [`event_stream`] — the live event stream's reads over the outbox, outside transactions.
 //! - one module per aggregate: [`principals`], [`keys`], [`roles`], [`policies`],
 //!   [`subjects`], [`jobs`], [`approvals`], [`audit`], [`webhooks`], [`reminders`], [`log`],
-//!   [`sessions`].
+//!   [`sessions`]; [`delivery_claim`], the webhook delivery claim.
 
 pub mod approvals;
 pub mod audit;
 pub mod cols;
 pub mod db;
+pub mod delivery_claim;
 pub mod dialect;
 pub mod error;
 pub mod event_stream;

@@ -1,9 +1,10 @@
 //! [`WebhookRepo`]: `webhooks`, `outbox_messages` and `webhook_deliveries`.
 //!
-//! Event lists and message bodies are JSON text on both backends. The claim locks due rows
-//! with the dialect's `SKIP_LOCKED` (PostgreSQL: `FOR UPDATE SKIP LOCKED`; SQLite: nothing,
-//! the write lock taken at `BEGIN` makes claims take turns) and moves each row's due time to
-//! the end of its lease in the same transaction.
+//! Event lists and message bodies are JSON text on both backends. The claim is in
+//! [`crate::delivery_claim`]: it locks due rows with the dialect's `SKIP_LOCKED`
+//! (PostgreSQL: `FOR UPDATE SKIP LOCKED`; SQLite: nothing, the write lock taken at `BEGIN`
+//! makes claims take turns) and moves each row's due time to the end of its lease in the same
+//! transaction.
 
 use async_trait::async_trait;
 use countersign_domain::{Delivery, DeliveryId, DeliveryStatus, Webhook, WebhookEvent, WebhookId};
@@ -210,71 +211,7 @@ impl<D: Dialect> WebhookRepo for SqlTransaction<D> {
         lease_until: OffsetDateTime,
         limit: u32,
     ) -> StoreResult<Vec<ClaimedDelivery>> {
-        // No join in the locking read, so that only the delivery rows are locked.
-        let ids: Vec<String> = Sql::<D>::new(format!(
-            "SELECT d.id FROM webhook_deliveries d \
-             WHERE d.status = 'pending' AND d.next_attempt_at <= $1 \
-             AND d.webhook_id IN (SELECT w.id FROM webhooks w WHERE w.disabled = false) \
-             AND NOT EXISTS (SELECT 1 FROM webhook_deliveries e \
-                 WHERE e.webhook_id = d.webhook_id AND e.ordering_key = d.ordering_key \
-                 AND e.status = 'pending' AND e.message_seq < d.message_seq) \
-             ORDER BY d.message_seq LIMIT $2{}",
-            D::SKIP_LOCKED
-        ))
-        .arg(D::encode_time(now))
-        .arg(i64::from(limit))
-        .fetch_all(self.conn(), |r| r.text("webhook_deliveries.id"))
-        .await?;
-        let mut claimed = Vec::with_capacity(ids.len());
-        for id in ids {
-            let row = Sql::<D>::new(
-                "UPDATE webhook_deliveries SET attempts = attempts + 1, next_attempt_at = $2 \
-                 WHERE id = $1 AND status = 'pending' \
-                 RETURNING id, message_seq, webhook_id, attempts, schedule_base",
-            )
-            .arg(id)
-            .arg(D::encode_time(lease_until))
-            .fetch_optional(self.conn(), |r| {
-                Ok((
-                    r.text("webhook_deliveries.id")?,
-                    r.get::<i64>("webhook_deliveries.message_seq")?,
-                    r.text("webhook_deliveries.webhook_id")?,
-                    r.get::<i32>("webhook_deliveries.attempts")?,
-                    r.get::<i32>("webhook_deliveries.schedule_base")?,
-                ))
-            })
-            .await?;
-            let Some((id, seq, webhook_id, attempt, schedule_base)) = row else {
-                continue;
-            };
-            let c = Sql::<D>::new(
-                "SELECT m.id, m.event, m.body, m.created_at, w.url, w.secret, w.format \
-                 FROM outbox_messages m, webhooks w WHERE m.seq = $1 AND w.id = $2",
-            )
-            .arg(seq)
-            .arg(webhook_id.clone())
-            .fetch_optional(self.conn(), |r| {
-                Ok(ClaimedDelivery {
-                    id: countersign_store::decode::parse("webhook_deliveries.id", &id)?,
-                    message_id: r.parse("outbox_messages.id")?,
-                    webhook_id: countersign_store::decode::parse(
-                        "webhook_deliveries.webhook_id",
-                        &webhook_id,
-                    )?,
-                    event: r.text("outbox_messages.event")?,
-                    attempt,
-                    schedule_base,
-                    url: r.text("webhooks.url")?,
-                    secret: r.text("webhooks.secret")?,
-                    format: r.parse("webhooks.format")?,
-                    body: r.text("outbox_messages.body")?,
-                    message_created_at: r.time("outbox_messages.created_at")?,
-                })
-            })
-            .await?;
-            claimed.extend(c);
-        }
-        Ok(claimed)
+        crate::delivery_claim::claim::<D>(self.conn(), now, lease_until, limit).await
     }
 
     async fn record_attempt(

@@ -143,7 +143,9 @@ pub trait WebhookRepo {
     /// Claim up to `limit` due pending deliveries of enabled webhooks for one attempt each: a
     /// delivery is claimable only when no earlier message with its ordering key is still
     /// pending for its webhook. Each claimed row's attempt count goes up by one and it is not
-    /// due again until `lease_until`. Rows another transaction holds are skipped.
+    /// due again until `lease_until`. Rows another transaction holds are skipped. The earliest
+    /// due are claimed first, in message order among equally due ones, and answered in that
+    /// order.
     async fn claim_deliveries(
         &mut self,
         now: OffsetDateTime,

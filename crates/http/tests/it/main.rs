@@ -32,5 +32,6 @@ mod self_vote;
 mod slack_webhooks;
 mod smoke;
 mod unavailable;
+mod webhook_backlog;
 mod webhooks;
 mod workflow;

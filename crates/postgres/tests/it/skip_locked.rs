@@ -5,10 +5,10 @@
 
 use std::sync::Arc;
 
-use countersign_domain::JobStatus;
+use countersign_domain::{DeliveryId, JobStatus, MessageId, Webhook, WebhookFormat, WebhookId};
 use countersign_postgres::PgStore;
 use countersign_store::conformance::fixtures::{begin, commit, now, world};
-use countersign_store::Store;
+use countersign_store::{ClaimedDelivery, NewMessage, Store};
 use sqlx::PgPool;
 use time::Duration;
 
@@ -106,4 +106,59 @@ async fn expired_leases_held_by_others_are_skipped(pool: PgPool) {
         vec![expired[2]],
         "skips rows held by the holder and the first replica"
     );
+}
+
+#[sqlx::test(migrations = "../../migrations/postgres")]
+async fn webhook_heads_held_by_others_are_skipped_not_overtaken(pool: PgPool) {
+    let store = store(pool);
+    let hook = Webhook {
+        id: WebhookId::new(),
+        url: "https://hooks.example.com/skip".to_owned(),
+        events: None,
+        format: WebhookFormat::Standard,
+        description: None,
+        disabled: false,
+        created_at: now(),
+    };
+    let t0 = now();
+    let mut tx = begin(&store).await;
+    tx.insert_webhook(&hook, "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
+        .await
+        .unwrap();
+    for key in ["apr_a", "apr_a", "apr_b"] {
+        let message = NewMessage {
+            id: MessageId::new(),
+            event: "approval.voted".to_owned(),
+            ordering_key: key.to_owned(),
+            webhook_id: None,
+            body: r#"{"type":"approval.voted","timestamp":"2026-05-20T00:00:00Z","data":{}}"#
+                .to_owned(),
+            created_at: t0,
+        };
+        tx.insert_message(&message).await.unwrap();
+    }
+    let mut ids = Vec::new();
+    for p in tx.lock_undispatched_messages(10).await.unwrap() {
+        let id = DeliveryId::new();
+        tx.insert_delivery(id, p.seq, hook.id, &p.ordering_key, t0)
+            .await
+            .unwrap();
+        tx.mark_dispatched(p.seq, t0).await.unwrap();
+        ids.push(id);
+    }
+    commit(tx).await;
+
+    // A first scheduler holds apr_a's head; a second one, while the first is still open,
+    // skips it and does not take apr_a's next message either (that would overtake the head):
+    // it gets apr_b's alone, at once, without waiting.
+    let lease = t0 + Duration::seconds(60);
+    let claimed = |d: Vec<ClaimedDelivery>| d.into_iter().map(|c| c.id).collect::<Vec<_>>();
+    let mut first = begin(&store).await;
+    let held = claimed(first.claim_deliveries(t0, lease, 1).await.unwrap());
+    assert_eq!(held, vec![ids[0]]);
+    let mut second = begin(&store).await;
+    let got = claimed(second.claim_deliveries(t0, lease, 10).await.unwrap());
+    assert_eq!(got, vec![ids[2]], "skips the held head and waits behind it");
+    drop(second);
+    drop(first);
 }

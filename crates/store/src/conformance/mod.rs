@@ -151,6 +151,7 @@ macro_rules! conformance_tests {
             webhooks::webhooks_insert_get_list_disable_delete,
             webhooks::webhooks_outbox_claim_and_record,
             webhooks::webhooks_claim_keeps_order_per_key,
+            webhooks::webhooks_claim_takes_each_keys_head_from_a_backlog,
             webhooks::webhooks_redeliver_restarts_the_schedule,
             reminders::reminders_insert_get_and_one_per_request,
             reminders::reminders_due_and_compare_and_set,

@@ -294,6 +294,129 @@ pub async fn webhooks_claim_keeps_order_per_key(store: TestStore) {
     commit(tx).await;
 }
 
+/// Write `messages` and fan each out to every webhook of `webhooks`, the deliveries of each
+/// due at its time; answers each webhook's delivery ids in message order.
+async fn fan_out_to_each(
+    store: &TestStore,
+    messages: &[NewMessage],
+    webhooks: &[(WebhookId, OffsetDateTime)],
+) -> Vec<Vec<DeliveryId>> {
+    let mut ids = vec![Vec::new(); webhooks.len()];
+    for chunk in messages.chunks(50) {
+        let mut tx = begin(store).await;
+        for m in chunk {
+            tx.insert_message(m).await.expect("insert message");
+        }
+        let pending = tx.lock_undispatched_messages(100).await.unwrap();
+        assert_eq!(pending.len(), chunk.len());
+        for p in &pending {
+            for ((webhook, due), ids) in webhooks.iter().zip(&mut ids) {
+                let id = DeliveryId::new();
+                tx.insert_delivery(id, p.seq, *webhook, &p.ordering_key, *due)
+                    .await
+                    .unwrap();
+                ids.push(id);
+            }
+            tx.mark_dispatched(p.seq, now()).await.unwrap();
+        }
+        commit(tx).await;
+    }
+    ids
+}
+
+/// A backlog where many ordering keys each have several pending messages, for two webhooks:
+/// a claim takes exactly the first pending delivery of each (webhook, key) — the earliest due
+/// first, then in message order across keys — and one that stops at its limit takes the
+/// first of those. While the heads are out, nothing else is claimable; once they are
+/// delivered, the next claim takes each key's next message, round after round, until the
+/// backlog is empty.
+pub async fn webhooks_claim_takes_each_keys_head_from_a_backlog(store: TestStore) {
+    const KEYS: usize = 20;
+    const DEPTH: usize = 4;
+    let (first, second) = (webhook(now()), webhook(now()));
+    create_webhook(&store, &first).await;
+    create_webhook(&store, &second).await;
+    let t0 = now();
+    // Round r writes every key's r-th message, the keys in a different order each round, so
+    // that message order is neither key order nor the previous round's order.
+    let messages: Vec<NewMessage> = (0..DEPTH)
+        .flat_map(|round| {
+            (0..KEYS).map(move |k| {
+                let key = (k * 7 + round * 3) % KEYS;
+                message("approval.voted", &format!("apr_backlog_{key:02}"), None)
+            })
+        })
+        .collect();
+    let ids = fan_out_to_each(
+        &store,
+        &messages,
+        &[
+            (first.id, t0 - Duration::seconds(2)),
+            (second.id, t0 - Duration::seconds(1)),
+        ],
+    )
+    .await;
+    let heads = |round: usize| -> Vec<DeliveryId> {
+        let of_round = round * KEYS..(round + 1) * KEYS;
+        ids[0][of_round.clone()]
+            .iter()
+            .chain(&ids[1][of_round])
+            .copied()
+            .collect()
+    };
+    let lease = t0 + Duration::seconds(60);
+    let claim = |limit: u32| {
+        let store = store.clone();
+        async move {
+            let mut tx = begin(&store).await;
+            let claimed = tx.claim_deliveries(t0, lease, limit).await.unwrap();
+            (tx, claimed)
+        }
+    };
+
+    let (tx, some) = claim(5).await;
+    assert_eq!(
+        some.iter().map(|c| c.id).collect::<Vec<_>>(),
+        heads(0)[..5],
+        "a claim at its limit takes the first heads"
+    );
+    tx.rollback().await.unwrap();
+
+    for round in 0..DEPTH {
+        let (mut tx, claimed) = claim(100).await;
+        assert_eq!(
+            claimed.iter().map(|c| c.id).collect::<Vec<_>>(),
+            heads(round),
+            "round {round}: each (webhook, key)'s head, due order then message order"
+        );
+        assert!(claimed.iter().all(|c| c.attempt == 1));
+        assert!(
+            tx.claim_deliveries(t0, lease, 100)
+                .await
+                .unwrap()
+                .is_empty(),
+            "round {round}: the leased heads hold their keys back"
+        );
+        for c in &claimed {
+            let delivered = AttemptRecord {
+                status: DeliveryStatus::Delivered,
+                status_code: Some(204),
+                error: None,
+                next_attempt_at: None,
+                at: t0,
+            };
+            assert!(tx
+                .record_attempt(c.id, c.attempt, &delivered)
+                .await
+                .unwrap());
+        }
+        commit(tx).await;
+    }
+    let (tx, rest) = claim(100).await;
+    assert!(rest.is_empty(), "the backlog is drained");
+    commit(tx).await;
+}
+
 /// Redelivery makes any delivery pending and due at once, and starts its retry schedule
 /// over: the next attempt keeps counting attempts but is the schedule's first.
 pub async fn webhooks_redeliver_restarts_the_schedule(store: TestStore) {
