@@ -16,11 +16,20 @@
 //! `payload_sha256` is the lower-case hex SHA-256 of the payload's canonical JSON, so two
 //! payloads that differ only in key order or number spelling have the same digest, and an
 //! auditor can recompute it from the exported trail.
+//!
+//! Two representations are written by the same rules (this module's string, number, array,
+//! member and key-order functions): a `serde_json::Value`, and a [`BorrowedValue`] parsed
+//! from JSON text without copying its strings, for a caller canonicalizing a stream of
+//! documents (see [`borrowed`]).
 
 use std::cmp::Ordering;
 
 use serde_json::{Map, Number, Value};
 use sha2::{Digest, Sha256};
+
+pub mod borrowed;
+
+pub use borrowed::{BorrowedObject, BorrowedValue};
 
 /// Serialize `value` as RFC 8785 canonical JSON.
 pub fn to_canonical_string(value: &Value) -> String {
@@ -44,23 +53,27 @@ pub fn write_canonical(value: &Value, out: &mut Vec<u8>) {
         Value::Bool(false) => out.extend_from_slice(b"false"),
         Value::Number(n) => write_number(n, out),
         Value::String(s) => write_string(s, out),
-        Value::Array(items) => {
-            out.push(b'[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                write_canonical(item, out);
-            }
-            out.push(b']');
-        }
+        Value::Array(items) => write_array(items, out, write_canonical),
         Value::Object(members) => write_object(members, out),
     }
+}
+
+/// `[…]`: `items` in order, each written by `write_item`, comma-separated.
+fn write_array<T>(items: &[T], out: &mut Vec<u8>, write_item: fn(&T, &mut Vec<u8>)) {
+    out.push(b'[');
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        write_item(item, out);
+    }
+    out.push(b']');
 }
 
 /// The largest magnitude below which every integer is an exact IEEE double: 2^53.
 const MAX_EXACT_INTEGER: u64 = 1 << 53;
 
+/// `n` as ECMAScript writes the double it stands for (exact integers as their digits).
 fn write_number(n: &Number, out: &mut Vec<u8>) {
     let mut digits = itoa::Buffer::new();
     if let Some(u) = n.as_u64().filter(|&u| u <= MAX_EXACT_INTEGER) {
@@ -80,6 +93,7 @@ fn needs_escape(b: u8) -> bool {
     b < 0x20 || b == b'"' || b == b'\\'
 }
 
+/// `s` quoted, escaping only what RFC 8785 escapes.
 fn write_string(s: &str, out: &mut Vec<u8>) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let bytes = s.as_bytes();
@@ -119,30 +133,38 @@ fn write_object(members: &Map<String, Value>, out: &mut Vec<u8>) {
     // A `Map` iterates in UTF-8 byte order (or, with serde_json's `preserve_order`, in
     // insertion order): that is already RFC 8785's order unless some key reaches past
     // U+E000, so sort only when it is not.
-    if in_canonical_order(members) {
-        write_members(members.iter(), out);
+    if in_canonical_order(members.keys().map(String::as_str)) {
+        write_members(members.iter(), write_canonical, out);
     } else {
         let mut sorted: Vec<(&String, &Value)> = members.iter().collect();
         sorted.sort_unstable_by(|a, b| utf16_cmp(a.0, b.0));
-        write_members(sorted.into_iter(), out);
+        write_members(sorted.into_iter(), write_canonical, out);
     }
     out.push(b'}');
 }
 
-fn write_members<'a>(members: impl Iterator<Item = (&'a String, &'a Value)>, out: &mut Vec<u8>) {
+/// `"key":value` pairs, comma-separated, in the order given (which must be canonical), each
+/// value written by `write_value`; without the braces.
+fn write_members<'a, K, V>(
+    members: impl Iterator<Item = (&'a K, &'a V)>,
+    write_value: fn(&V, &mut Vec<u8>),
+    out: &mut Vec<u8>,
+) where
+    K: AsRef<str> + ?Sized + 'a,
+    V: 'a,
+{
     for (i, (key, value)) in members.enumerate() {
         if i > 0 {
             out.push(b',');
         }
-        write_string(key, out);
+        write_string(key.as_ref(), out);
         out.push(b':');
-        write_canonical(value, out);
+        write_value(value, out);
     }
 }
 
-/// Whether `members` iterate with their keys strictly ascending as UTF-16 code units.
-fn in_canonical_order(members: &Map<String, Value>) -> bool {
-    let mut keys = members.keys();
+/// Whether `keys` are strictly ascending as UTF-16 code units: in canonical order, none twice.
+fn in_canonical_order<'a>(mut keys: impl Iterator<Item = &'a str>) -> bool {
     let Some(mut previous) = keys.next() else {
         return true;
     };
