@@ -47,7 +47,15 @@ impl<'a> BorrowedValue<'a> {
     /// Parse one JSON document (surrounding whitespace allowed). Invalid JSON, and an object
     /// that repeats a key at any depth, are refused.
     pub fn from_slice(text: &'a [u8]) -> Result<Self, serde_json::Error> {
-        serde_json::from_slice(text)
+        // One check of the whole text, rather than serde_json's check of each string.
+        let text = std::str::from_utf8(text).map_err(de::Error::custom)?;
+        Self::from_str(text)
+    }
+
+    /// [`from_slice`](Self::from_slice) for text already known to be UTF-8.
+    #[allow(clippy::should_implement_trait)] // borrows `text`, which `FromStr` cannot
+    pub fn from_str(text: &'a str) -> Result<Self, serde_json::Error> {
+        serde_json::from_str(text)
     }
 
     /// Append this value's RFC 8785 canonical JSON to `out`.
@@ -179,7 +187,7 @@ impl<'de> Visitor<'de> for ValueVisitor {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut members: Vec<(Cow<'de, str>, BorrowedValue<'de>)> = Vec::new();
+        let mut members: Vec<(Cow<'de, str>, BorrowedValue<'de>)> = Vec::with_capacity(8);
         while let Some(key) = map.next_key_seed(KeySeed)? {
             members.push((key, map.next_value()?));
         }

@@ -93,12 +93,43 @@ fn needs_escape(b: u8) -> bool {
     b < 0x20 || b == b'"' || b == b'\\'
 }
 
+/// Whether some byte of `bytes` is written escaped, tested eight bytes at a time: the word
+/// `w` has a byte below `n` (n ≤ 0x80) exactly when `(w - n·0x0101…) & !w & 0x8080…` is not
+/// zero; a byte equal to `"` or `\\` is a zero byte of `w` XOR that byte repeated.
+fn any_needs_escape(bytes: &[u8]) -> bool {
+    const ONES: u64 = u64::from_le_bytes([0x01; 8]);
+    const HIGH: u64 = u64::from_le_bytes([0x80; 8]);
+    let below = |w: u64, n: u8| w.wrapping_sub(ONES * u64::from(n)) & !w & HIGH != 0;
+    let escaped = |w: u64| {
+        below(w, 0x20)
+            || below(w ^ (ONES * u64::from(b'"')), 1)
+            || below(w ^ (ONES * u64::from(b'\\')), 1)
+    };
+    let mut words = bytes.chunks_exact(8);
+    if words
+        .by_ref()
+        .any(|word| escaped(u64::from_le_bytes(word.try_into().expect("8 bytes"))))
+    {
+        return true;
+    }
+    // The last few bytes, padded to a word with a byte that is not escaped.
+    let rest = words.remainder();
+    let mut last = [b' '; 8];
+    last[..rest.len()].copy_from_slice(rest);
+    escaped(u64::from_le_bytes(last))
+}
+
 /// `s` quoted, escaping only what RFC 8785 escapes.
 fn write_string(s: &str, out: &mut Vec<u8>) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let bytes = s.as_bytes();
     out.reserve(bytes.len() + 2);
     out.push(b'"');
+    if !any_needs_escape(bytes) {
+        out.extend_from_slice(bytes);
+        out.push(b'"');
+        return;
+    }
     let mut start = 0;
     for (i, &b) in bytes.iter().enumerate() {
         if !needs_escape(b) {
@@ -252,6 +283,21 @@ mod tests {
             to_canonical_string(&v),
             "\"\\\"\\\\/\\b\\t\\n\\f\\r\\u0000\\u001f\u{7f}\u{2028}\""
         );
+    }
+
+    #[test]
+    fn the_word_test_finds_every_escaped_byte_at_every_place() {
+        for len in 0..20 {
+            for at in 0..len {
+                for b in 0..=255u8 {
+                    let mut bytes = vec![b'a'; len];
+                    bytes[at] = b;
+                    assert_eq!(any_needs_escape(&bytes), needs_escape(b), "{len} {at} {b}");
+                }
+            }
+        }
+        // Bytes just above the escaped ones, beside them.
+        assert!(!any_needs_escape(b" !#[]^\x7f\x80\xff\xfe!!!!!!"));
     }
 
     #[test]
