@@ -105,18 +105,12 @@ fn any_needs_escape(bytes: &[u8]) -> bool {
             || below(w ^ (ONES * u64::from(b'"')), 1)
             || below(w ^ (ONES * u64::from(b'\\')), 1)
     };
-    let mut words = bytes.chunks_exact(8);
-    if words
-        .by_ref()
-        .any(|word| escaped(u64::from_le_bytes(word.try_into().expect("8 bytes"))))
-    {
-        return true;
+    let word = |at: usize| u64::from_le_bytes(bytes[at..at + 8].try_into().expect("8 bytes"));
+    match bytes.len() {
+        0..8 => bytes.iter().any(|&b| needs_escape(b)),
+        // Whole words, then the last eight bytes (overlapping the last word read).
+        len => (0..len - 7).step_by(8).any(|at| escaped(word(at))) || escaped(word(len - 8)),
     }
-    // The last few bytes, padded to a word with a byte that is not escaped.
-    let rest = words.remainder();
-    let mut last = [b' '; 8];
-    last[..rest.len()].copy_from_slice(rest);
-    escaped(u64::from_le_bytes(last))
 }
 
 /// `s` quoted, escaping only what RFC 8785 escapes.
