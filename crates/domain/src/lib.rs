@@ -12,8 +12,8 @@
 //! - [`quorum`] — the M-of-N, per-role quorum as a bipartite matching.
 //! - [`reminder`] — when a pending request's reminders and escalation are due.
 //! - [`actor`], [`audit`] — who did something, and the `countersign.audit.v1` event.
-//! - [`canonical`] — RFC 8785 canonical JSON (`write_canonical` into a reusable buffer) and
-//!   `payload_sha256`.
+//! - [`canonical`] — RFC 8785 canonical JSON (`write_canonical` into a reusable buffer, also
+//!   from a `BorrowedValue` parsed from text without copying its strings) and `payload_sha256`.
 //! - [`validation`] — the one error type for values that break a rule; [`text`] — the
 //!   no-NUL rule for every string a client sends.
 //! - [`session`] — console sessions (a person signed in to the browser console).

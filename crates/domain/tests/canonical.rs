@@ -2,12 +2,15 @@
 //! (`serde_json_canonicalizer`): the RFC's and its reference suite's vectors, then seeded random
 //! JSON — nested values, keys across the planes (U+E000..U+FFFF beside astral characters, where
 //! UTF-8 and UTF-16 orders differ), control characters, doubles at the formatting boundaries and
-//! integers past 2^53 — written both ways and compared byte for byte.
+//! integers past 2^53 — written both ways and compared byte for byte. The borrowed path
+//! (`BorrowedValue`, parsed from text) is checked the same way, from compact, spaced and
+//! fully escaped texts of the same values, and refuses a repeated key where a `Value` keeps
+//! the last.
 
 use std::cmp::Ordering;
 
 use countersign_domain::canonical::{
-    payload_sha256, to_canonical_string, utf16_cmp, write_canonical,
+    payload_sha256, to_canonical_string, utf16_cmp, write_canonical, BorrowedValue,
 };
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -33,6 +36,69 @@ fn assert_same(value: &Value) {
         payload_sha256(value),
         hex::encode(Sha256::digest(want.as_bytes()))
     );
+}
+
+/// The canonical form of `text` parsed borrowed.
+fn borrowed(text: &str) -> String {
+    let value =
+        BorrowedValue::from_slice(text.as_bytes()).unwrap_or_else(|e| panic!("{text}: {e}"));
+    let mut out = b"prefix".to_vec();
+    value.write_canonical(&mut out);
+    String::from_utf8(out[6..].to_vec()).unwrap()
+}
+
+/// `text` parsed borrowed has the reference's canonical form of `text` parsed as a `Value`.
+fn assert_same_text(text: &str) {
+    let want = reference(&parse(text));
+    assert_eq!(borrowed(text), want, "{text}");
+}
+
+/// `value`'s JSON text with every string character but ASCII letters and digits written as a
+/// `\uXXXX` escape (astral characters as surrogate pairs) and whitespace around the tokens:
+/// text another serializer could have written.
+fn escaped_text(value: &Value, out: &mut String) {
+    match value {
+        Value::String(s) => escaped_string(s, out),
+        Value::Array(items) => {
+            out.push_str(" [ ");
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(" ,\n");
+                }
+                escaped_text(item, out);
+            }
+            out.push_str(" ] ");
+        }
+        Value::Object(members) => {
+            out.push_str("{\t");
+            for (i, (key, item)) in members.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                escaped_string(key, out);
+                out.push_str(" : ");
+                escaped_text(item, out);
+            }
+            out.push_str("\r\n}");
+        }
+        other => out.push_str(&other.to_string()),
+    }
+}
+
+fn escaped_string(s: &str, out: &mut String) {
+    out.push('"');
+    for c in s.chars() {
+        if c.is_ascii_alphanumeric() {
+            out.push(c);
+        } else if c == '/' {
+            out.push_str(r"\/");
+        } else {
+            for unit in c.encode_utf16(&mut [0; 2]) {
+                out.push_str(&format!(r"\u{unit:04X}"));
+            }
+        }
+    }
+    out.push('"');
 }
 
 #[test]
@@ -68,6 +134,7 @@ fn reference_suite_vectors() {
         let value = parse(input);
         assert_eq!(to_canonical_string(&value), want, "{input}");
         assert_same(&value);
+        assert_eq!(borrowed(input), want, "{input}");
     }
 }
 
@@ -105,6 +172,8 @@ fn rfc_8785_number_vectors() {
         assert_same(&value);
         // The same number as JSON text (an integer-valued double parses as an integer).
         assert_same(&parse(&format!("[{want}]")));
+        assert_same_text(&format!("[{want}]"));
+        assert_same_text(&value.to_string());
     }
 }
 
@@ -148,6 +217,13 @@ fn integers_and_number_spellings_match_the_reference() {
         // Numbers serde_json refuses (out of range) are not values at all.
         if let Ok(value) = serde_json::from_str::<Value>(&text) {
             assert_same(&value);
+            assert_same_text(&text);
+            assert_same_text(&format!("{{\"n\": [ {text} ]}}"));
+        } else {
+            assert!(
+                BorrowedValue::from_slice(text.as_bytes()).is_err(),
+                "{text}"
+            );
         }
     }
     for v in [u64::MAX, u64::MAX - 1, two53, two53 + 1, two53 + 2, 1 << 63] {
@@ -308,7 +384,99 @@ fn random_values_match_the_reference() {
         let value = random_value(&mut rng, 4);
         assert_same(&value);
         // The same value after a round trip through its text (numbers re-parsed).
-        assert_same(&parse(&serde_json::to_string(&value).unwrap()));
+        let text = serde_json::to_string(&value).unwrap();
+        assert_same(&parse(&text));
+        // The same texts parsed borrowed: compact, spaced, every string escaped.
+        assert_same_text(&text);
+        assert_same_text(&serde_json::to_string_pretty(&value).unwrap());
+        let mut escaped = String::new();
+        escaped_text(&value, &mut escaped);
+        assert_same_text(&escaped);
+    }
+}
+
+#[test]
+fn the_borrowed_path_refuses_what_serde_json_refuses() {
+    let texts = [
+        "",
+        "{",
+        "[1,]",
+        r#"{"a":1,}"#,
+        r#"{"a" 1}"#,
+        "{'a':1}",
+        "{1:1}",
+        "01",
+        "-",
+        "1.",
+        ".5",
+        "+1",
+        "1e",
+        "NaN",
+        "Infinity",
+        "1e400",
+        "-1e400",
+        r#""\x""#,
+        r#""\ud800""#,
+        r#""\udc00x""#,
+        "\"a\u{1}b\"",
+        "\"tab\there\"",
+        "{} {}",
+        "nul",
+        r#"["unterminated]"#,
+    ];
+    for text in texts {
+        assert!(serde_json::from_str::<Value>(text).is_err(), "{text:?}");
+        assert!(
+            BorrowedValue::from_slice(text.as_bytes()).is_err(),
+            "{text:?}"
+        );
+    }
+    // Invalid UTF-8 inside a string.
+    assert!(serde_json::from_slice::<Value>(b"\"\xff\"").is_err());
+    assert!(BorrowedValue::from_slice(b"\"\xff\"").is_err());
+    // Nesting past serde_json's limit of 128, and just within it.
+    let deep = format!("{}{}", "[".repeat(200), "]".repeat(200));
+    assert!(serde_json::from_str::<Value>(&deep).is_err());
+    assert!(BorrowedValue::from_slice(deep.as_bytes()).is_err());
+    assert_same_text(&format!("{}{}", "[".repeat(100), "]".repeat(100)));
+}
+
+#[test]
+fn a_repeated_key_is_refused_where_a_value_keeps_the_last() {
+    let texts = [
+        r#"{"a":1,"a":1}"#,
+        r#"{"a":1,"b":2,"a":3}"#,
+        r#"{"\u0061":1,"a":2}"#,
+        "{\"\\ud83d\\ude02\":1,\"\u{1f602}\":2}",
+        r#"{"ok":{"k":[],"k":{}}}"#,
+        r#"[0,[{"x":null,"y":0,"x":true}]]"#,
+        r#"{"leaf_index":1,"leaf_index":2}"#,
+    ];
+    for text in texts {
+        assert!(serde_json::from_str::<Value>(text).is_ok(), "{text}");
+        let err = BorrowedValue::from_slice(text.as_bytes()).unwrap_err();
+        assert!(
+            err.to_string().starts_with("duplicate key `"),
+            "{text}: {err}"
+        );
+    }
+    // Random objects with one key written twice, escaped the first time.
+    let mut rng = StdRng::seed_from_u64(2);
+    for _ in 0..2_000 {
+        let value = random_value(&mut rng, 2);
+        let key = random_string(&mut rng);
+        let mut first = String::new();
+        escaped_string(&key, &mut first);
+        let second = serde_json::to_string(&key).unwrap();
+        let text = format!(
+            "{{{first}:{value},\"other\":{value},{second}:0}}",
+            value = serde_json::to_string(&value).unwrap()
+        );
+        let err = BorrowedValue::from_slice(text.as_bytes()).unwrap_err();
+        assert!(
+            err.to_string().starts_with("duplicate key `"),
+            "{text}: {err}"
+        );
     }
 }
 

@@ -19,10 +19,12 @@
 use std::fmt;
 use std::io::BufRead;
 
+use countersign_domain::canonical::BorrowedValue;
+
 use crate::checkpoint::Checkpoint;
 use crate::error::TlogError;
 use crate::hash::{leaf_hash, Hash};
-use crate::leaf::{write_json_leaf, LEAF_INDEX_FIELD};
+use crate::leaf::{write_borrowed_leaf, LEAF_INDEX_FIELD};
 use crate::range::CompactRange;
 use crate::tile::TILE_WIDTH;
 use crate::tiled::{TileSource, TiledTree};
@@ -158,17 +160,19 @@ pub fn export_line_leaf(line: &[u8]) -> Result<(u64, Vec<u8>), Problem> {
 
 /// [`export_line_leaf`] with the leaf bytes appended to `leaf`, so a reader of many lines
 /// reuses one buffer; the leaf index is returned.
+///
+/// The line is parsed borrowed (strings point into it, see [`BorrowedValue`]); an object that
+/// repeats a key, at any depth, is not an event.
 pub fn write_export_line_leaf(line: &[u8], leaf: &mut Vec<u8>) -> Result<u64, Problem> {
-    let value: serde_json::Value =
-        serde_json::from_slice(line).map_err(|e| Problem::NotAnEvent(e.to_string()))?;
-    if !value.is_object() {
+    let value = BorrowedValue::from_slice(line).map_err(|e| Problem::NotAnEvent(e.to_string()))?;
+    let BorrowedValue::Object(mut event) = value else {
         return Err(Problem::NotAnEvent("not an object".into()));
-    }
-    let index = value
-        .get(LEAF_INDEX_FIELD)
-        .and_then(serde_json::Value::as_u64)
+    };
+    let index = event
+        .remove(LEAF_INDEX_FIELD)
+        .and_then(|v| v.as_u64())
         .ok_or(Problem::NoLeafIndex)?;
-    write_json_leaf(value, leaf);
+    write_borrowed_leaf(event, leaf);
     Ok(index)
 }
 

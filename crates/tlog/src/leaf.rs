@@ -3,7 +3,7 @@
 //! the leaf excludes it.
 
 use countersign_domain::audit::AuditEvent;
-use countersign_domain::canonical::write_canonical;
+use countersign_domain::canonical::{write_canonical, BorrowedObject};
 
 use crate::hash::Hash;
 
@@ -30,6 +30,13 @@ pub fn write_json_leaf(mut event: serde_json::Value, out: &mut Vec<u8>) {
         object.remove(LEAF_INDEX_FIELD);
     }
     write_canonical(&event, out);
+}
+
+/// [`write_json_leaf`] for an event parsed borrowed from its text (an export line, see
+/// [`BorrowedObject`]): the same bytes, without building an owned value.
+pub fn write_borrowed_leaf(mut event: BorrowedObject<'_>, out: &mut Vec<u8>) {
+    event.remove(LEAF_INDEX_FIELD);
+    event.write_canonical(out);
 }
 
 /// The leaf hash of `event` ([`AuditEvent::leaf_hash`], the one stores keep beside it).

@@ -293,6 +293,13 @@ fn each_corruption_of_an_export_fails_naming_the_first_bad_leaf() {
         lines[5] = "{\"event_id\": ".to_owned();
         lines
     };
+    // An edited member followed by a copy of the original: a reader keeping the first sees
+    // the edit, one keeping the last sees the log's leaf.
+    let repeated_key = {
+        let mut lines = good.clone();
+        lines[200] = format!("{{\"action\":\"job.cancelled\",{}", &lines[200][1..]);
+        lines
+    };
 
     // (name, lines, extra flags, expected "leaf L (line N)" and words of the reason)
     let cases: Vec<Corruption<'_>> = vec![
@@ -379,6 +386,13 @@ fn each_corruption_of_an_export_fails_naming_the_first_bad_leaf() {
             &with_checkpoint,
             "leaf 5 (line 6)",
             "not a JSON event",
+        ),
+        (
+            "repeated member",
+            &repeated_key,
+            &with_checkpoint,
+            "leaf 200 (line 201)",
+            "not a JSON event (duplicate key `action`",
         ),
     ];
     for (name, lines, extra, at, why) in cases {

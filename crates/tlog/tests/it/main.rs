@@ -1,5 +1,6 @@
 //! The integration tests of `countersign-tlog`, one binary with a module per subject.
 
+mod export_line;
 mod export_range;
 mod independent;
 mod leaf;

@@ -16,11 +16,20 @@
 //! `payload_sha256` is the lower-case hex SHA-256 of the payload's canonical JSON, so two
 //! payloads that differ only in key order or number spelling have the same digest, and an
 //! auditor can recompute it from the exported trail.
+//!
+//! Two representations are written by the same rules (this module's string, number, array,
+//! member and key-order functions): a `serde_json::Value`, and a [`BorrowedValue`] parsed
+//! from JSON text without copying its strings, for a caller canonicalizing a stream of
+//! documents (see [`borrowed`]).
 
 use std::cmp::Ordering;
 
 use serde_json::{Map, Number, Value};
 use sha2::{Digest, Sha256};
+
+pub mod borrowed;
+
+pub use borrowed::{BorrowedObject, BorrowedValue};
 
 /// Serialize `value` as RFC 8785 canonical JSON.
 pub fn to_canonical_string(value: &Value) -> String {
@@ -44,23 +53,27 @@ pub fn write_canonical(value: &Value, out: &mut Vec<u8>) {
         Value::Bool(false) => out.extend_from_slice(b"false"),
         Value::Number(n) => write_number(n, out),
         Value::String(s) => write_string(s, out),
-        Value::Array(items) => {
-            out.push(b'[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                write_canonical(item, out);
-            }
-            out.push(b']');
-        }
+        Value::Array(items) => write_array(items, out, write_canonical),
         Value::Object(members) => write_object(members, out),
     }
+}
+
+/// `[…]`: `items` in order, each written by `write_item`, comma-separated.
+fn write_array<T>(items: &[T], out: &mut Vec<u8>, write_item: fn(&T, &mut Vec<u8>)) {
+    out.push(b'[');
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        write_item(item, out);
+    }
+    out.push(b']');
 }
 
 /// The largest magnitude below which every integer is an exact IEEE double: 2^53.
 const MAX_EXACT_INTEGER: u64 = 1 << 53;
 
+/// `n` as ECMAScript writes the double it stands for (exact integers as their digits).
 fn write_number(n: &Number, out: &mut Vec<u8>) {
     let mut digits = itoa::Buffer::new();
     if let Some(u) = n.as_u64().filter(|&u| u <= MAX_EXACT_INTEGER) {
@@ -80,11 +93,37 @@ fn needs_escape(b: u8) -> bool {
     b < 0x20 || b == b'"' || b == b'\\'
 }
 
+/// Whether some byte of `bytes` is written escaped, tested eight bytes at a time: the word
+/// `w` has a byte below `n` (n ≤ 0x80) exactly when `(w - n·0x0101…) & !w & 0x8080…` is not
+/// zero; a byte equal to `"` or `\\` is a zero byte of `w` XOR that byte repeated.
+fn any_needs_escape(bytes: &[u8]) -> bool {
+    const ONES: u64 = u64::from_le_bytes([0x01; 8]);
+    const HIGH: u64 = u64::from_le_bytes([0x80; 8]);
+    let below = |w: u64, n: u8| w.wrapping_sub(ONES * u64::from(n)) & !w & HIGH != 0;
+    let escaped = |w: u64| {
+        below(w, 0x20)
+            || below(w ^ (ONES * u64::from(b'"')), 1)
+            || below(w ^ (ONES * u64::from(b'\\')), 1)
+    };
+    let word = |at: usize| u64::from_le_bytes(bytes[at..at + 8].try_into().expect("8 bytes"));
+    match bytes.len() {
+        0..8 => bytes.iter().any(|&b| needs_escape(b)),
+        // Whole words, then the last eight bytes (overlapping the last word read).
+        len => (0..len - 7).step_by(8).any(|at| escaped(word(at))) || escaped(word(len - 8)),
+    }
+}
+
+/// `s` quoted, escaping only what RFC 8785 escapes.
 fn write_string(s: &str, out: &mut Vec<u8>) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let bytes = s.as_bytes();
     out.reserve(bytes.len() + 2);
     out.push(b'"');
+    if !any_needs_escape(bytes) {
+        out.extend_from_slice(bytes);
+        out.push(b'"');
+        return;
+    }
     let mut start = 0;
     for (i, &b) in bytes.iter().enumerate() {
         if !needs_escape(b) {
@@ -119,30 +158,38 @@ fn write_object(members: &Map<String, Value>, out: &mut Vec<u8>) {
     // A `Map` iterates in UTF-8 byte order (or, with serde_json's `preserve_order`, in
     // insertion order): that is already RFC 8785's order unless some key reaches past
     // U+E000, so sort only when it is not.
-    if in_canonical_order(members) {
-        write_members(members.iter(), out);
+    if in_canonical_order(members.keys().map(String::as_str)) {
+        write_members(members.iter(), write_canonical, out);
     } else {
         let mut sorted: Vec<(&String, &Value)> = members.iter().collect();
         sorted.sort_unstable_by(|a, b| utf16_cmp(a.0, b.0));
-        write_members(sorted.into_iter(), out);
+        write_members(sorted.into_iter(), write_canonical, out);
     }
     out.push(b'}');
 }
 
-fn write_members<'a>(members: impl Iterator<Item = (&'a String, &'a Value)>, out: &mut Vec<u8>) {
+/// `"key":value` pairs, comma-separated, in the order given (which must be canonical), each
+/// value written by `write_value`; without the braces.
+fn write_members<'a, K, V>(
+    members: impl Iterator<Item = (&'a K, &'a V)>,
+    write_value: fn(&V, &mut Vec<u8>),
+    out: &mut Vec<u8>,
+) where
+    K: AsRef<str> + ?Sized + 'a,
+    V: 'a,
+{
     for (i, (key, value)) in members.enumerate() {
         if i > 0 {
             out.push(b',');
         }
-        write_string(key, out);
+        write_string(key.as_ref(), out);
         out.push(b':');
-        write_canonical(value, out);
+        write_value(value, out);
     }
 }
 
-/// Whether `members` iterate with their keys strictly ascending as UTF-16 code units.
-fn in_canonical_order(members: &Map<String, Value>) -> bool {
-    let mut keys = members.keys();
+/// Whether `keys` are strictly ascending as UTF-16 code units: in canonical order, none twice.
+fn in_canonical_order<'a>(mut keys: impl Iterator<Item = &'a str>) -> bool {
     let Some(mut previous) = keys.next() else {
         return true;
     };
@@ -230,6 +277,21 @@ mod tests {
             to_canonical_string(&v),
             "\"\\\"\\\\/\\b\\t\\n\\f\\r\\u0000\\u001f\u{7f}\u{2028}\""
         );
+    }
+
+    #[test]
+    fn the_word_test_finds_every_escaped_byte_at_every_place() {
+        for len in 0..20 {
+            for at in 0..len {
+                for b in 0..=255u8 {
+                    let mut bytes = vec![b'a'; len];
+                    bytes[at] = b;
+                    assert_eq!(any_needs_escape(&bytes), needs_escape(b), "{len} {at} {b}");
+                }
+            }
+        }
+        // Bytes just above the escaped ones, beside them.
+        assert!(!any_needs_escape(b" !#[]^\x7f\x80\xff\xfe!!!!!!"));
     }
 
     #[test]
