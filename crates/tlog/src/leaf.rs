@@ -5,6 +5,10 @@
 use countersign_domain::audit::AuditEvent;
 use countersign_domain::canonical::{write_canonical, BorrowedObject};
 
+/// An event parsed borrowed from its JSON text, for [`write_borrowed_leaf`]: a repeated key
+/// is refused.
+pub use countersign_domain::canonical::BorrowedValue;
+
 use crate::hash::Hash;
 
 /// The member an export line adds to a sequenced event, not part of its leaf.

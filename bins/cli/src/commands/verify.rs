@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use clap::{Args, Subcommand};
 use countersign_tlog::export_range::{self, Expected, ExportError, NoTiles};
-use countersign_tlog::leaf::{json_leaf, LEAF_INDEX_FIELD};
+use countersign_tlog::leaf::{write_borrowed_leaf, BorrowedValue, LEAF_INDEX_FIELD};
 use countersign_tlog::proof::decode_proof;
 use countersign_tlog::tiled::TiledTree;
 use countersign_tlog::{verify_consistency, Checkpoint, LogVerifier, TlogProof};
@@ -161,18 +161,25 @@ fn event(a: &EventArgs) -> Result<(), CliError> {
     let event_text = read_input(&a.event, "--event")?;
     let proof = TlogProof::parse(&proof_text)
         .map_err(|e| failed(format!("--proof {}: {e}", a.proof.display())))?;
-    let event: serde_json::Value = serde_json::from_slice(&event_text).map_err(|e| {
+    // The leaf comes from the borrowed parse, which refuses a repeated key (an owned value
+    // would keep its last copy, so an edited first copy could hide behind the original).
+    let not_an_event = |e: serde_json::Error| {
         failed(format!(
             "--event {}: not one JSON event ({e})",
             a.event.display()
         ))
-    })?;
-    if !event.is_object() {
+    };
+    let BorrowedValue::Object(object) =
+        BorrowedValue::from_slice(&event_text).map_err(not_an_event)?
+    else {
         return Err(failed(format!(
             "--event {}: not a JSON object",
             a.event.display()
         )));
-    }
+    };
+    let mut leaf = Vec::with_capacity(event_text.len());
+    write_borrowed_leaf(object, &mut leaf);
+    let event: serde_json::Value = serde_json::from_slice(&event_text).map_err(not_an_event)?;
     if let Some(claimed) = event.get(LEAF_INDEX_FIELD) {
         if claimed.as_u64() != Some(proof.index) {
             return Err(failed(format!(
@@ -186,7 +193,7 @@ fn event(a: &EventArgs) -> Result<(), CliError> {
         .unwrap_or("(no event_id)")
         .to_owned();
     let checkpoint = proof
-        .verify(&key, &json_leaf(event))
+        .verify(&key, &leaf)
         .map_err(|e| failed(format!("event {event_id} at leaf {}: {e}", proof.index)))?;
     output::print(&format!(
         "verified: event {event_id} is leaf {} of {} at tree size {} (root {})\n",

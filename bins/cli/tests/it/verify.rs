@@ -611,6 +611,16 @@ fn a_tlog_proof_verifies_and_every_corruption_fails() {
             .replace("\"leaf_index\":137", "\"leaf_index\":136"),
     );
     assert!(verify(&proof, &moved).fails(1).contains("leaf_index"));
+    // An edited member placed before the original copy of it: an owned parse keeps the last
+    // copy and would verify; the event is refused for repeating the key.
+    let original = serde_json::to_string(&f.events[index]).unwrap();
+    let repeated = f.write(
+        "repeated.json",
+        &original.replacen('{', "{\"action\":\"secret.released\",", 1),
+    );
+    assert!(verify(&proof, &repeated)
+        .fails(1)
+        .contains("duplicate key `action`"));
 }
 
 #[test]
