@@ -8,7 +8,7 @@ use countersign_service::ServiceConfig;
 use serde_json::json;
 
 use crate::support::Db;
-use crate::webhooks::{app_with, config, create_webhook, setup, Receiver};
+use crate::webhooks::{app_with, config, create_webhook, setup, Receiver, RunningScheduler};
 
 both_backends!(a_backlog_beyond_one_batch_drains_between_polls);
 async fn a_backlog_beyond_one_batch_drains_between_polls(db: Db) {
@@ -32,15 +32,7 @@ async fn a_backlog_beyond_one_batch_drains_between_polls(db: Db) {
         let r = app.request_job(&requester, &subject, json!({"n": n})).await;
         assert_eq!(r.status, 201, "{}", r.text);
     }
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let service = app.service.clone();
-    let running = tokio::spawn(async move {
-        service
-            .run_scheduler(Duration::from_secs(3600), async {
-                let _ = stopped.await;
-            })
-            .await
-    });
+    let scheduler = RunningScheduler::start(&app.service);
     let started = std::time::Instant::now();
     while rx.got().len() < BACKLOG && started.elapsed() < Duration::from_secs(10) {
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -50,9 +42,5 @@ async fn a_backlog_beyond_one_batch_drains_between_polls(db: Db) {
         BACKLOG,
         "the whole backlog is delivered by one running scheduler, not one batch per poll"
     );
-    stop.send(()).unwrap();
-    tokio::time::timeout(Duration::from_secs(20), running)
-        .await
-        .expect("the scheduler stops")
-        .unwrap();
+    scheduler.stop(Duration::from_secs(20)).await;
 }

@@ -130,6 +130,37 @@ pub(crate) async fn create_webhook(
     (s(&r.json["id"]), s(&r.json["secret"]))
 }
 
+/// The real scheduler loop over a service, with an hour's tick for expiry and reclaim:
+/// deliveries run beside it on their own poll and wake-ups.
+pub(crate) struct RunningScheduler {
+    stop: tokio::sync::oneshot::Sender<()>,
+    running: tokio::task::JoinHandle<()>,
+}
+
+impl RunningScheduler {
+    pub(crate) fn start(service: &Service) -> Self {
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let service = service.clone();
+        let running = tokio::spawn(async move {
+            service
+                .run_scheduler(Duration::from_secs(3600), async {
+                    let _ = stopped.await;
+                })
+                .await
+        });
+        Self { stop, running }
+    }
+
+    /// Shut it down and wait (at most `within`) for the loop to return.
+    pub(crate) async fn stop(self, within: Duration) {
+        self.stop.send(()).unwrap();
+        tokio::time::timeout(within, self.running)
+            .await
+            .expect("the scheduler stops on shutdown")
+            .unwrap();
+    }
+}
+
 pub(crate) async fn pass(service: &Service) {
     service.deliver_webhooks().await.unwrap();
 }
@@ -751,16 +782,8 @@ async fn the_running_scheduler_delivers_between_its_ticks_and_stops(db: Db) {
     let (rx, url) = Receiver::start().await;
     create_webhook(&app, &url, None).await;
     let (requester, _, subject) = setup(&app).await;
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let service = app.service.clone();
     // A long tick for expiry and reclaim; deliveries run each second beside them.
-    let running = tokio::spawn(async move {
-        service
-            .run_scheduler(Duration::from_secs(3600), async {
-                let _ = stopped.await;
-            })
-            .await
-    });
+    let scheduler = RunningScheduler::start(&app.service);
     tokio::time::sleep(Duration::from_millis(200)).await;
     app.request_job(&requester, &subject, json!({})).await;
     let mut waited = Duration::ZERO;
@@ -769,11 +792,7 @@ async fn the_running_scheduler_delivers_between_its_ticks_and_stops(db: Db) {
         waited += Duration::from_millis(100);
     }
     assert_eq!(rx.got().len(), 1, "not delivered while the scheduler ran");
-    stop.send(()).unwrap();
-    tokio::time::timeout(Duration::from_secs(10), running)
-        .await
-        .expect("the scheduler stops on shutdown")
-        .unwrap();
+    scheduler.stop(Duration::from_secs(10)).await;
 }
 
 /// `(event, approval state in data)` of every outbox message, oldest first.
