@@ -477,7 +477,7 @@ impl AuditEvent {
     /// The length of the event's RFC 8785 canonical JSON: its transparency-log leaf
     /// (`countersign_tlog::leaf::event_leaf`).
     pub fn canonical_len(&self) -> usize {
-        canonical_len(&serde_json::to_value(self).expect("an audit event always serializes"))
+        self.canonical().len()
     }
 
     /// The event's RFC 8785 canonical JSON, as the API serves it: its transparency-log leaf.

@@ -55,14 +55,9 @@ pub fn run(bin: &Path, args: &[&str], env: &[(&str, String)], cwd: &Path) -> Out
         .unwrap_or_else(|e| panic!("running {}: {e}", bin.display()))
 }
 
-/// A new admin key, made by `countersign-server keys create` against the database at `url`.
-pub fn admin_key(url: &str, cwd: &Path) -> String {
-    let out = run(
-        server_binary(),
-        &["keys", "create", "--principal", "admin", "--role", "admin"],
-        &[("COUNTERSIGN_DATABASE_URL", url.to_owned())],
-        cwd,
-    );
+/// Run `countersign-server` with `args` and answer what it printed, trimmed; it must succeed.
+fn server_output(args: &[&str], env: &[(&str, String)], cwd: &Path) -> String {
+    let out = run(server_binary(), args, env, cwd);
     assert!(
         out.status.success(),
         "{}",
@@ -71,21 +66,23 @@ pub fn admin_key(url: &str, cwd: &Path) -> String {
     String::from_utf8(out.stdout).unwrap().trim().to_owned()
 }
 
+/// A new admin key, made by `countersign-server keys create` against the database at `url`.
+pub fn admin_key(url: &str, cwd: &Path) -> String {
+    server_output(
+        &["keys", "create", "--principal", "admin", "--role", "admin"],
+        &[("COUNTERSIGN_DATABASE_URL", url.to_owned())],
+        cwd,
+    )
+}
+
 /// A new log signing key written to `out` by `countersign-server log keygen --origin`; answers
 /// the verifier key it prints.
 pub fn log_keygen(origin: &str, out: &str, cwd: &Path) -> String {
-    let run_out = run(
-        server_binary(),
+    server_output(
         &["log", "keygen", "--origin", origin, "--out", out],
         &[],
         cwd,
-    );
-    assert!(
-        run_out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&run_out.stderr)
-    );
-    String::from_utf8(run_out.stdout).unwrap().trim().to_owned()
+    )
 }
 
 pub fn server_binary() -> &'static Path {
